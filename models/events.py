@@ -1,0 +1,180 @@
+"""The event envelope of design.md, one typed event per stream, and the parser that names bad fields."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import Field, TypeAdapter, ValidationError
+
+from .base import Record, UtcDatetime
+from .invoices import Invoice, InvoiceStatusChange
+from .master_data import GoodsReceipt, PurchaseOrder, Vendor
+from .payments import BankAck, PaymentBatch, Settlement
+
+
+class Stream(StrEnum):
+    """Input streams, in the order they win a tie on event time (master data before what uses it)."""
+
+    VENDORS = "vendors"
+    PURCHASE_ORDERS = "purchase_orders"
+    GOODS_RECEIPTS = "goods_receipts"
+    INVOICES = "invoices"
+    INVOICE_STATUS = "invoice_status"
+    PAYMENT_BATCHES = "payment_batches"
+    BANK_ACKS = "bank_acks"
+    SETTLEMENTS = "settlements"
+
+
+STREAM_ORDER: dict[str, int] = {stream.value: rank for rank, stream in enumerate(Stream)}
+
+
+class Envelope(Record):
+    event_id: str = Field(min_length=1, max_length=200)
+    correlation_id: str | None = None
+    batch_correlation_id: str | None = None
+    schema_version: int = Field(default=1, ge=1)
+    source_system: str = Field(min_length=1)
+    event_time: UtcDatetime
+    ingest_time: UtcDatetime | None = None
+
+
+class VendorUpserted(Envelope):
+    event_type: Literal["vendor.upserted"]
+    payload: Vendor
+
+
+class PurchaseOrderCreated(Envelope):
+    event_type: Literal["purchase_order.created"]
+    payload: PurchaseOrder
+
+
+class GoodsReceiptPosted(Envelope):
+    event_type: Literal["goods_receipt.posted"]
+    payload: GoodsReceipt
+
+
+class InvoiceCaptured(Envelope):
+    event_type: Literal["invoice.captured"]
+    payload: Invoice
+
+
+class InvoiceStatusChanged(Envelope):
+    event_type: Literal["invoice.status_changed"]
+    payload: InvoiceStatusChange
+
+
+class PaymentBatchReleased(Envelope):
+    event_type: Literal["payment_batch.released"]
+    payload: PaymentBatch
+
+
+class BankAckReceived(Envelope):
+    event_type: Literal["bank_ack.received"]
+    payload: BankAck
+
+
+class SettlementBooked(Envelope):
+    event_type: Literal["settlement.booked"]
+    payload: Settlement
+
+
+EVENT_CLASSES: dict[Stream, type[Envelope]] = {
+    Stream.VENDORS: VendorUpserted,
+    Stream.PURCHASE_ORDERS: PurchaseOrderCreated,
+    Stream.GOODS_RECEIPTS: GoodsReceiptPosted,
+    Stream.INVOICES: InvoiceCaptured,
+    Stream.INVOICE_STATUS: InvoiceStatusChanged,
+    Stream.PAYMENT_BATCHES: PaymentBatchReleased,
+    Stream.BANK_ACKS: BankAckReceived,
+    Stream.SETTLEMENTS: SettlementBooked,
+}
+EVENT_TYPE_OF: dict[Stream, str] = {
+    stream: cls.model_fields["event_type"].annotation.__args__[0]  # type: ignore[union-attr]
+    for stream, cls in EVENT_CLASSES.items()
+}
+
+Event = Annotated[
+    VendorUpserted
+    | PurchaseOrderCreated
+    | GoodsReceiptPosted
+    | InvoiceCaptured
+    | InvoiceStatusChanged
+    | PaymentBatchReleased
+    | BankAckReceived
+    | SettlementBooked,
+    Field(discriminator="event_type"),
+]
+_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+class EventError(ValueError):
+    """Why an input is refused: the category it goes to, the field at fault and a readable reason."""
+
+    def __init__(self, category: str, field: str, reason: str, event_id: str | None = None) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.category = category
+        self.field = field
+        self.reason = reason
+        self.event_id = event_id
+
+
+_LEADING_FIELD = re.compile(r"^([a-z_][a-z0-9_\[\]\.]*): (.+)$", re.DOTALL)
+
+MALFORMED = "malformed_event"
+SCHEMA_VIOLATION = "schema_violation"
+
+
+def decode(raw: bytes) -> dict[str, Any]:
+    """Bytes to a JSON object, or an EventError(malformed_event)."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise EventError(MALFORMED, "<json>", f"not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise EventError(MALFORMED, "<json>", f"expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def validate(obj: dict[str, Any], stream: Stream | None = None) -> Event:
+    """A decoded object to a typed event, or an EventError(schema_violation) naming the first bad field."""
+    event_id = obj.get("event_id") if isinstance(obj.get("event_id"), str) else None
+    if stream is not None and obj.get("event_type") != EVENT_TYPE_OF[stream]:
+        raise EventError(
+            SCHEMA_VIOLATION,
+            "event_type",
+            f"expected {EVENT_TYPE_OF[stream]!r} on stream {stream.value}, got {obj.get('event_type')!r}",
+            event_id,
+        )
+    try:
+        return _EVENT_ADAPTER.validate_python(obj)
+    except ValidationError as exc:
+        raise _schema_error(exc, event_id) from None
+
+
+def _schema_error(exc: ValidationError, event_id: str | None) -> EventError:
+    first = exc.errors(include_url=False)[0]
+    # The discriminated union puts the event type first in the location; the field path is the rest.
+    loc = [str(part) for part in first["loc"]]
+    if loc and "." in loc[0]:
+        loc = loc[1:]
+    message = first["msg"].removeprefix("Value error, ")
+    # Cross-field checks run on the whole record and name their field at the start of the message.
+    named = _LEADING_FIELD.match(message)
+    if named and first["type"] == "value_error":
+        loc.append(named.group(1))
+        message = named.group(2)
+    field = ".".join(loc) or "<event>"
+    more = exc.error_count() - 1
+    suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
+    return EventError(SCHEMA_VIOLATION, field, f"{message}{suffix}", event_id)
+
+
+def parse(raw: bytes, stream: Stream | None = None) -> Event:
+    return validate(decode(raw), stream)
+
+
+def event_json_schemas() -> dict[str, dict[str, Any]]:
+    return {EVENT_TYPE_OF[stream]: cls.model_json_schema() for stream, cls in EVENT_CLASSES.items()}

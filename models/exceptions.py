@@ -1,0 +1,159 @@
+"""Reconciliation exceptions: category, kind and owner queue (design.md), severity and due time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import Field
+
+from .base import Record, UtcDatetime
+from .ids import stable_id
+from .money import CurrencyCode, SignedAmount
+
+
+class Category(StrEnum):
+    DUPLICATE_INVOICE = "duplicate_invoice"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    PO_MISSING = "po_missing"
+    GR_MISSING = "gr_missing"
+    UNKNOWN_VENDOR = "unknown_vendor"
+    INACTIVE_VENDOR = "inactive_vendor"
+    VENDOR_BANK_MISMATCH = "vendor_bank_mismatch"
+    DUPLICATE_PAYMENT = "duplicate_payment"
+    PAYMENT_REJECTED = "payment_rejected"
+    MISSING_ACK = "missing_ack"
+    MISSING_SETTLEMENT = "missing_settlement"
+    SETTLEMENT_AMOUNT_MISMATCH = "settlement_amount_mismatch"
+    UNMATCHED_SETTLEMENT = "unmatched_settlement"
+    MALFORMED_EVENT = "malformed_event"
+    SCHEMA_VIOLATION = "schema_violation"
+    ERP_POSTING_FAILED = "erp_posting_failed"
+    ERP_TIMEOUT = "erp_timeout"
+
+
+class Kind(StrEnum):
+    BUSINESS = "business"
+    TECHNICAL = "technical"
+
+
+class OwnerQueue(StrEnum):
+    AP = "ap"
+    VENDOR_MASTER = "vendor_master"
+    TREASURY = "treasury"
+    INTEGRATION = "integration"
+
+
+ROUTING: dict[Category, tuple[Kind, OwnerQueue]] = {
+    **{
+        c: (Kind.BUSINESS, OwnerQueue.AP)
+        for c in (Category.DUPLICATE_INVOICE, Category.AMOUNT_MISMATCH, Category.PO_MISSING, Category.GR_MISSING)
+    },
+    **{
+        c: (Kind.BUSINESS, OwnerQueue.VENDOR_MASTER)
+        for c in (Category.UNKNOWN_VENDOR, Category.INACTIVE_VENDOR, Category.VENDOR_BANK_MISMATCH)
+    },
+    **{
+        c: (Kind.BUSINESS, OwnerQueue.TREASURY)
+        for c in (
+            Category.DUPLICATE_PAYMENT,
+            Category.PAYMENT_REJECTED,
+            Category.MISSING_ACK,
+            Category.MISSING_SETTLEMENT,
+            Category.SETTLEMENT_AMOUNT_MISMATCH,
+            Category.UNMATCHED_SETTLEMENT,
+        )
+    },
+    **{
+        c: (Kind.TECHNICAL, OwnerQueue.INTEGRATION)
+        for c in (
+            Category.MALFORMED_EVENT,
+            Category.SCHEMA_VIOLATION,
+            Category.ERP_POSTING_FAILED,
+            Category.ERP_TIMEOUT,
+        )
+    },
+}
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+# Amount thresholds (in the document currency) and how long each severity may stay open.
+_SEVERITY_BY_AMOUNT: tuple[tuple[Decimal, Severity], ...] = (
+    (Decimal(100_000), Severity.CRITICAL),
+    (Decimal(10_000), Severity.HIGH),
+    (Decimal(1_000), Severity.MEDIUM),
+)
+_RESOLVE_WITHIN: dict[Severity, timedelta] = {
+    Severity.CRITICAL: timedelta(hours=4),
+    Severity.HIGH: timedelta(days=1),
+    Severity.MEDIUM: timedelta(days=3),
+    Severity.LOW: timedelta(days=5),
+}
+_TECHNICAL_SEVERITY = Severity.HIGH  # a broken feed blocks every document behind it
+
+
+def severity_for(kind: Kind, amount: Decimal | None) -> Severity:
+    if amount is None:
+        return _TECHNICAL_SEVERITY if kind is Kind.TECHNICAL else Severity.LOW
+    for threshold, severity in _SEVERITY_BY_AMOUNT:
+        if amount >= threshold:
+            return severity
+    return Severity.LOW
+
+
+class ExceptionStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class ReconException(Record):
+    exception_id: str
+    category: Category
+    kind: Kind
+    owner_queue: OwnerQueue
+    severity: Severity
+    correlation_id: str | None = None
+    refs: tuple[str, ...] = Field(description="ids of what it concerns, primary first")
+    reason: str
+    amount: SignedAmount | None = None
+    currency: CurrencyCode | None = None
+    first_seen: UtcDatetime
+    due_at: UtcDatetime
+    status: ExceptionStatus = ExceptionStatus.OPEN
+    resolved_at: UtcDatetime | None = None
+    resolution: str | None = None
+
+
+def raise_exception(
+    category: Category,
+    refs: tuple[str, ...],
+    reason: str,
+    at: datetime,
+    correlation_id: str | None = None,
+    amount: Decimal | None = None,
+    currency: str | None = None,
+) -> ReconException:
+    kind, owner = ROUTING[category]
+    severity = severity_for(kind, amount)
+    return ReconException(
+        # The id hangs on the category and the primary ref only: the same cause seen again is the same exception.
+        exception_id=stable_id("exc", category.value, refs[0]),
+        category=category,
+        kind=kind,
+        owner_queue=owner,
+        severity=severity,
+        correlation_id=correlation_id,
+        refs=refs,
+        reason=reason,
+        amount=amount,
+        currency=currency,
+        first_seen=at,
+        due_at=at + _RESOLVE_WITHIN[severity],
+    )

@@ -1,0 +1,73 @@
+"""Master data: vendors, purchase orders and goods receipts (the cold tables)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, model_validator
+from schwifty import BIC, IBAN
+
+from .base import Record
+from .money import Amount, CurrencyCode, check_scale
+
+
+def _valid_iban(value: str) -> str:
+    return str(IBAN(value))  # raises naming the failing check: length, country or checksum
+
+
+def _valid_bic(value: str) -> str:
+    return str(BIC(value))
+
+
+Iban = Annotated[str, AfterValidator(_valid_iban)]
+Bic = Annotated[str, AfterValidator(_valid_bic)]
+
+
+class BankAccount(Record):
+    iban: Iban
+    bic: Bic | None = None
+
+
+class Vendor(Record):
+    vendor_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    tax_id: str | None = None
+    country: str | None = Field(default=None, min_length=2, max_length=2)
+    bank_accounts: tuple[BankAccount, ...] = ()
+    active: bool = True
+
+
+class PurchaseOrderLine(Record):
+    line_no: int = Field(ge=1)
+    description: str = ""
+    quantity: Decimal = Field(gt=0)
+    unit_price: Amount
+
+
+class PurchaseOrder(Record):
+    po_number: str = Field(min_length=1)
+    vendor_id: str = Field(min_length=1)
+    company_code: str = Field(min_length=1)
+    currency: CurrencyCode
+    order_date: date
+    lines: tuple[PurchaseOrderLine, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _scale(self) -> PurchaseOrder:
+        for line in self.lines:
+            check_scale(line.unit_price, self.currency, f"lines[{line.line_no}].unit_price")
+        return self
+
+
+class GoodsReceiptLine(Record):
+    po_line_no: int = Field(ge=1)
+    quantity: Decimal = Field(gt=0)
+
+
+class GoodsReceipt(Record):
+    gr_number: str = Field(min_length=1)
+    po_number: str = Field(min_length=1)
+    receipt_date: date
+    lines: tuple[GoodsReceiptLine, ...] = Field(min_length=1)

@@ -1,0 +1,178 @@
+"""`recon`: the command line of both shells."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import orjson
+from reconstream.models.events import event_json_schemas
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import embedded
+from .inputs import total_bytes
+from .outputs import verify_audit
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="recon", description="reconstream: streaming finance reconciliation")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="reconcile a folder of input streams (embedded engine)")
+    run.add_argument("--input", type=Path, required=True, help="folder with one JSONL file per stream")
+    run.add_argument("--out", type=Path, required=True, help="folder for the outputs")
+    run.add_argument("--state-dir", type=Path, help="persistent state (rocksdict); a rerun resumes from it")
+    run.add_argument("--checkpoint-every", type=int, default=5000, metavar="N", help="input lines per checkpoint")
+    run.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    run.set_defaults(handler=cmd_run)
+
+    generate = commands.add_parser("generate", help="write a masked synthetic month-end scenario")
+    generate.add_argument("--out", type=Path, required=True)
+    generate.add_argument("--invoices", type=int, default=20000)
+    generate.add_argument("--seed", type=int, default=11)
+    generate.set_defaults(handler=cmd_generate)
+
+    demo = commands.add_parser("demo", help="generate a month-end, reconcile it, show what was caught")
+    demo.add_argument("--invoices", type=int, default=20000)
+    demo.add_argument("--seed", type=int, default=11)
+    demo.add_argument("--json", action="store_true", help="print one JSON summary object as the last line")
+    demo.add_argument("--keep", type=Path, help="keep the generated input and the outputs in this folder")
+    demo.set_defaults(handler=cmd_demo)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of every event type")
+    schema.add_argument("--event-type", help="only this event type, e.g. invoice.captured")
+    schema.set_defaults(handler=cmd_schema)
+
+    audit = commands.add_parser("audit", help="audit log tools")
+    audit_commands = audit.add_subparsers(required=True, metavar="ACTION")
+    verify = audit_commands.add_parser("verify", help="check the hash chain of DIR/audit.jsonl")
+    verify.add_argument("dir", type=Path)
+    verify.set_defaults(handler=cmd_audit_verify)
+    return parser
+
+
+def _run_with_progress(
+    input_dir: Path, out_dir: Path, state_dir: Path | None, checkpoint_every: int, console: Console, show: bool
+) -> embedded.RunSummary:
+    if not show:
+        return embedded.run(input_dir, out_dir, state_dir, checkpoint_every=checkpoint_every)
+    columns = (
+        TextColumn("reconciling"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[events]:,} events"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("run", total=total_bytes(input_dir), events=0)
+        summary = embedded.run(
+            input_dir,
+            out_dir,
+            state_dir,
+            checkpoint_every=checkpoint_every,
+            progress=lambda events, done: bar.update(task, completed=done, events=events),
+        )
+    return summary
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if not args.input.is_dir():
+        print(f"recon run: --input {args.input} is not a folder", file=sys.stderr)
+        return 2
+    console = Console(stderr=True)
+    summary = _run_with_progress(
+        args.input,
+        args.out,
+        args.state_dir,
+        args.checkpoint_every,
+        console,
+        show=not args.quiet and console.is_terminal,
+    )
+    if not args.quiet:
+        from .report import print_summary
+
+        print_summary(summary, Console())
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from reconstream.synthetic import generate
+
+    labels = generate(args.out, invoices=args.invoices, seed=args.seed)
+    print(
+        f"wrote {labels.events:,} events for {args.invoices:,} invoices to {args.out} "
+        f"({sum(labels.counts.values()):,} planted anomalies, see labels.json)"
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from reconstream.synthetic import Labels, generate, score
+
+    from .report import print_summary
+
+    console = Console(stderr=args.json)
+    with tempfile.TemporaryDirectory(prefix="recon-demo-") as scratch:
+        base = args.keep or Path(scratch)
+        input_dir, out_dir = base / "input", base / "out"
+        console.print(f"generating a month-end of {args.invoices:,} invoices (seed {args.seed}) ...")
+        labels: Labels = generate(input_dir, invoices=args.invoices, seed=args.seed)
+        summary = _run_with_progress(input_dir, out_dir, None, 5000, console, show=console.is_terminal)
+        print_summary(summary, console)
+        with (out_dir / "exceptions.jsonl").open("rb") as handle:
+            result = score(labels, (orjson.loads(line) for line in handle))
+    console.print(
+        f"planted {sum(result['injected'].values()):,} anomalies: missed {result['missed']}, "
+        f"false exceptions {result['false_exceptions']}"
+    )
+    if args.json:
+        print(
+            orjson.dumps(
+                {
+                    "events": summary.events,
+                    "seconds": round(summary.seconds, 3),
+                    "injected": result["injected"],
+                    "detected": result["detected"],
+                    "missed": result["missed"],
+                    "false_exceptions": result["false_exceptions"],
+                }
+            ).decode()
+        )
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    schemas = event_json_schemas()
+    if args.event_type:
+        if args.event_type not in schemas:
+            print(f"recon schema: unknown event type {args.event_type!r}; one of {', '.join(schemas)}", file=sys.stderr)
+            return 2
+        schemas = {args.event_type: schemas[args.event_type]}
+    print(orjson.dumps(schemas, option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    path = args.dir / "audit.jsonl"
+    if not path.exists():
+        print(f"recon audit verify: {path} does not exist", file=sys.stderr)
+        return 2
+    checked, problem = verify_audit(path)
+    if problem is not None:
+        print(f"audit chain BROKEN at record {checked}: {problem}")
+        return 1
+    print(f"audit chain intact: {checked:,} records")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

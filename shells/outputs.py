@@ -1,0 +1,113 @@
+"""Output files of the embedded shell, and the hash-chained audit log.
+
+Files are only appended to. A checkpoint records their lengths; on resume they are cut back to those
+lengths, so output written after the last checkpoint is written again exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+from reconstream.streams import Output
+
+OUTPUT_FILES = ("exceptions", "matches", "status_updates", "dead_letters", "audit")
+GENESIS = "0" * 64
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS) + b"\n"
+
+
+class OutputFiles:
+    def __init__(self, out_dir: Path, resume_lengths: dict[str, int] | None) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self._handles: dict[str, IO[bytes]] = {}
+        for name in OUTPUT_FILES:
+            path = out_dir / f"{name}.jsonl"
+            if resume_lengths is None:
+                path.write_bytes(b"")
+            else:
+                with path.open("ab") as handle:
+                    handle.truncate(resume_lengths.get(name, 0))
+            self._handles[name] = path.open("ab", buffering=1 << 20)
+
+    def write(self, outputs: Iterable[Output]) -> None:
+        for output in outputs:
+            self._handles[output.stream].write(_line(output.record.model_dump(mode="json", exclude_none=True)))
+
+    def write_audit(self, record: dict[str, Any]) -> None:
+        self._handles["audit"].write(_line(record))
+
+    def flush(self) -> dict[str, int]:
+        """Push everything to the OS and return each file's length, for the checkpoint."""
+        lengths = {}
+        for name, handle in self._handles.items():
+            handle.flush()
+            lengths[name] = handle.tell()
+        return lengths
+
+    def close(self) -> None:
+        for handle in self._handles.values():
+            handle.close()
+
+
+def chain_hash(previous: str, record: dict[str, Any]) -> str:
+    body = orjson.dumps({k: v for k, v in record.items() if k != "hash"}, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(previous.encode() + body).hexdigest()
+
+
+class AuditChain:
+    """Each record names the input, what became of it and what it caused, and hashes its predecessor."""
+
+    def __init__(self, seq: int = 0, head: str = GENESIS) -> None:
+        self.seq = seq
+        self.head = head
+
+    def record(
+        self, source: str, event_id: str | None, event_type: str | None, outcome: str, outputs: list[Output]
+    ) -> dict[str, Any]:
+        self.seq += 1
+        record: dict[str, Any] = {
+            "seq": self.seq,
+            "source": source,
+            "event_id": event_id,
+            "event_type": event_type,
+            "outcome": outcome,
+            "outputs": [_output_id(o) for o in outputs],
+            "prev": self.head,
+        }
+        record["hash"] = self.head = chain_hash(self.head, record)
+        return record
+
+
+def _output_id(output: Output) -> str:
+    record = output.record
+    for name in ("exception_id", "match_id", "update_id", "dead_letter_id"):
+        value = getattr(record, name, None)
+        if value is not None:
+            return str(value)
+    raise ValueError(f"output without an id: {output.stream}")
+
+
+def verify_audit(path: Path) -> tuple[int, str | None]:
+    """(records checked, None) when the chain holds, else (seq reached, what is wrong)."""
+    head, expected_seq = GENESIS, 0
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                record = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                return expected_seq, f"line {line_no}: not valid JSON"
+            expected_seq += 1
+            if record.get("seq") != expected_seq:
+                return expected_seq, f"line {line_no}: seq {record.get('seq')} where {expected_seq} was expected"
+            if record.get("prev") != head:
+                return expected_seq, f"line {line_no}: prev does not match the hash of the record before"
+            if chain_hash(head, record) != record.get("hash"):
+                return expected_seq, f"line {line_no}: hash does not match the record's content"
+            head = record["hash"]
+    return expected_seq, None

@@ -1,0 +1,101 @@
+"""What every handler works with: settings, the state tables, and an outbox of emitted records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import NamedTuple
+
+from reconstream.matchers.findings import Finding
+from reconstream.matchers.three_way import AmountTolerance
+from reconstream.models.base import Record
+from reconstream.models.exceptions import Category, ExceptionStatus, ReconException, raise_exception
+from reconstream.models.ids import stable_id
+from reconstream.models.outputs import ApStatus, CashPosition, StatusUpdate
+from reconstream.tables.state import EngineState
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Windows are in event time; tolerances in the document currency. All explicit, all documented."""
+
+    amount_tolerance: AmountTolerance = field(default_factory=AmountTolerance)
+    ack_window: timedelta = timedelta(hours=24)
+    settlement_window: timedelta = timedelta(days=5)
+    posting_sla: timedelta = timedelta(days=3)
+    settlement_date_window_days: int = 3
+
+
+class Output(NamedTuple):
+    """One emitted record and the output stream it belongs to."""
+
+    stream: str  # exceptions | matches | status_updates | dead_letters
+    record: Record
+
+
+class Context:
+    def __init__(self, state: EngineState, settings: Settings) -> None:
+        self.state = state
+        self.settings = settings
+        self.outbox: list[Output] = []
+
+    def emit(self, stream: str, record: Record) -> None:
+        self.outbox.append(Output(stream, record))
+
+    def drain(self) -> list[Output]:
+        out, self.outbox = self.outbox, []
+        return out
+
+    def raise_finding(self, finding: Finding, at: datetime, correlation_id: str | None) -> ReconException | None:
+        exception = raise_exception(
+            finding.category, finding.refs, finding.reason, at, correlation_id, finding.amount, finding.currency
+        )
+        if exception.exception_id in self.state.exceptions:
+            return None  # the same cause seen again: never a second exception
+        self.state.exceptions[exception.exception_id] = exception
+        self.emit("exceptions", exception)
+        return exception
+
+    def resolve(self, category: Category, primary_ref: str, at: datetime, resolution: str) -> None:
+        exception_id = stable_id("exc", category.value, primary_ref)
+        exception = self.state.exceptions.get(exception_id)
+        if exception is None or exception.status is ExceptionStatus.RESOLVED:
+            return
+        resolved = exception.model_copy(
+            update={"status": ExceptionStatus.RESOLVED, "resolved_at": at, "resolution": resolution}
+        )
+        self.state.exceptions[exception_id] = resolved
+        self.emit("exceptions", resolved)
+
+    def status_update(
+        self, invoice_id: str, correlation_id: str | None, status: ApStatus, at: datetime, **fields: object
+    ) -> None:
+        discriminator = str(fields.get("end_to_end_id") or "")
+        self.emit(
+            "status_updates",
+            StatusUpdate(
+                update_id=stable_id("upd", invoice_id, status.value, discriminator),
+                invoice_id=invoice_id,
+                correlation_id=correlation_id,
+                status=status,
+                at=at,
+                **fields,
+            ),
+        )  # type: ignore[arg-type]
+
+    def move_cash(
+        self, iban: str, currency: str, at: datetime, booked: Decimal = Decimal(0), in_flight: Decimal = Decimal(0)
+    ) -> None:
+        key = f"{iban}|{currency}"
+        position = self.state.cash_positions.get(key) or CashPosition(account_iban=iban, currency=currency)
+        booked_balance = position.booked_balance + booked
+        in_flight_outgoing = position.in_flight_outgoing + in_flight
+        self.state.cash_positions[key] = position.model_copy(
+            update={
+                "booked_balance": booked_balance,
+                "in_flight_outgoing": in_flight_outgoing,
+                "projected_balance": booked_balance - in_flight_outgoing,
+                "as_of": at,
+            }
+        )

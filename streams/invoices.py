@@ -1,0 +1,117 @@
+"""Invoice streams: validation before posting, and the closed loop with the ERP."""
+
+from __future__ import annotations
+
+from reconstream.matchers import duplicates, three_way, vendors
+from reconstream.matchers.findings import Finding
+from reconstream.models.base import to_micros
+from reconstream.models.events import InvoiceCaptured, InvoiceStatusChanged
+from reconstream.models.exceptions import Category
+from reconstream.models.invoices import Invoice, InvoiceStatus
+from reconstream.models.outputs import ApStatus
+from reconstream.tables.records import InvoiceStage, InvoiceState
+
+from .context import Context
+from .errors import OrphanEvent
+
+POSTING_TIMER = "posting"
+
+
+def validate_invoice(invoice: Invoice, ctx: Context) -> list[Finding]:
+    """Every check that must pass before an invoice may be posted; each failure is its own finding."""
+    state = ctx.state
+    findings: list[Finding | None] = [vendors.check_vendor(invoice, state.vendors.get(invoice.vendor_id))]
+    if invoice.po_number is not None:
+        findings.append(
+            three_way.three_way_match(
+                invoice,
+                state.purchase_orders.get(invoice.po_number),
+                state.received_goods.get(invoice.po_number),
+                ctx.settings.amount_tolerance,
+            )
+        )
+    candidates = []
+    for key in duplicates.blocking_keys(invoice):
+        for invoice_id in state.invoice_index.get(key) or ():
+            earlier = state.invoices.get(invoice_id)
+            if earlier is not None:
+                candidates.append(earlier.invoice)
+    findings.append(duplicates.find_duplicate(invoice, candidates))
+    return [finding for finding in findings if finding is not None]
+
+
+def on_invoice(event: InvoiceCaptured, ctx: Context) -> None:
+    invoice = event.payload
+    if invoice.invoice_id in ctx.state.invoices:
+        return  # re-sent capture of a known invoice: the AP id is the idempotency key of the document
+    findings = validate_invoice(invoice, ctx)
+    for finding in findings:
+        ctx.raise_finding(finding, event.event_time, event.correlation_id)
+    stage = InvoiceStage.ON_HOLD if findings else InvoiceStage.VALIDATED
+    ctx.state.invoices[invoice.invoice_id] = InvoiceState(
+        invoice=invoice, correlation_id=event.correlation_id, stage=stage, captured_at=event.event_time
+    )
+    for key in duplicates.blocking_keys(invoice):
+        ctx.state.invoice_index[key] = [*(ctx.state.invoice_index.get(key) or ()), invoice.invoice_id]
+    ctx.status_update(
+        invoice.invoice_id,
+        event.correlation_id,
+        ApStatus.ON_HOLD if findings else ApStatus.VALIDATED,
+        event.event_time,
+        detail="; ".join(f"{f.category}: {f.reason}" for f in findings) or None,
+    )
+
+
+def on_invoice_status(event: InvoiceStatusChanged, ctx: Context) -> None:
+    change = event.payload
+    state = ctx.state.invoices.get(change.invoice_id)
+    if state is None:
+        raise OrphanEvent("payload.invoice_id", f"no invoice {change.invoice_id!r} has been captured")
+    at = event.event_time
+    timers = ctx.state.timers
+    if change.status is InvoiceStatus.APPROVED:
+        state = state.model_copy(update={"stage": InvoiceStage.APPROVED, "approved_at": at})
+        timers.schedule(to_micros(at + ctx.settings.posting_sla), POSTING_TIMER, change.invoice_id)
+        ctx.status_update(change.invoice_id, state.correlation_id, ApStatus.APPROVED, at)
+    elif change.status is InvoiceStatus.POSTED:
+        state = state.model_copy(
+            update={
+                "stage": InvoiceStage.BOOKED,
+                "posted_at": at,
+                "erp_system": change.erp_system,
+                "erp_document_number": change.erp_document_number,
+                "fiscal_year": change.fiscal_year,
+            }
+        )
+        timers.cancel(POSTING_TIMER, change.invoice_id)
+        ctx.resolve(Category.ERP_TIMEOUT, change.invoice_id, at, f"posted as {change.erp_document_number}")
+        ctx.resolve(Category.ERP_POSTING_FAILED, change.invoice_id, at, f"posted as {change.erp_document_number}")
+        ctx.status_update(
+            change.invoice_id,
+            state.correlation_id,
+            ApStatus.BOOKED,
+            at,
+            erp_document_number=change.erp_document_number,
+            fiscal_year=change.fiscal_year,
+        )
+    elif change.status is InvoiceStatus.POSTING_FAILED:
+        state = state.model_copy(update={"stage": InvoiceStage.POSTING_FAILED})
+        timers.cancel(POSTING_TIMER, change.invoice_id)
+        inv = state.invoice
+        ctx.raise_finding(
+            Finding(
+                Category.ERP_POSTING_FAILED,
+                (inv.invoice_id,),
+                f"{change.erp_system or 'ERP'} refused the posting: {change.error or 'no reason given'}",
+                inv.gross_amount,
+                inv.currency,
+            ),
+            at,
+            state.correlation_id,
+        )
+        ctx.status_update(change.invoice_id, state.correlation_id, ApStatus.POSTING_FAILED, at, detail=change.error)
+    else:
+        state = state.model_copy(update={"stage": InvoiceStage.REJECTED})
+        timers.cancel(POSTING_TIMER, change.invoice_id)
+        ctx.status_update(change.invoice_id, state.correlation_id, ApStatus.REJECTED, at, detail=change.error)
+    ctx.state.invoices[change.invoice_id] = state

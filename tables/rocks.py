@@ -1,0 +1,141 @@
+"""Persistent store on rocksdict (RocksDB): every table in one database, committed in one WriteBatch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
+
+from .store import JSON, Codec
+
+V = TypeVar("V")
+
+_SEP = b"\x00"
+_DELETED = object()
+_CHECKPOINT_KEY = b"__meta__" + _SEP + b"checkpoint"
+
+
+def _options(block_cache_mb: int, write_buffer_mb: int) -> Options:
+    # RocksDB's defaults assume a dedicated server; bound memory so month-end volume cannot grow it.
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    options.set_write_buffer_size(write_buffer_mb * 1024 * 1024)
+    options.set_max_write_buffer_number(2)
+    table_options = BlockBasedOptions()
+    table_options.set_block_cache(Cache(block_cache_mb * 1024 * 1024))
+    options.set_block_based_table_factory(table_options)
+    return options
+
+
+class RocksTable(Generic[V]):
+    """A dict-like view of one key prefix. Reads see pending writes; a bounded cache keeps hot values decoded."""
+
+    def __init__(self, db: Rdict, name: str, codec: Codec[V], cache_size: int) -> None:
+        self.name = name
+        self._db = db
+        self._codec = codec
+        self._prefix = name.encode() + _SEP
+        self._pending: dict[str, Any] = {}
+        self._cache: dict[str, V] = {}
+        self._cache_size = cache_size
+
+    def _key(self, key: str) -> bytes:
+        return self._prefix + key.encode()
+
+    def get(self, key: str, default: V | None = None) -> V | None:
+        value = self._pending.get(key, None)
+        if value is not None:
+            return default if value is _DELETED else value
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        data = self._db.get(self._key(key))
+        if data is None:
+            return default
+        decoded = self._codec.decode(data)
+        self._remember(key, decoded)
+        return decoded
+
+    def _remember(self, key: str, value: V) -> None:
+        if len(self._cache) >= self._cache_size:
+            # Drop the oldest half: cheaper than strict LRU and good enough for a hot working set.
+            for old in list(self._cache)[: self._cache_size // 2]:
+                del self._cache[old]
+        self._cache[key] = value
+
+    def __getitem__(self, key: str) -> V:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: str, value: V) -> None:
+        self._pending[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        self._pending[key] = _DELETED
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def items(self) -> Iterator[tuple[str, V]]:
+        merged: dict[str, Any] = {}
+        for raw_key, data in self._db.items(from_key=self._prefix):
+            if not raw_key.startswith(self._prefix):
+                break
+            merged[raw_key[len(self._prefix) :].decode()] = data
+        for key, value in self._pending.items():
+            merged[key] = value
+        for key in sorted(merged):
+            value = merged[key]
+            if value is _DELETED:
+                continue
+            yield key, (self._codec.decode(value) if isinstance(value, bytes) else value)
+
+    def write_pending(self, batch: WriteBatch) -> None:
+        for key, value in self._pending.items():
+            if value is _DELETED:
+                batch.delete(self._key(key))
+                self._cache.pop(key, None)
+            else:
+                batch.put(self._key(key), self._codec.encode(value))
+                self._remember(key, value)
+        self._pending.clear()
+
+    def discard_pending(self) -> None:
+        self._pending.clear()
+
+
+class RocksStore:
+    def __init__(
+        self, path: str | Path, block_cache_mb: int = 64, write_buffer_mb: int = 16, cache_size: int = 200_000
+    ) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        self._db = Rdict(str(path), _options(block_cache_mb, write_buffer_mb))
+        self._tables: dict[str, RocksTable[Any]] = {}
+        self._cache_size = cache_size
+
+    def table(self, name: str, codec: Codec[Any]) -> RocksTable[Any]:
+        if name not in self._tables:
+            self._tables[name] = RocksTable(self._db, name, codec, self._cache_size)
+        return self._tables[name]
+
+    def commit(self, extra: dict[str, Any] | None = None) -> None:
+        """Persist all pending writes, and the checkpoint if given, atomically."""
+        batch = WriteBatch(raw_mode=True)
+        for table in self._tables.values():
+            table.write_pending(batch)
+        if extra is not None:
+            batch.put(_CHECKPOINT_KEY, JSON.encode(extra))
+        self._db.write(batch)
+
+    def checkpoint(self) -> dict[str, Any] | None:
+        data = self._db.get(_CHECKPOINT_KEY)
+        return None if data is None else JSON.decode(data)
+
+    def close(self) -> None:
+        for table in self._tables.values():
+            table.discard_pending()
+        self._db.close()

@@ -1,0 +1,34 @@
+"""All of the engine's state, as named tables over one store."""
+
+from __future__ import annotations
+
+from reconstream.models.exceptions import ReconException
+from reconstream.models.master_data import PurchaseOrder, Vendor
+from reconstream.models.outputs import CashPosition
+
+from .records import InstructionState, InvoiceState, ReceivedGoods
+from .store import JSON, ModelCodec, Store
+from .timers import TimerQueue
+
+
+class EngineState:
+    """Cold tables (master data), hot tables (invoice and payment lifecycle), indexes, timers."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.vendors = store.table("vendors", ModelCodec(Vendor))
+        self.purchase_orders = store.table("purchase_orders", ModelCodec(PurchaseOrder))
+        self.received_goods = store.table("received_goods", ModelCodec(ReceivedGoods))
+        self.invoices = store.table("invoices", ModelCodec(InvoiceState))
+        self.instructions = store.table("instructions", ModelCodec(InstructionState))
+        self.exceptions = store.table("exceptions", ModelCodec(ReconException))
+        self.cash_positions = store.table("cash_positions", ModelCodec(CashPosition))
+        # Indexes: blocking keys for duplicate invoices, (creditor, currency, amount) for settlements.
+        self.invoice_index = store.table("invoice_index", JSON)
+        self.open_payment_index = store.table("open_payment_index", JSON)
+        self.batches = store.table("batches", JSON)
+        # Idempotency: event ids and bank entry ids already applied.
+        self.seen_events = store.table("seen_events", JSON)
+        self.seen_entries = store.table("seen_entries", JSON)
+        self.meta = store.table("meta", JSON)
+        self.timers = TimerQueue(store)

@@ -1,0 +1,64 @@
+"""Keyed state behind one small interface: tables that read like dicts, committed together.
+
+A store hands out named tables. Writes stay pending until `commit()`, which persists every table's
+changes at once; the embedded runner commits its input offsets in the same batch, which is what
+makes a crash and restart neither lose nor double anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Generic, Protocol, TypeVar
+
+import orjson
+from pydantic import BaseModel
+
+V = TypeVar("V")
+M = TypeVar("M", bound=BaseModel)
+
+
+class Codec(Protocol[V]):
+    def encode(self, value: V) -> bytes: ...
+    def decode(self, data: bytes) -> V: ...
+
+
+class ModelCodec(Generic[M]):
+    def __init__(self, model: type[M]) -> None:
+        self.model = model
+
+    def encode(self, value: M) -> bytes:
+        return value.model_dump_json(exclude_none=True).encode()
+
+    def decode(self, data: bytes) -> M:
+        return self.model.model_validate_json(data)
+
+
+class JsonCodec:
+    """Plain JSON values (ids, counters, offsets)."""
+
+    def encode(self, value: Any) -> bytes:
+        return orjson.dumps(value)
+
+    def decode(self, data: bytes) -> Any:
+        return orjson.loads(data)
+
+
+JSON = JsonCodec()
+
+
+class Table(Protocol[V]):
+    name: str
+
+    def get(self, key: str, default: V | None = None) -> V | None: ...
+    def __getitem__(self, key: str) -> V: ...
+    def __setitem__(self, key: str, value: V) -> None: ...
+    def __delitem__(self, key: str) -> None: ...
+    def __contains__(self, key: str) -> bool: ...
+    def items(self) -> Iterator[tuple[str, V]]: ...
+
+
+class Store(Protocol):
+    def table(self, name: str, codec: Codec[Any]) -> Table[Any]: ...
+    def commit(self, extra: dict[str, Any] | None = None) -> None: ...
+    def checkpoint(self) -> dict[str, Any] | None: ...
+    def close(self) -> None: ...

@@ -1,0 +1,45 @@
+"""Event-time timers that survive a restart: a table is the truth, a heap is the index."""
+
+from __future__ import annotations
+
+import heapq
+from typing import NamedTuple
+
+from .store import JSON, Store
+
+
+class Timer(NamedTuple):
+    deadline_us: int
+    kind: str
+    ref: str
+
+
+class TimerQueue:
+    def __init__(self, store: Store, name: str = "timers") -> None:
+        self._table = store.table(name, JSON)
+        self._heap: list[Timer] = [Timer(deadline, *key.split("|", 1)) for key, deadline in self._table.items()]
+        heapq.heapify(self._heap)
+
+    def schedule(self, deadline_us: int, kind: str, ref: str) -> None:
+        self._table[f"{kind}|{ref}"] = deadline_us
+        heapq.heappush(self._heap, Timer(deadline_us, kind, ref))
+
+    def cancel(self, kind: str, ref: str) -> None:
+        # The heap entry stays; pop_due skips entries whose table row is gone or was rescheduled.
+        key = f"{kind}|{ref}"
+        if key in self._table:
+            del self._table[key]
+
+    def pop_due(self, watermark_us: int) -> list[Timer]:
+        """Timers whose deadline is strictly before the watermark, in (deadline, kind, ref) order."""
+        due: list[Timer] = []
+        while self._heap and self._heap[0].deadline_us < watermark_us:
+            timer = heapq.heappop(self._heap)
+            key = f"{timer.kind}|{timer.ref}"
+            if self._table.get(key) == timer.deadline_us:
+                del self._table[key]
+                due.append(timer)
+        return due
+
+    def __len__(self) -> int:
+        return len(self._heap)

@@ -1,0 +1,193 @@
+"""Engine flows on hand-written events: the closed loop, payment lifecycle, event-time timers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+from factories import (
+    OTHER_IBAN,
+    ack,
+    batch,
+    goods_receipt,
+    instruction,
+    invoice,
+    posted,
+    purchase_order,
+    settlement,
+    status,
+    vendor,
+)
+from reconstream.models.events import Event
+from reconstream.streams import Engine, Output
+from reconstream.tables import MemoryStore
+from reconstream.tables.state import EngineState
+
+
+def run(events: Iterable[Event]) -> tuple[Engine, list[Output]]:
+    engine = Engine(EngineState(MemoryStore()))
+    outputs: list[Output] = []
+    for event in events:
+        outputs += engine.process(event, source="test")
+    return engine, outputs
+
+
+def of(outputs: list[Output], stream: str) -> list:  # type: ignore[type-arg]
+    return [o.record for o in outputs if o.stream == stream]
+
+
+def categories(outputs: list[Output]) -> list[str]:
+    return [e.category.value for e in of(outputs, "exceptions") if e.status == "open"]
+
+
+def paid_invoice_flow(settle_amount: str = "119.00") -> list[Event]:
+    return [
+        vendor(),
+        purchase_order(),
+        goods_receipt(),
+        invoice(po="PO-1", net="100.00"),
+        status("2026-11-03T05:00:00Z", "I1", "approved"),
+        posted("2026-11-03T06:00:00Z"),
+        batch("2026-11-04T06:00:00Z"),
+        ack("2026-11-04T06:10:00Z"),
+        settlement("2026-11-05T08:00:00Z", amount=settle_amount),
+    ]
+
+
+def test_clean_flow_closes_the_loop_and_raises_nothing() -> None:
+    engine, outputs = run(paid_invoice_flow())
+    assert categories(outputs) == []
+    assert [u.status.value for u in of(outputs, "status_updates")] == [
+        "validated",
+        "approved",
+        "booked",
+        "payment_sent",
+        "paid",
+    ]
+    booked = of(outputs, "status_updates")[2]
+    assert booked.erp_document_number == "5100000001" and booked.fiscal_year == 2026
+    match = of(outputs, "matches")[0]
+    assert match.method == "end_to_end_id" and match.invoice_ids == ("I1",)
+    position = next(p for _, p in engine.state.cash_positions.items())
+    assert str(position.booked_balance) == "-119.00" and str(position.in_flight_outgoing) == "0.00"
+
+
+def test_settlement_amount_mismatch() -> None:
+    _, outputs = run(paid_invoice_flow(settle_amount="104.00"))
+    assert categories(outputs) == ["settlement_amount_mismatch"]
+
+
+def test_same_event_id_twice_changes_nothing() -> None:
+    events = paid_invoice_flow()
+    _, outputs = run([*events[:7], events[6], *events[7:]])
+    assert categories(outputs) == []
+    assert len(of(outputs, "status_updates")) == 5
+
+
+def test_rejection_raises_with_reason_and_frees_the_invoice_for_a_retry() -> None:
+    events = paid_invoice_flow()[:7] + [
+        ack(
+            "2026-11-04T06:10:00Z",
+            group_status=None,
+            transactions=[{"end_to_end_id": "E1", "status": "RJCT", "reason_code": "AC04"}],
+        ),
+        batch("2026-11-06T06:00:00Z", batch_id="B2", instructions=[instruction(e2e="E2")]),
+        ack("2026-11-06T06:10:00Z", batch_id="B2"),
+        settlement("2026-11-07T08:00:00Z", e2e="E2"),
+    ]
+    _, outputs = run(events)
+    rejected = [e for e in of(outputs, "exceptions") if e.category == "payment_rejected"]
+    assert len(rejected) == 1 and "AC04" in rejected[0].reason and rejected[0].owner_queue == "treasury"
+    assert categories(outputs) == ["payment_rejected"]  # the retry is not a duplicate payment
+
+
+def test_second_live_payment_is_a_duplicate() -> None:
+    events = paid_invoice_flow()[:8] + [batch("2026-11-05T06:00:00Z", batch_id="B2", instructions=[instruction("E2")])]
+    _, outputs = run(events)
+    assert categories(outputs) == ["duplicate_payment"]
+
+
+def test_payment_to_unknown_account() -> None:
+    events = paid_invoice_flow()[:6] + [batch("2026-11-04T06:00:00Z", instructions=[instruction(iban=OTHER_IBAN)])]
+    _, outputs = run(events)
+    assert categories(outputs) == ["vendor_bank_mismatch"]
+
+
+def test_missing_ack_fires_on_event_time_and_a_late_ack_resolves_it() -> None:
+    events = paid_invoice_flow()[:7] + [
+        vendor("2026-11-05T07:00:00Z", vendor_id="V2"),  # any later event moves event time past the deadline
+        ack("2026-11-05T08:00:00Z"),
+    ]
+    _, outputs = run(events)
+    raised = of(outputs, "exceptions")
+    assert [(e.category.value, e.status.value) for e in raised] == [
+        ("missing_ack", "open"),
+        ("missing_ack", "resolved"),
+    ]
+    assert raised[0].first_seen.isoformat().startswith("2026-11-05T06:00:00")  # at the deadline, not when noticed
+
+
+def test_missing_settlement_after_acceptance() -> None:
+    events = paid_invoice_flow()[:8] + [vendor("2026-11-09T07:00:00Z", vendor_id="V2")]
+    _, outputs = run(events)
+    assert categories(outputs) == ["missing_settlement"]
+
+
+def test_posting_timeout_and_posting_failure() -> None:
+    stuck = [
+        vendor(),
+        invoice(),
+        status("2026-11-03T05:00:00Z", "I1", "approved"),
+        vendor("2026-11-06T06:00:00Z", vendor_id="V2"),
+    ]
+    _, outputs = run(stuck)
+    assert categories(outputs) == ["erp_timeout"]
+    failed = [
+        vendor(),
+        invoice(),
+        status("2026-11-03T05:00:00Z", "I1", "approved"),
+        status("2026-11-03T06:00:00Z", "I1", "posting_failed", error="posting period 011/2026 is not open"),
+    ]
+    _, outputs = run(failed)
+    assert categories(outputs) == ["erp_posting_failed"]
+    assert "period 011/2026" in of(outputs, "exceptions")[0].reason
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ([vendor(), invoice(vendor_id="V9")], ["unknown_vendor"]),
+        ([vendor(active=False), invoice()], ["inactive_vendor"]),
+        ([vendor(), invoice(po="PO-404")], ["po_missing"]),
+        ([vendor(), purchase_order(), invoice(po="PO-1")], ["gr_missing"]),
+        (
+            [vendor(), purchase_order(), goods_receipt(), invoice(po="PO-1", net="150.00", tax="28.50")],
+            ["amount_mismatch"],
+        ),
+        (
+            [vendor(), invoice(), invoice(invoice_id="I2", number="inv 0001", at="2026-11-04T00:00:00Z")],
+            ["duplicate_invoice"],
+        ),
+    ],
+)
+def test_validation_failures_hold_the_invoice(events: list[Event], expected: list[str]) -> None:
+    _, outputs = run(events)
+    assert categories(outputs) == expected
+    assert of(outputs, "status_updates")[-1].status == "on_hold"
+
+
+def test_settlement_without_id_matches_by_amount_creditor_date_and_stray_line_is_unmatched() -> None:
+    events = paid_invoice_flow()[:8] + [
+        settlement("2026-11-05T08:00:00Z", e2e=None),
+        settlement("2026-11-05T09:00:00Z", entry_id="S2", e2e="E-UNKNOWN", amount="777.00"),
+    ]
+    _, outputs = run(events)
+    assert of(outputs, "matches")[0].method == "amount_creditor_date"
+    assert categories(outputs) == ["unmatched_settlement"]
+
+
+def test_status_for_an_unknown_invoice_is_a_dead_letter() -> None:
+    _, outputs = run([status("2026-11-03T05:00:00Z", "I-NOPE", "approved")])
+    dead = of(outputs, "dead_letters")
+    assert len(dead) == 1 and dead[0].field == "payload.invoice_id"
+    assert categories(outputs) == ["schema_violation"]

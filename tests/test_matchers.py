@@ -1,0 +1,199 @@
+"""Each matching rule on its own: positive cases and the look-alikes that must not fire."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from factories import HOUSE_IBAN, OTHER_IBAN, VENDOR_IBAN, invoice, purchase_order, vendor
+from reconstream.matchers import duplicates, payments, settlements, three_way, vendors
+from reconstream.models.exceptions import Category
+from reconstream.models.master_data import PurchaseOrder, Vendor
+from reconstream.models.outputs import MatchMethod
+from reconstream.models.payments import PaymentInstruction, Settlement, TransactionStatus
+from reconstream.tables.records import InstructionState, InvoiceStage, InvoiceState, ReceivedGoods
+
+T0 = datetime(2026, 11, 3, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("INV-0042", "inv 42"),
+        ("INV-2026-0042", "inv/2026/42"),
+        ("A-1", "a 0001"),
+        (" 12345 ", "12345"),
+    ],
+)
+def test_normalised_numbers_agree(left: str, right: str) -> None:
+    assert duplicates.normalize_invoice_number(left) == duplicates.normalize_invoice_number(right)
+
+
+def test_digit_groups_never_merge() -> None:
+    assert duplicates.normalize_invoice_number("2026-0042") != duplicates.normalize_invoice_number("20260042")
+
+
+def test_exact_duplicate_found_with_reasons() -> None:
+    first = invoice(invoice_id="I1", number="INV-0042").payload
+    again = invoice(invoice_id="I2", number="inv 42").payload
+    finding = duplicates.find_duplicate(again, [first])
+    assert finding is not None and finding.category is Category.DUPLICATE_INVOICE
+    assert finding.refs == ("I2", "I1")
+    assert "once normalised" in finding.reason
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"net": "100.01", "tax": "19.00"},  # another amount: instalment or a different delivery
+        {"invoice_date": "2026-11-04"},  # monthly rent: same amount, another date
+        {"document_type": "credit_note"},
+    ],
+)
+def test_look_alikes_are_not_exact_duplicates(change: dict[str, str]) -> None:
+    first = invoice(invoice_id="I1", number="INV-0042").payload
+    again = invoice(invoice_id="I2", number="INV-0042", **change).payload
+    assert duplicates.find_duplicate(again, [first]) is None
+
+
+def test_same_invoice_id_is_not_its_own_duplicate() -> None:
+    first = invoice(invoice_id="I1").payload
+    assert duplicates.find_duplicate(first, [first]) is None
+
+
+def _received(qty: str) -> ReceivedGoods:
+    return ReceivedGoods(po_number="PO-1", quantities={1: Decimal(qty)}, gr_numbers=("GR-1",))
+
+
+def test_three_way_match_within_and_beyond_tolerance() -> None:
+    po: PurchaseOrder = purchase_order(qty="10", price="10.00").payload
+    tolerance = three_way.AmountTolerance()
+    assert three_way.three_way_match(invoice(net="100.00", po="PO-1").payload, po, _received("10"), tolerance) is None
+    assert three_way.three_way_match(invoice(net="100.90", po="PO-1").payload, po, _received("10"), tolerance) is None
+    finding = three_way.three_way_match(invoice(net="110.00", po="PO-1").payload, po, _received("10"), tolerance)
+    assert finding is not None and finding.category is Category.AMOUNT_MISMATCH
+    # Billing for goods that never arrived is a mismatch even though the PO covers it.
+    short = three_way.three_way_match(invoice(net="100.00", po="PO-1").payload, po, _received("8"), tolerance)
+    assert short is not None and short.category is Category.AMOUNT_MISMATCH
+
+
+def test_three_way_missing_po_and_receipt() -> None:
+    po = purchase_order().payload
+    tolerance = three_way.AmountTolerance()
+    missing_po = three_way.three_way_match(invoice(po="PO-9").payload, None, None, tolerance)
+    assert missing_po is not None and missing_po.category is Category.PO_MISSING
+    missing_gr = three_way.three_way_match(invoice(po="PO-1").payload, po, None, tolerance)
+    assert missing_gr is not None and missing_gr.category is Category.GR_MISSING
+    assert three_way.three_way_match(invoice().payload, None, None, tolerance) is None  # non-PO invoice
+
+
+def test_vendor_checks() -> None:
+    active: Vendor = vendor().payload
+    blocked: Vendor = vendor(active=False).payload
+    inv = invoice().payload
+    assert vendors.check_vendor(inv, active) is None
+    assert vendors.check_vendor(inv, None).category is Category.UNKNOWN_VENDOR  # type: ignore[union-attr]
+    assert vendors.check_vendor(inv, blocked).category is Category.INACTIVE_VENDOR  # type: ignore[union-attr]
+
+
+def _instruction(e2e: str = "E1", iban: str = VENDOR_IBAN, amount: str = "119.00") -> PaymentInstruction:
+    return PaymentInstruction(
+        end_to_end_id=e2e,
+        invoice_ids=("I1",),
+        vendor_id="V1",
+        amount=Decimal(amount),
+        currency="EUR",
+        creditor_iban=iban,
+    )
+
+
+def test_payment_to_an_account_not_on_file() -> None:
+    active = vendor().payload
+    assert vendors.check_creditor_account(_instruction(), active) is None
+    finding = vendors.check_creditor_account(_instruction(iban=OTHER_IBAN), active)
+    assert finding is not None and finding.category is Category.VENDOR_BANK_MISMATCH
+
+
+@pytest.mark.parametrize(
+    ("current", "incoming", "expected"),
+    [
+        (None, TransactionStatus.ACTC, TransactionStatus.ACTC),
+        (TransactionStatus.ACTC, TransactionStatus.ACSP, TransactionStatus.ACSP),
+        (TransactionStatus.ACSP, TransactionStatus.ACTC, None),  # late, lower status: no step back
+        (TransactionStatus.ACSP, TransactionStatus.RJCT, TransactionStatus.RJCT),
+        (TransactionStatus.ACSC, TransactionStatus.RJCT, None),
+        (TransactionStatus.RJCT, TransactionStatus.ACSP, None),
+        (TransactionStatus.PDNG, TransactionStatus.ACCP, TransactionStatus.ACCP),
+    ],
+)
+def test_ack_status_machine(current, incoming, expected) -> None:  # type: ignore[no-untyped-def]
+    assert payments.next_ack_status(current, incoming) == expected
+
+
+def _state(instruction: PaymentInstruction, **fields) -> InstructionState:  # type: ignore[no-untyped-def]
+    return InstructionState(
+        instruction=instruction,
+        batch_id="B1",
+        debtor_iban=HOUSE_IBAN,
+        requested_execution_date=date(2026, 11, 3),
+        sent_at=T0,
+        **fields,
+    )
+
+
+def _invoice_state(live: tuple[str, ...]) -> InvoiceState:
+    return InvoiceState(invoice=invoice().payload, stage=InvoiceStage.BOOKED, captured_at=T0, live_payments=live)
+
+
+def test_duplicate_payment_rules() -> None:
+    second = _instruction("E2")
+    finding = payments.duplicate_payment(second, None, {"I1": _invoice_state(("E1",))})
+    assert finding is not None and finding.refs == ("E2", "I1", "E1")
+    assert payments.duplicate_payment(second, None, {"I1": _invoice_state(())}) is None  # retry after a rejection
+    resent = payments.duplicate_payment(_instruction("E1"), _state(_instruction("E1")), {})
+    assert resent is not None and resent.category is Category.DUPLICATE_PAYMENT
+
+
+def _entry(amount: str = "119.00", e2e: str | None = "E1", booked: str = "2026-11-04") -> Settlement:
+    return Settlement(
+        entry_id="S1",
+        account_iban=HOUSE_IBAN,
+        amount=Decimal(amount),
+        currency="EUR",
+        credit_debit="DBIT",
+        booking_date=date.fromisoformat(booked),
+        value_date=date.fromisoformat(booked),
+        end_to_end_id=e2e,
+        counterparty_iban=VENDOR_IBAN,
+    )
+
+
+def test_settlement_by_end_to_end_id() -> None:
+    decision = settlements.by_end_to_end_id(_entry(), _state(_instruction()))
+    assert decision.method is MatchMethod.END_TO_END_ID and decision.confidence == 100 and not decision.findings
+    short = settlements.by_end_to_end_id(_entry("104.00"), _state(_instruction()))
+    assert [f.category for f in short.findings] == [Category.SETTLEMENT_AMOUNT_MISMATCH]
+
+
+def test_settlement_fallback_scores_and_never_guesses_a_tie() -> None:
+    one = _state(_instruction("E1"))
+    decision = settlements.by_amount_creditor_date(_entry(e2e=None), [one], 3)
+    assert decision.instruction is one and decision.confidence >= settlements.AUTO_MATCH_SCORE
+    tie = settlements.by_amount_creditor_date(_entry(e2e=None), [one, _state(_instruction("E2"))], 3)
+    assert tie.instruction is None and "ambiguous" in tie.findings[0].reason
+    late = settlements.by_amount_creditor_date(_entry(e2e=None, booked="2026-11-20"), [one], 3)
+    assert late.instruction is None and late.findings[0].category is Category.UNMATCHED_SETTLEMENT
+
+
+def test_settlement_fallback_prefers_the_closest_date() -> None:
+    near = _state(_instruction("E1"))
+    far = InstructionState(
+        instruction=_instruction("E2"),
+        batch_id="B2",
+        debtor_iban=HOUSE_IBAN,
+        requested_execution_date=date(2026, 11, 1),
+        sent_at=T0,
+    )
+    decision = settlements.by_amount_creditor_date(_entry(e2e=None, booked="2026-11-03"), [far, near], 3)
+    assert decision.instruction is near

@@ -1,0 +1,137 @@
+"""The canonical model refuses bad input with the field named, and never lets a float become money."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pytest
+from reconstream.models.events import EventError, Stream, event_json_schemas, parse
+from reconstream.models.exceptions import ROUTING, Category, Kind, OwnerQueue, raise_exception
+from reconstream.models.money import quantize
+
+INVOICE: dict[str, Any] = {
+    "event_id": "e1",
+    "source_system": "ap",
+    "event_time": "2026-11-01T10:00:00Z",
+    "event_type": "invoice.captured",
+    "payload": {
+        "invoice_id": "I1",
+        "supplier_invoice_number": "INV-1",
+        "vendor_id": "V1",
+        "company_code": "1000",
+        "invoice_date": "2026-11-01",
+        "currency": "EUR",
+        "net_amount": "100.00",
+        "tax_amount": "19.00",
+        "gross_amount": "119.00",
+    },
+}
+
+
+def refused(mutate: Any, stream: Stream = Stream.INVOICES) -> EventError:
+    document = copy.deepcopy(INVOICE)
+    mutate(document)
+    with pytest.raises(EventError) as caught:
+        parse(orjson.dumps(document), stream)
+    return caught.value
+
+
+def test_valid_invoice_parses_to_decimal_money() -> None:
+    event = parse(orjson.dumps(INVOICE), Stream.INVOICES)
+    assert event.payload.gross_amount == Decimal("119.00")
+    assert isinstance(event.payload.net_amount, Decimal)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "words"),
+    [
+        (lambda d: d["payload"].update(net_amount="-5.00"), "payload.net_amount", "negative"),
+        (lambda d: d["payload"].update(currency="XXX"), "payload.currency", "unknown ISO 4217"),
+        (lambda d: d["payload"].pop("vendor_id"), "payload.vendor_id", "required"),
+        (lambda d: d["payload"].update(net_amount=100.5), "payload.net_amount", "not a JSON number"),
+        (lambda d: d.update(event_time="2026-11-01T10:00:00"), "event_time", "timezone"),
+        (lambda d: d["payload"].update(gross_amount="120.00"), "payload.gross_amount", "!="),
+        (lambda d: d["payload"].update(net_amount="100.001", gross_amount="119.001"), "payload.net_amount", "decimals"),
+        (lambda d: d.update(event_type="settlement.booked"), "event_type", "expected 'invoice.captured'"),
+    ],
+)
+def test_bad_fields_are_named(mutate: Any, field: str, words: str) -> None:
+    error = refused(mutate)
+    assert error.category == "schema_violation"
+    assert error.field == field
+    assert words in error.reason
+    assert error.event_id == "e1"
+
+
+def test_not_json_is_malformed() -> None:
+    with pytest.raises(EventError) as caught:
+        parse(b'{"event_id": "e1", ', Stream.INVOICES)
+    assert caught.value.category == "malformed_event"
+    assert caught.value.field == "<json>"
+    with pytest.raises(EventError, match="expected a JSON object"):
+        parse(b"[1, 2]", Stream.INVOICES)
+
+
+def test_bad_iban_is_refused_with_the_field() -> None:
+    vendor = {
+        "event_id": "v1",
+        "source_system": "mdm",
+        "event_time": "2026-11-01T00:00:00Z",
+        "event_type": "vendor.upserted",
+        "payload": {"vendor_id": "V1", "name": "Alder Supplies", "bank_accounts": [{"iban": "DE00370400440532013000"}]},
+    }
+    with pytest.raises(EventError) as caught:
+        parse(orjson.dumps(vendor), Stream.VENDORS)
+    assert caught.value.field == "payload.bank_accounts.0.iban"
+
+
+def test_posted_status_needs_the_erp_document_number() -> None:
+    event = {
+        "event_id": "s1",
+        "source_system": "erp",
+        "event_time": "2026-11-01T00:00:00Z",
+        "event_type": "invoice.status_changed",
+        "payload": {"invoice_id": "I1", "status": "posted"},
+    }
+    with pytest.raises(EventError) as caught:
+        parse(orjson.dumps(event), Stream.INVOICE_STATUS)
+    assert caught.value.field == "payload.erp_document_number"
+
+
+def test_quantize_follows_the_currency_minor_units() -> None:
+    assert quantize(Decimal("10.005"), "EUR") == Decimal("10.00")  # banker's rounding
+    assert quantize(Decimal("10.5"), "JPY") == Decimal("10")
+    assert quantize(Decimal("1.2345"), "KWD") == Decimal("1.234")
+
+
+def test_every_category_is_routed_as_design_md_says() -> None:
+    assert set(ROUTING) == set(Category)
+    assert ROUTING[Category.DUPLICATE_INVOICE] == (Kind.BUSINESS, OwnerQueue.AP)
+    assert ROUTING[Category.VENDOR_BANK_MISMATCH] == (Kind.BUSINESS, OwnerQueue.VENDOR_MASTER)
+    assert ROUTING[Category.MISSING_SETTLEMENT] == (Kind.BUSINESS, OwnerQueue.TREASURY)
+    assert ROUTING[Category.ERP_TIMEOUT] == (Kind.TECHNICAL, OwnerQueue.INTEGRATION)
+
+
+def test_exception_id_depends_on_cause_not_on_time_or_wording() -> None:
+    from datetime import UTC, datetime
+
+    first = raise_exception(Category.MISSING_ACK, ("E1", "B1"), "one wording", datetime(2026, 11, 1, tzinfo=UTC))
+    again = raise_exception(
+        Category.MISSING_ACK,
+        ("E1",),
+        "other wording",
+        datetime(2026, 11, 9, tzinfo=UTC),
+        amount=Decimal("150000"),
+        currency="EUR",
+    )
+    assert first.exception_id == again.exception_id
+    assert again.severity == "critical" and first.severity == "low"
+
+
+def test_json_schema_for_every_event_type() -> None:
+    schemas = event_json_schemas()
+    assert len(schemas) == len(Stream)
+    assert "payload" in schemas["settlement.booked"]["properties"]

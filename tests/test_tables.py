@@ -1,0 +1,75 @@
+"""Both stores behave like dicts; only committed state survives a reopen; timers survive a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from reconstream.models.master_data import Vendor
+from reconstream.tables import JSON, MemoryStore, ModelCodec, RocksStore, Store
+from reconstream.tables.timers import TimerQueue
+
+
+@pytest.fixture(params=["memory", "rocks"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    return MemoryStore() if request.param == "memory" else RocksStore(tmp_path / "state")
+
+
+def test_dict_like_api(store: Store) -> None:
+    table = store.table("vendors", ModelCodec(Vendor))
+    vendor = Vendor(vendor_id="V1", name="Alder Supplies")
+    table["V1"] = vendor
+    assert table["V1"] == vendor and "V1" in table and table.get("V2") is None
+    store.commit()
+    assert table["V1"] == vendor
+    del table["V1"]
+    assert "V1" not in table
+    with pytest.raises(KeyError):
+        table["V1"]
+
+
+def test_items_are_sorted_and_tables_do_not_leak_into_each_other(store: Store) -> None:
+    a, ab = store.table("a", JSON), store.table("ab", JSON)
+    a["y"], a["x"], ab["z"] = 2, 1, 3
+    store.commit()
+    a["w"] = 0
+    assert list(a.items()) == [("w", 0), ("x", 1), ("y", 2)]
+    assert list(ab.items()) == [("z", 3)]
+
+
+def test_only_committed_writes_survive_a_reopen(tmp_path: Path) -> None:
+    store = RocksStore(tmp_path)
+    table = store.table("t", JSON)
+    table["kept"] = 1
+    store.commit({"offset": 10})
+    table["lost"] = 2
+    del table["kept"]
+    store.close()  # like a crash between checkpoints
+    reopened = RocksStore(tmp_path)
+    table = reopened.table("t", JSON)
+    assert list(table.items()) == [("kept", 1)]
+    assert reopened.checkpoint() == {"offset": 10}
+
+
+def test_timers_survive_a_restart_and_fire_in_order(tmp_path: Path) -> None:
+    store = RocksStore(tmp_path)
+    timers = TimerQueue(store)
+    timers.schedule(300, "ack", "E3")
+    timers.schedule(100, "ack", "E1")
+    timers.schedule(200, "settlement", "E2")
+    timers.cancel("settlement", "E2")
+    store.commit()
+    store.close()
+    reopened = RocksStore(tmp_path)
+    timers = TimerQueue(reopened)
+    assert [t.ref for t in timers.pop_due(250)] == ["E1"]
+    assert timers.pop_due(300) == []  # strictly before the watermark
+    assert [t.ref for t in timers.pop_due(301)] == ["E3"]
+
+
+def test_rescheduled_timer_fires_once_at_the_new_deadline() -> None:
+    timers = TimerQueue(MemoryStore())
+    timers.schedule(100, "ack", "E1")
+    timers.schedule(500, "ack", "E1")
+    assert timers.pop_due(200) == []
+    assert [t.deadline_us for t in timers.pop_due(600)] == [500]
