@@ -4,7 +4,7 @@ Each measurement runs in its own child process so that its peak RSS is its own. 
 of the same files, measured in the same run, is the ceiling any JSON pipeline has on this machine:
 report the engine as a share of it, since absolute figures move with the machine's load.
 
-    .venv/bin/python benchmarks/throughput.py [--invoices 155000] [--seed 7] [--state]
+    .venv/bin/python benchmarks/throughput.py [--invoices 205000] [--seed 7] [--state]
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def in_child(*args: str) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--invoices", type=int, default=155_000, help="155,000 invoices make about 1,000,000 events")
+    parser.add_argument("--invoices", type=int, default=205_000, help="205,000 invoices make about 1,000,000 events")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--state", action="store_true", help="also run with persistent rocksdict state")
     parser.add_argument("--data-dir", type=Path, default=HERE / ".data")

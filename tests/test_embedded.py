@@ -159,4 +159,4 @@ def test_demo_json_at_20000_invoices() -> None:
     result = orjson.loads(done.stdout.strip().splitlines()[-1])
     assert result["missed"] == 0 and result["false_exceptions"] == 0
     assert set(result["detected"]) == set(result["injected"])
-    assert result["events"] > 100_000
+    assert result["events"] > 90_000  # about five events per invoice
