@@ -1,0 +1,3 @@
+"""Shared pytest setup. kafka_broker provides the session fixture `kafka_bootstrap` (a real broker)."""
+
+pytest_plugins = ["kafka_broker"]

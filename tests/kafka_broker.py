@@ -1,0 +1,125 @@
+"""A real single-node Kafka broker for tests, started by ops/kafka/broker.sh.
+
+The shell script owns all the logic (jar fetch, ports, KRaft config, readiness); this module only runs it,
+so there is one implementation to fix. Register the fixture with ``pytest_plugins = ["kafka_broker"]``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+import pytest
+
+BROKER_SH = Path(__file__).resolve().parents[1] / "ops" / "kafka" / "broker.sh"
+
+# The first run fetches ~45 MB of jars through Maven before the script's own 90 s readiness wait starts.
+START_TIMEOUT_S = 600.0
+STOP_TIMEOUT_S = 60.0
+
+
+class BrokerError(RuntimeError):
+    """The broker could not be started or stopped; the message carries the script's output."""
+
+
+class KafkaBroker:
+    """One broker process; ``with KafkaBroker() as bootstrap: ...`` or start()/stop()."""
+
+    def __init__(self, port: int | None = None, data_dir: Path | None = None, ready_timeout_s: float = 90.0) -> None:
+        self.port = port
+        self.data_dir = data_dir
+        self.ready_timeout_s = ready_timeout_s
+        self.bootstrap: str | None = None
+
+    def start(self) -> str:
+        if self.bootstrap is not None:
+            return self.bootstrap
+        args = ["start", "--timeout", str(int(self.ready_timeout_s))]
+        if self.port is not None:
+            args += ["--port", str(self.port)]
+        if self.data_dir is not None:
+            args += ["--data", str(self.data_dir)]
+        out = _run(args, START_TIMEOUT_S)
+        values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        try:
+            self.bootstrap = values["KAFKA_BOOTSTRAP"]
+            self.data_dir = Path(values["KAFKA_DATA"])
+        except KeyError as exc:
+            raise BrokerError(f"broker.sh start printed no {exc.args[0]}: {out!r}") from None
+        return self.bootstrap
+
+    def stop(self) -> None:
+        if self.bootstrap is None or self.data_dir is None:
+            return
+        _run(["stop", "--data", str(self.data_dir)], STOP_TIMEOUT_S)
+        self.bootstrap = None
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _run(args: list[str], timeout_s: float) -> str:
+    """Run broker.sh, return its stdout; stderr (progress, log tails) goes into the error on failure."""
+    # A session of its own, so a timeout can end the script and any JVM it has started, not just bash.
+    try:
+        proc = subprocess.Popen(
+            ["bash", str(BROKER_SH), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise BrokerError(f"broker.sh {args[0]}: {exc}") from exc
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate()
+        raise BrokerError(f"broker.sh {args[0]} took more than {timeout_s:.0f}s:\n{err.strip()}") from None
+    if proc.returncode != 0:
+        raise BrokerError(f"broker.sh {args[0]} exited {proc.returncode}:\n{err.strip()}")
+    return out
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """Bootstrap servers of a Kafka broker: $KAFKA_BOOTSTRAP if set, else one started for this session.
+
+    Without a broker the kafka tests skip on a developer machine, but fail under CI=true, where a skip
+    would hide that they never ran.
+    """
+    external = os.environ.get("KAFKA_BOOTSTRAP", "").strip()
+    if external:
+        yield external
+        return
+    broker = KafkaBroker()
+    error: BrokerError | None = None
+    try:
+        bootstrap = broker.start()
+    except BrokerError as exc:
+        error = exc
+    # decided outside the except block, so the report shows the reason rather than a chained traceback
+    if error is not None:
+        reason = f"could not start the Kafka test broker: {error}"
+        if _in_ci():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    try:
+        yield bootstrap
+    finally:
+        broker.stop()
