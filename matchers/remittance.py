@@ -1,0 +1,97 @@
+"""What a bank line says about what it pays: ISO 11649 creditor references and invoice numbers in text.
+
+An RF reference is "RF", two check digits and up to 21 letters or digits; moved to the end with letters
+as numbers (A=10 ... Z=35) it leaves 1 modulo 97, so a mistyped reference fails the check instead of
+paying the wrong invoice.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .invoice_numbers import normalize_invoice_number
+
+_RF_PAYLOAD = re.compile(r"^[0-9A-Z]{1,21}$")
+_RF_IN_TEXT = re.compile(r"RF[0-9]{2}(?: ?[0-9A-Z]){1,21}")
+_TOKEN = re.compile(r"[0-9A-Za-z]+")
+# A token with at least one digit, or a short letter run that prefixes one ("INV 42", "RE 2026/42").
+_MAX_GRAM = 4
+MIN_NUMBER_LENGTH = 3  # "1" or "42" alone turns up in any text as a quantity or a date
+
+
+def _as_digits(text: str) -> str:
+    return "".join(str(int(ch, 36)) for ch in text)
+
+
+def _mod97(text: str) -> int:
+    return int(_as_digits(text)) % 97
+
+
+def rf_reference(payload: str) -> str:
+    """The ISO 11649 creditor reference for a payload of up to 21 letters and digits, e.g. RF18539007547034."""
+    body = "".join(payload.split()).upper()
+    if not _RF_PAYLOAD.match(body):
+        raise ValueError(f"payload: {payload!r} must be 1-21 letters or digits")
+    check = 98 - _mod97(body + "RF00")
+    return f"RF{check:02d}{body}"
+
+
+def is_valid_rf(reference: str) -> bool:
+    compact = "".join(reference.split()).upper()
+    if len(compact) < 5 or len(compact) > 25 or not compact.startswith("RF") or not compact[2:4].isdigit():
+        return False
+    if not _RF_PAYLOAD.match(compact[4:]):
+        return False
+    return _mod97(compact[4:] + compact[:4]) == 1
+
+
+def compact_rf(reference: str) -> str:
+    return "".join(reference.split()).upper()
+
+
+def find_rf_references(text: str) -> list[str]:
+    """Valid RF references in free text, compacted, in order of appearance.
+
+    Payers print them whole or in groups of four, and a word after the reference may pass the check
+    with it one time in 97. So every run that passes and is grouped as printed (all groups of four but
+    the last) is returned, longest first: only one of them is an open invoice's reference.
+    """
+    found: list[str] = []
+    for match in _RF_IN_TEXT.finditer(text.upper()):
+        groups = match.group(0).split(" ")
+        cuts = [groups[:n] for n in range(len(groups), 0, -1)]
+        valid = [cut for cut in cuts if is_valid_rf("".join(cut))]
+        grouped = [cut for cut in valid if len(cut) == 1 or all(len(group) == 4 for group in cut[:-1])]
+        found += ["".join(cut) for cut in (grouped or valid)]
+    return list(dict.fromkeys(found))
+
+
+def number_mentions(text: str) -> set[str]:
+    """Normalised forms of every run of up to four adjacent tokens that holds a digit.
+
+    "Pmt INV 000042 + INV-43/2026" yields "INV42", "42", "INV43", "432026" ... so an invoice number
+    matches whether it was written with spaces, dashes or slashes. Only normalised equality counts later:
+    no substring search, which would find "42" inside every amount.
+    """
+    tokens = _TOKEN.findall(text)
+    mentions: set[str] = set()
+    for start in range(len(tokens)):
+        for end in range(start + 1, min(start + _MAX_GRAM, len(tokens)) + 1):
+            gram = tokens[start:end]
+            if not any(ch.isdigit() for ch in gram[-1]):
+                continue
+            normalised = normalize_invoice_number("-".join(gram))
+            if len(normalised) >= MIN_NUMBER_LENGTH:
+                mentions.add(normalised)
+    return mentions
+
+
+def mentions_invoice(mentions: set[str], invoice_number: str) -> bool:
+    number = normalize_invoice_number(invoice_number)
+    return len(number) >= MIN_NUMBER_LENGTH and number in mentions
+
+
+def first_rf_reference(text: str | None) -> str | None:
+    """The first valid RF reference in free text: banks often pass a structured one as unstructured text."""
+    found = find_rf_references(text) if text else []
+    return found[0] if found else None
