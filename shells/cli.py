@@ -52,12 +52,42 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--event-type", help="only this event type, e.g. invoice.captured")
     schema.set_defaults(handler=cmd_schema)
 
+    add_format_commands(commands)
+
     audit = commands.add_parser("audit", help="audit log tools")
     audit_commands = audit.add_subparsers(required=True, metavar="ACTION")
     verify = audit_commands.add_parser("verify", help="check the hash chain of DIR/audit.jsonl")
     verify.add_argument("dir", type=Path)
     verify.set_defaults(handler=cmd_audit_verify)
     return parser
+
+
+def add_format_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .formats import CHOICES
+
+    ingest = commands.add_parser("ingest", help="convert bank and AP files to canonical JSONL events")
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="FILE", help="files, or folders (one level deep)")
+    ingest.add_argument("--format", default="auto", choices=CHOICES, help="detected from the content when auto")
+    ingest.add_argument("--out", type=Path, help="write here instead of stdout")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    pain001 = commands.add_parser("pain001", help="write an ISO 20022 pain.001 for a released payment batch")
+    pain001.add_argument("--batch", type=Path, required=True, help="a payment_batch.released event (JSON/JSONL)")
+    pain001.add_argument("--version", default="03", choices=["03", "09"], help="pain.001.001.03 or .09")
+    pain001.add_argument("--out", type=Path, help="write here instead of stdout")
+    pain001.set_defaults(handler=cmd_pain001)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from .formats.cli import cmd_ingest as ingest
+
+    return ingest(args.paths, args.format, args.out)
+
+
+def cmd_pain001(args: argparse.Namespace) -> int:
+    from .formats.cli import cmd_pain001 as pain001
+
+    return pain001(args.batch, args.version, args.out)
 
 
 def _run_with_progress(

@@ -1,0 +1,191 @@
+"""Inbound formats on hand-written bank and AP files: pain.002, camt.053/054, MT940/942, BAI2, UBL, CSV."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from reconstream.models.events import validate
+from reconstream.shells.formats import IngestOptions, IngestResult, ingest_file
+from reconstream.shells.formats.detect import detect
+
+BANK = Path(__file__).parent / "fixtures" / "bank"
+OPTIONS = IngestOptions(
+    accounts={"0001234567": "DE54100200301234567890"},
+    vendors={"DE123456789": "V1"},
+    default_company_code="1000",
+)
+
+
+def convert(name: str, fmt: str = "auto", options: IngestOptions = OPTIONS) -> list[IngestResult]:
+    results = list(ingest_file(BANK / name, fmt, options))
+    for result in results:
+        if result.event is not None:
+            validate(result.event)  # the exact envelope the engine reads
+    return results
+
+
+def payloads(results: list[IngestResult]) -> list[dict[str, Any]]:
+    return [r.event["payload"] for r in results if r.event is not None]
+
+
+def only_events(name: str, fmt: str = "auto") -> list[dict[str, Any]]:
+    results = convert(name, fmt)
+    assert [str(r.error) for r in results if r.error] == []
+    return [r.event for r in results if r.event is not None]
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("pain002_v03_part_rjct.xml", "pain002"),
+        ("pain002_v10_group_only.xml", "pain002"),
+        ("camt054_v02_batched_debit.xml", "camt054"),
+        ("camt054_v08_credit.xml", "camt054"),
+        ("camt053_v02_statement.xml", "camt053"),
+        ("mt940_bank_de.sta", "mt940"),
+        ("mt942_intraday.sta", "mt942"),
+        ("bai2_us_bank.bai", "bai2"),
+        ("ubl_invoice_peppol.xml", "ubl"),
+        ("ubl_creditnote_peppol.xml", "ubl"),
+        ("ap_export_invoices.csv", "csv"),
+    ],
+)
+def test_format_detection(name: str, fmt: str) -> None:
+    assert detect(BANK / name) == fmt
+
+
+def test_pain002_transaction_level_rejections_with_reason_codes() -> None:
+    [event] = only_events("pain002_v03_part_rjct.xml")
+    assert event["event_type"] == "bank_ack.received" and event["batch_correlation_id"] == "PAY-2026-11-04-001"
+    assert event["event_time"] == "2026-11-04T05:42:17Z"  # +01:00 offset honoured
+    ack = event["payload"]
+    assert ack["ack_id"] == "PSR-20261104-000183" and ack["group_status"] == "PART"
+    statuses = [(t["end_to_end_id"], t["status"], t.get("reason_code")) for t in ack["transactions"]]
+    assert statuses == [
+        ("E2E-20261104-0001", "ACCP", None),
+        ("E2E-20261104-0002", "RJCT", "AC04"),
+        ("E2E-20261104-0003", "RJCT", "AM04"),
+    ]
+    assert ack["transactions"][2]["reason_text"] == "Insufficient funds on debtor account"
+
+
+def test_pain002_group_only_and_payment_information_level() -> None:
+    [group] = payloads(convert("pain002_v10_group_only.xml"))
+    assert group["group_status"] == "ACCP" and group["transactions"] == []
+    [info] = payloads(convert("pain002_v09_pmtinf_rjct.xml"))
+    assert (info["group_status"], info["group_reason_code"]) == ("RJCT", "AC01")
+
+
+def test_camt054_batched_entry_is_split_per_transaction_with_charges_apart() -> None:
+    events = only_events("camt054_v02_batched_debit.xml")
+    settlements = [e["payload"] for e in events]
+    assert [(s["entry_id"], s.get("end_to_end_id"), s["amount"]) for s in settlements] == [
+        ("2026110400012345/1", "E2E-20261103-0101", "1500.00"),
+        ("2026110400012345/2", "E2E-20261103-0102", "2380.00"),
+        ("2026110400012345/3", "E2E-20261103-0103", "119.00"),
+        ("2026110400012345/CHRG", None, "2.50"),
+        ("2026110400012346", "E2E-20261103-0104", "560.00"),
+    ]
+    assert sum(Decimal(s["amount"]) for s in settlements[:4]) == Decimal("4001.50")  # the booked entry, split exactly
+    assert {s["account_iban"] for s in settlements} == {"DE12500105170648489890"}
+    assert settlements[0]["counterparty_name"] == "Nordwind Logistik GmbH"
+    assert settlements[0]["remittance_info"] == "NW-2026-0042 NW-2026-0043"
+    assert settlements[4]["creditor_reference"] == "RF18539007547034" and settlements[4]["value_date"] == "2026-11-05"
+    assert events[0]["batch_correlation_id"] == "PAY-2026-11-03-007"
+    assert events[0]["source_system"] == "camt.054:camt054_v02_batched_debit.xml"
+    assert events[0]["event_id"].endswith("-Ntfctn1.Ntry1.Tx1")
+
+
+def test_camt054_v08_credit_reads_new_layout_and_skips_pending_entries() -> None:
+    [credit] = payloads(convert("camt054_v08_credit.xml"))
+    assert credit["credit_debit"] == "CRDT" and credit["counterparty_name"] == "Seeblick Handels KG"
+    assert credit["counterparty_iban"] == "DE45700202700015004455"
+    assert credit["creditor_reference"] == "RF18539007547034"  # found inside unstructured text
+
+
+def test_camt053_statement_entries_without_details_and_with_deducted_charges() -> None:
+    settlements = payloads(convert("camt053_v02_statement.xml"))
+    by_id = {s["entry_id"]: s for s in settlements}
+    assert by_id["DE54-0218-0001"]["remittance_info"].startswith("LASTSCHRIFT")
+    assert (by_id["DE54-0218-0002"]["amount"], by_id["DE54-0218-0002"]["credit_debit"]) == ("3000.00", "CRDT")
+    assert (by_id["DE54-0218-0002/CHRG"]["amount"], by_id["DE54-0218-0002/CHRG"]["credit_debit"]) == ("5.00", "DBIT")
+    assert by_id["DE54-0218-0003"]["end_to_end_id"] == "E2E-20261104-0201"
+
+
+def test_explicit_format_must_match_the_message() -> None:
+    [result] = convert("camt054_v02_batched_debit.xml", "camt053")
+    assert result.error is not None and result.error.field == "namespace" and "camt.053" in result.error.reason
+
+
+def test_mt940_structured_86_and_two_statements() -> None:
+    events = only_events("mt940_bank_de.sta")
+    first = events[0]["payload"]
+    assert first["entry_id"] == "2026110400012345"  # same bank line as the camt.054: booked once
+    assert first["end_to_end_id"] == "E2E-20261103-0101"
+    assert first["counterparty_iban"] == "DE89370400440532013000"
+    assert first["counterparty_name"] == "NORDWIND LOGISTIK GMBH"
+    assert events[1]["payload"]["creditor_reference"] == "RF18539007547034"
+    assert events[2]["payload"]["credit_debit"] == "CRDT" and "end_to_end_id" not in events[2]["payload"]
+    assert events[3]["event_id"].endswith("-Stmt2.Tx1") and events[3]["event_time"] == "2026-11-05T23:59:59Z"
+
+
+def test_mt942_uses_its_creation_time() -> None:
+    [event] = only_events("mt942_intraday.sta")
+    assert event["event_time"] == "2026-11-05T09:15:00Z" and event["source_system"].startswith("mt942:")
+
+
+def test_bai2_continuations_minor_units_and_account_mapping() -> None:
+    settlements = payloads(convert("bai2_us_bank.bai"))
+    assert [(s["amount"], s["currency"], s["credit_debit"]) for s in settlements] == [
+        ("125.00", "USD", "DBIT"),
+        ("562.50", "USD", "CRDT"),
+        ("10.00", "USD", "DBIT"),
+        ("119.00", "EUR", "DBIT"),
+    ]
+    assert "STERNCHEN SUPPLY" in settlements[0]["remittance_info"]  # from the 88 continuation
+    assert settlements[1]["creditor_reference"] == "RF18539007547034"
+    assert settlements[2]["value_date"] == "2026-11-05"  # value-dated funds type
+    assert settlements[0]["account_iban"] == "DE54100200301234567890"
+
+
+def test_bai2_unmapped_us_account_is_named() -> None:
+    errors = [r.error for r in convert("bai2_us_bank.bai", options=IngestOptions()) if r.error]
+    assert len(errors) == 3 and errors[0].field == "03.account" and "0001234567" in errors[0].reason
+
+
+def test_ubl_invoice_with_lines_and_mapped_vendor() -> None:
+    [event] = only_events("ubl_invoice_peppol.xml")
+    invoice = event["payload"]
+    assert (invoice["vendor_id"], invoice["invoice_id"], invoice["company_code"]) == ("V1", "V1/NW-2026-0042", "1000")
+    assert (invoice["net_amount"], invoice["tax_amount"], invoice["gross_amount"]) == ("1000.00", "190.00", "1190.00")
+    assert invoice["po_number"] == "PO-4500000042" and invoice["due_date"] == "2026-12-02"
+    assert [(line["line_no"], line["net_amount"], line["po_line_no"]) for line in invoice["lines"]] == [
+        (1, "800.00", 10),
+        (2, "200.00", 20),
+    ]
+
+
+def test_ubl_credit_note_keeps_totals_when_an_allowance_breaks_the_line_sum() -> None:
+    [note] = payloads(convert("ubl_creditnote_peppol.xml"))
+    assert note["document_type"] == "credit_note" and note["gross_amount"] == "130.90"
+    assert "lines" not in note
+
+
+def test_csv_export_through_the_mapping_template() -> None:
+    results = convert("ap_export_invoices.csv")
+    good = payloads(results)
+    assert [(p["invoice_id"], p["document_type"], p["gross_amount"]) for p in good] == [
+        ("AP-00000101", "invoice", "1190.00"),
+        ("AP-00000102", "credit_note", "59.50"),
+    ]
+    [error] = [r.error for r in results if r.error]
+    assert (error.position, error.field) == ("row4", "payload.gross_amount")
+
+
+def test_same_file_same_event_ids() -> None:
+    first = [r.event["event_id"] for r in convert("camt053_v02_statement.xml") if r.event]
+    again = [r.event["event_id"] for r in convert("camt053_v02_statement.xml") if r.event]
+    assert first == again and len(set(first)) == len(first)
