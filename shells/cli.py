@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -52,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--event-type", help="only this event type, e.g. invoice.captured")
     schema.set_defaults(handler=cmd_schema)
 
+    add_kafka_commands(commands)
     add_format_commands(commands)
 
     audit = commands.add_parser("audit", help="audit log tools")
@@ -60,6 +64,41 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("dir", type=Path)
     verify.set_defaults(handler=cmd_audit_verify)
     return parser
+
+
+def _broker(value: str | None) -> str:
+    broker = value or os.environ.get("KAFKA_BOOTSTRAP")
+    if not broker:
+        raise SystemExit("recon: no broker: pass --broker HOST:PORT or set KAFKA_BOOTSTRAP")
+    return broker
+
+
+def add_kafka_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    broker_help = "Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP)"
+    worker = commands.add_parser("worker", help="run a reconciliation worker on Apache Kafka")
+    worker.add_argument("--broker", help=broker_help)
+    worker.add_argument("--data-dir", type=Path, default=Path("worker-data"), help="local RocksDB state")
+    worker.add_argument("--worker-id", default=socket.gethostname(), help="stable across restarts (fences zombies)")
+    worker.add_argument("--partitions", type=int, default=6, help="partitions per topic, when creating topics")
+    worker.add_argument("--idle-exit", type=float, metavar="SECONDS", help="stop once input is done and idle this long")
+    worker.add_argument("--topic-prefix", help="topic name prefix (default: $RECON_TOPIC_PREFIX or recon)")
+    worker.set_defaults(handler=cmd_worker)
+
+    produce = commands.add_parser("produce", help="send a folder of input streams to the input topics")
+    produce.add_argument("--input", type=Path, required=True, help="folder with one JSONL file per stream")
+    produce.add_argument("--broker", help=broker_help)
+    produce.add_argument("--partitions", type=int, default=6, help="partitions per topic, when creating topics")
+    produce.add_argument("--topic-prefix", help="topic name prefix (default: $RECON_TOPIC_PREFIX or recon)")
+    produce.add_argument("--rate", type=float, metavar="LINES_PER_S", help="pace the input (default: full speed)")
+    produce.set_defaults(handler=cmd_produce)
+
+    tail = commands.add_parser("tail", help="follow an output topic")
+    tail.add_argument("what", choices=["exceptions", "matches", "status", "dead_letters", "cash_positions"])
+    tail.add_argument("--broker", help=broker_help)
+    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record, not the newest")
+    tail.add_argument("--idle-exit", type=float, metavar="SECONDS", help="stop after this long without a record")
+    tail.add_argument("--topic-prefix", help="topic name prefix (default: $RECON_TOPIC_PREFIX or recon)")
+    tail.set_defaults(handler=cmd_tail)
 
 
 def add_format_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -88,6 +127,48 @@ def cmd_pain001(args: argparse.Namespace) -> int:
     from .formats.cli import cmd_pain001 as pain001
 
     return pain001(args.batch, args.version, args.out)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from .kafka.topics import Topics
+    from .kafka.worker import WorkerConfig, run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = WorkerConfig(
+        bootstrap=_broker(args.broker),
+        data_dir=args.data_dir,
+        worker_id=args.worker_id,
+        topics=Topics.from_env(args.topic_prefix),
+        partitions=args.partitions,
+    )
+    applied = run_worker(config, args.idle_exit)
+    logging.getLogger("reconstream.worker").info("stopped after applying %d records", applied)
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    from .kafka.producer import produce
+    from .kafka.topics import Topics
+
+    if not args.input.is_dir():
+        print(f"recon produce: --input {args.input} is not a folder", file=sys.stderr)
+        return 2
+    summary = produce(
+        args.input, _broker(args.broker), Topics.from_env(args.topic_prefix), args.partitions, rate=args.rate
+    )
+    print(
+        f"produced {summary.lines:,} input lines as {summary.messages:,} messages "
+        f"({summary.ticks:,} watermark ticks) over {summary.partitions} partitions"
+    )
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from .kafka.tail import tail
+    from .kafka.topics import Topics
+
+    tail(_broker(args.broker), Topics.from_env(args.topic_prefix), args.what, args.from_beginning, args.idle_exit)
+    return 0
 
 
 def _run_with_progress(

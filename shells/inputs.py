@@ -45,6 +45,18 @@ class InputLine(NamedTuple):
         return f"{file_name(self.stream)}:{self.after.line}"
 
 
+def classify(raw: bytes, stream: Stream, last_time_us: int) -> tuple[Event | None, EventError | None, int]:
+    """(event, error, sort time): one input record of a stream whose latest valid event time so far is given.
+
+    Both shells order their inputs with this rule, which is what makes their outputs agree.
+    """
+    try:
+        event = validate(decode(raw), stream)
+    except EventError as error:
+        return None, error, last_time_us
+    return event, None, max(last_time_us, to_micros(event.event_time))
+
+
 def read_stream(path: Path, stream: Stream, start: Position) -> Iterator[InputLine]:
     rank = STREAM_ORDER[stream.value]
     offset, line_no, last_time = start.offset, start.line, start.time_us
@@ -56,14 +68,7 @@ def read_stream(path: Path, stream: Stream, start: Position) -> Iterator[InputLi
             raw = raw.rstrip(b"\r\n")
             if not raw.strip():
                 continue  # blank lines carry nothing; skipping them loses nothing
-            event: Event | None = None
-            error: EventError | None = None
-            try:
-                event = validate(decode(raw), stream)
-            except EventError as exc:
-                error = exc
-            if event is not None:
-                last_time = max(last_time, to_micros(event.event_time))
+            event, error, last_time = classify(raw, stream, last_time)
             yield InputLine((last_time, rank, line_no), stream, raw, event, error, Position(offset, line_no, last_time))
 
 

@@ -22,6 +22,11 @@ def _line(record: dict[str, Any]) -> bytes:
     return orjson.dumps(record, option=orjson.OPT_SORT_KEYS) + b"\n"
 
 
+def record_json(output: Output) -> bytes:
+    """An output record as one JSON object, the same bytes in a file line and in a Kafka message."""
+    return orjson.dumps(output.record.model_dump(mode="json", exclude_none=True), option=orjson.OPT_SORT_KEYS)
+
+
 class OutputFiles:
     def __init__(self, out_dir: Path, resume_lengths: dict[str, int] | None) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -37,7 +42,7 @@ class OutputFiles:
 
     def write(self, outputs: Iterable[Output]) -> None:
         for output in outputs:
-            self._handles[output.stream].write(_line(output.record.model_dump(mode="json", exclude_none=True)))
+            self._handles[output.stream].write(record_json(output) + b"\n")
 
     def write_audit(self, record: dict[str, Any]) -> None:
         self._handles["audit"].write(_line(record))
@@ -77,14 +82,14 @@ class AuditChain:
             "event_id": event_id,
             "event_type": event_type,
             "outcome": outcome,
-            "outputs": [_output_id(o) for o in outputs],
+            "outputs": [output_id(o) for o in outputs],
             "prev": self.head,
         }
         record["hash"] = self.head = chain_hash(self.head, record)
         return record
 
 
-def _output_id(output: Output) -> str:
+def output_id(output: Output) -> str:
     record = output.record
     for name in ("exception_id", "match_id", "update_id", "dead_letter_id"):
         value = getattr(record, name, None)

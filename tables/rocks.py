@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -94,6 +94,11 @@ class RocksTable(Generic[V]):
                 continue
             yield key, (self._codec.decode(value) if isinstance(value, bytes) else value)
 
+    def pending_changes(self) -> Iterator[tuple[bytes, bytes | None]]:
+        """Each pending write as (stored key, encoded value), None for a delete: what a changelog carries."""
+        for key, value in self._pending.items():
+            yield self._key(key), None if value is _DELETED else self._codec.encode(value)
+
     def write_pending(self, batch: WriteBatch) -> None:
         for key, value in self._pending.items():
             if value is _DELETED:
@@ -134,6 +139,24 @@ class RocksStore:
     def checkpoint(self) -> dict[str, Any] | None:
         data = self._db.get(_CHECKPOINT_KEY)
         return None if data is None else JSON.decode(data)
+
+    def pending_changes(self) -> list[tuple[bytes, bytes | None]]:
+        return [change for table in self._tables.values() for change in table.pending_changes()]
+
+    def restore(self, changes: Iterable[tuple[bytes, bytes | None]], extra: dict[str, Any]) -> None:
+        """Apply changes read back from a changelog, with the checkpoint that says how far it got, atomically.
+
+        Only for a store whose tables are not open yet: their decoded caches would not see these writes.
+        """
+        assert not self._tables, "restore before any table is opened"
+        batch = WriteBatch(raw_mode=True)
+        for key, value in changes:
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
+        batch.put(_CHECKPOINT_KEY, JSON.encode(extra))
+        self._db.write(batch)
 
     def close(self) -> None:
         for table in self._tables.values():

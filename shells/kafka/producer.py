@@ -1,0 +1,135 @@
+"""`recon produce`: a folder of input streams onto the input topics, keyed by ledger, with watermark ticks.
+
+The folder is read in the embedded shell's event-time order, so each partition of each topic holds its
+events in that order. Every `tick_every` of event time (and once at the end) a tick carrying the latest
+event time goes to every partition of the clock topic: a partition whose company codes fall quiet still
+sees its missing-ack and missing-settlement deadlines pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from reconstream.models.base import from_micros, iso, to_micros
+from reconstream.models.events import Stream
+
+from ..inputs import file_name, merged
+from .routing import BROADCAST, LedgerRouter
+from .topics import DEFAULT_PARTITIONS, Topics, ensure_topics
+
+Progress = Callable[[int], None]  # input lines produced so far
+
+
+@dataclass
+class ProduceSummary:
+    lines: int = 0
+    messages: int = 0
+    ticks: int = 0
+    partitions: int = 0
+
+
+def house_accounts(input_dir: Path) -> dict[str, str]:
+    """Debtor account -> company code from the payment runs: the house-bank map a statement import uses."""
+    path = input_dir / file_name(Stream.PAYMENT_BATCHES)
+    accounts: dict[str, str] = {}
+    if not path.exists():
+        return accounts
+    with path.open("rb") as handle:
+        for raw in handle:
+            with contextlib.suppress(orjson.JSONDecodeError, AttributeError, KeyError, TypeError):
+                payload = orjson.loads(raw)["payload"]
+                accounts.setdefault(str(payload["debtor_iban"]).replace(" ", ""), str(payload["company_code"]))
+    return accounts
+
+
+def produce(
+    input_dir: Path,
+    bootstrap: str,
+    topics: Topics,
+    partitions: int = DEFAULT_PARTITIONS,
+    tick_every: timedelta = timedelta(hours=1),
+    progress: Progress | None = None,
+    rate: float | None = None,
+) -> ProduceSummary:
+    """Send every line; with `rate`, at most that many input lines per second (for latency measurements)."""
+    summary = ProduceSummary(partitions=ensure_topics(bootstrap, topics, partitions))
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,  # a retried send is written once, in order
+            "linger.ms": 20,
+            "compression.type": "lz4",
+            "partitioner": "murmur2_random",  # the Java clients' default: any producer keying by ledger agrees
+        }
+    )
+    failures: list[KafkaError] = []
+    acknowledged = 0
+
+    def delivered(error: KafkaError | None, _: Message) -> None:
+        nonlocal acknowledged
+        if error is not None:
+            failures.append(error)
+        else:
+            acknowledged += 1
+
+    def send(topic: str, value: bytes, key: str, partition: int | None = None) -> None:
+        while True:
+            try:
+                if partition is None:
+                    producer.produce(topic, value=value, key=key.encode(), on_delivery=delivered)
+                else:
+                    producer.produce(topic, value=value, key=key.encode(), partition=partition, on_delivery=delivered)
+                break
+            except BufferError:
+                producer.poll(0.1)  # the local queue is full: wait for deliveries, never drop
+        summary.messages += 1
+
+    def tick(watermark_us: int) -> None:
+        value = orjson.dumps({"watermark": iso(from_micros(watermark_us))})
+        for partition in range(summary.partitions):
+            send(topics.clock, value, "clock", partition)
+        summary.ticks += 1
+
+    router = LedgerRouter(house_accounts(input_dir))
+    started = time.monotonic()
+    watermark = last_tick = 0
+    tick_us = int(tick_every.total_seconds() * 1_000_000)
+    for line in merged(input_dir, {}):
+        topic = topics.input(line.stream)
+        if line.event is None:
+            send(topic, line.raw, line.source)  # refused by the worker, with its reason; the key only spreads them
+        else:
+            key = router.key_for(line.event)
+            if key == BROADCAST:
+                for partition in range(summary.partitions):
+                    send(topic, line.raw, key, partition)
+            else:
+                send(topic, line.raw, key)
+            watermark = max(watermark, to_micros(line.event.event_time))
+            if watermark - last_tick >= tick_us:
+                tick(watermark)
+                last_tick = watermark
+        summary.lines += 1
+        if rate is not None:
+            while time.monotonic() - started < summary.lines / rate:
+                producer.poll(0.001)
+        if progress is not None and summary.lines % 5000 == 0:
+            progress(summary.lines)
+        producer.poll(0)
+    if watermark:
+        tick(watermark)
+    producer.flush()
+    if failures:
+        raise KafkaException(failures[0])
+    if acknowledged != summary.messages:
+        raise RuntimeError(f"the broker acknowledged {acknowledged:,} of {summary.messages:,} messages")
+    if progress is not None:
+        progress(summary.lines)
+    return summary

@@ -1,0 +1,109 @@
+"""Topic names and the partitioning rule every producer and worker shares.
+
+All input topics have the same number of partitions and are keyed by the ledger key (the company code),
+so partition p of every input topic holds one set of company codes: one engine per partition sees every
+event its state depends on. Vendor master data is needed by every ledger, so it is sent to each
+partition of its topic. A prefix keeps several deployments (or test runs) apart on one cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+from reconstream.models.events import Stream
+
+DEFAULT_PARTITIONS = 6
+OUTPUT_STREAMS = ("exceptions", "matches", "status_updates", "dead_letters", "cash_positions")
+
+
+@dataclass(frozen=True)
+class Topics:
+    prefix: str = "recon"
+
+    @classmethod
+    def from_env(cls, prefix: str | None = None) -> Topics:
+        return cls(prefix or os.environ.get("RECON_TOPIC_PREFIX") or "recon")
+
+    def input(self, stream: Stream) -> str:
+        return f"{self.prefix}.{stream.value}"
+
+    @property
+    def clock(self) -> str:
+        # Watermark ticks: event time moves on in every partition, even one whose company codes are quiet.
+        return f"{self.prefix}.clock"
+
+    def output(self, name: str) -> str:
+        return f"{self.prefix}.{name}"
+
+    @property
+    def changelog(self) -> str:
+        # The engine state of each partition, compacted: a worker taking a partition over restores it from here.
+        return f"{self.prefix}.state-changelog"
+
+    @property
+    def group(self) -> str:
+        return f"{self.prefix}-engine"
+
+    def streams(self) -> dict[str, Stream | None]:
+        """Every engine input topic and the stream it carries (None: the clock)."""
+        return {**{self.input(stream): stream for stream in Stream}, self.clock: None}
+
+    def compacted(self) -> set[str]:
+        return {self.changelog, self.output("cash_positions")}
+
+    def all(self) -> list[str]:
+        return [*self.streams(), *(self.output(name) for name in OUTPUT_STREAMS), self.changelog]
+
+
+def ensure_topics(bootstrap: str, topics: Topics, partitions: int = DEFAULT_PARTITIONS, timeout: float = 30.0) -> int:
+    """Create missing topics; return the engine's partition count (that of the existing input topics, if any)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = admin.list_topics(timeout=timeout).topics
+    first_input = existing.get(topics.input(Stream.INVOICES))
+    if first_input is not None and first_input.partitions:
+        partitions = len(first_input.partitions)  # co-partitioning beats the flag: never mix counts
+    missing = [
+        NewTopic(
+            topic,
+            num_partitions=partitions,
+            replication_factor=1,
+            config={"cleanup.policy": "compact"} if topic in topics.compacted() else {},
+        )
+        for topic in topics.all()
+        if topic not in existing
+    ]
+    if missing:
+        for topic, future in admin.create_topics(missing, operation_timeout=timeout).items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                # A worker starting beside us may have created it first; anything else is a real failure.
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise RuntimeError(f"cannot create topic {topic}: {exc}") from exc
+        _await_leaders(admin, topics.all(), timeout)
+    return partitions
+
+
+def _await_leaders(admin: AdminClient, names: list[str], timeout: float) -> None:
+    """Wait until every partition of every topic has a leader: a record sent to a partition of a topic
+    created a moment ago can otherwise vanish without a delivery error (seen here, once in a few runs)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        metadata = admin.list_topics(timeout=timeout).topics
+        pending = [
+            name
+            for name in names
+            if name not in metadata
+            or metadata[name].error is not None
+            or not metadata[name].partitions
+            or any(p.leader < 0 or p.error is not None for p in metadata[name].partitions.values())
+        ]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topics without a leader after {timeout:.0f} s: {', '.join(pending)}")
+        time.sleep(0.1)

@@ -1,0 +1,426 @@
+"""The reconciliation worker: consume, merge by event time, apply, and commit everything in one transaction.
+
+Per commit (every `commit_every` records or `commit_interval` seconds) one Kafka transaction carries the
+outputs, each partition's state changes (to the compacted changelog) and the consumed input offsets.
+Only after it commits is the local RocksDB copy written. A worker killed at any point therefore resumes
+from offsets that match its state exactly: the aborted transaction's outputs are never visible to
+read_committed consumers, and the local copy catches up from the changelog if it fell behind. Output ids
+are deterministic all the same, so a consumer that reads uncommitted data can deduplicate by id.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import orjson
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    IsolationLevel,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, OffsetSpec
+from reconstream.streams import Output, Settings
+
+from ..outputs import output_id, record_json
+from .partition import LedgerPartition
+from .topics import DEFAULT_PARTITIONS, Topics, ensure_topics
+
+log = logging.getLogger("reconstream.worker")
+RebalanceCallback = Callable[[Consumer, list[TopicPartition]], None]
+
+LATENCY_HEADER = "recon-input-ts-ms"
+_END_OFFSETS_TTL = 0.25  # seconds a broker answer about where the input partitions end is trusted
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    bootstrap: str
+    data_dir: Path
+    worker_id: str = "worker-1"
+    topics: Topics = field(default_factory=Topics)
+    partitions: int = DEFAULT_PARTITIONS
+    commit_every: int = 5000
+    commit_interval: float = 1.0
+    max_idle: float = 0.5
+    settings: Settings | None = None
+
+
+class ReconciliationWorker:
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.topics = config.topics
+        self.streams = self.topics.streams()
+        self.outputs = {
+            name: self.topics.output(name)
+            for name in ("exceptions", "matches", "status_updates", "dead_letters", "cash_positions")
+        }
+        self.ledgers: dict[int, LedgerPartition] = {}
+        self.received: dict[tuple[str, int], int] = {}  # next offset fetched, per input topic-partition
+        self.consumed: dict[tuple[str, int], int] = {}  # next offset applied: what the transaction commits
+        self._end_offsets: dict[tuple[str, int], int] = {}
+        self._end_offsets_at = 0.0
+        self._idle_since: dict[tuple[str, int], tuple[float, int]] = {}  # (since, at high watermark)
+        self._uncommitted = 0
+        self._last_commit = time.monotonic()
+        self._changelog_delivered: dict[int, int] = {}
+        self.applied = 0
+        self.applied_by_partition: Counter[int] = Counter()
+        self.first_applied_at: float | None = None  # wall clock, for throughput figures
+        self.last_applied_at: float | None = None
+        self.stopping = False
+        self.failed = False
+        self._callback_error: Exception | None = None
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_topics(config.bootstrap, self.topics, config.partitions)
+        self.admin = AdminClient({"bootstrap.servers": config.bootstrap})
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": config.bootstrap,
+                "group.id": self.topics.group,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+                # Range assignment gives a worker the same partition number of every input topic: co-partitioning.
+                "partition.assignment.strategy": "range",
+                # Static membership: a worker restarted under the same id takes its partitions straight back.
+                "group.instance.id": config.worker_id,
+                "session.timeout.ms": 10_000,
+                "heartbeat.interval.ms": 1_000,
+                "fetch.min.bytes": 1,
+                "queued.max.messages.kbytes": 65536,
+            }
+        )
+        self.producer = Producer(
+            {
+                "bootstrap.servers": config.bootstrap,
+                "transactional.id": f"reconstream-{self.topics.group}-{config.worker_id}",
+                "linger.ms": 5,
+                "compression.type": "lz4",
+                "transaction.timeout.ms": 30_000,
+                "queue.buffering.max.messages": 500_000,
+            }
+        )
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def run(self, idle_exit: float | None = None) -> None:
+        """Process until stopped (SIGTERM/SIGINT), or until nothing arrived for `idle_exit` seconds."""
+        # Fences a previous incarnation with the same id and aborts whatever it left open.
+        self.producer.init_transactions(30)
+        self.producer.begin_transaction()
+        self.consumer.subscribe(
+            list(self.streams), on_assign=self._guarded(self._on_assign), on_revoke=self._guarded(self._on_revoke)
+        )
+        last_activity = time.monotonic()
+        try:
+            while not self.stopping:
+                messages = self.consumer.consume(num_messages=5000, timeout=0.05)
+                if self._callback_error is not None:
+                    raise self._callback_error
+                for message in messages:
+                    self._receive(message)
+                applied = self._apply_ready()
+                if self._uncommitted >= self.config.commit_every or (
+                    self._uncommitted and time.monotonic() - self._last_commit >= self.config.commit_interval
+                ):
+                    self._commit()
+                # Idle means settled for a while by the clock, however long a commit took in between.
+                if messages or applied or not self._settled():
+                    last_activity = time.monotonic()
+                elif idle_exit is not None and time.monotonic() - last_activity > idle_exit:
+                    log.info("input done and idle for %.1f s: stopping; %s", idle_exit, self._positions())
+                    break
+            self._commit()
+        except BaseException:
+            self.failed = True  # nothing more is committed: a restart resumes from the last transaction
+            raise
+        finally:
+            self._shutdown()
+
+    def _positions(self) -> str:
+        return ", ".join(
+            f"{topic}/{number} at {offset} of {self._end_offsets.get((topic, number))}"
+            f" ({len(self.ledgers[number].sequencer.queues[topic]) if number in self.ledgers else '-'} waiting)"
+            for (topic, number), offset in sorted(self.received.items())
+        )
+
+    def _settled(self) -> bool:
+        """Assigned, everything fetched applied, and nothing left to fetch: what an idle exit waits for."""
+        return (
+            bool(self.ledgers)
+            and not any(len(ledger.sequencer) for ledger in self.ledgers.values())
+            and all(self._caught_up(topic, number) for topic, number in self.received)
+        )
+
+    def stop(self, *_: object) -> None:
+        self.stopping = True
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def _shutdown(self) -> None:
+        try:
+            self.consumer.close()
+        finally:
+            self._write_status()
+            for ledger in self.ledgers.values():
+                ledger.close()
+            self.ledgers.clear()
+
+    # -- rebalancing ------------------------------------------------------------------------------
+    def _guarded(self, callback: Callable[[Consumer, list[TopicPartition]], None]) -> RebalanceCallback:
+        """librdkafka cannot carry an exception out of a rebalance callback: keep it for the loop to raise."""
+
+        def guarded(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            try:
+                callback(consumer, partitions)
+            except Exception as exc:
+                log.exception("rebalance callback failed")
+                self._callback_error = exc
+
+        return guarded
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        numbers = sorted({tp.partition for tp in partitions})
+        log.info("worker %s assigned partitions %s", self.config.worker_id, numbers)
+        committed = consumer.committed(partitions, timeout=30)
+        earliest = self._earliest_offsets([tp for tp in committed if tp.offset < 0])
+        for tp in committed:
+            key = (tp.topic, tp.partition)
+            self.received[key] = self.consumed[key] = tp.offset if tp.offset >= 0 else earliest[key]
+        for number in numbers:
+            if number not in self.ledgers:
+                self.ledgers[number] = self._open_ledger(number)
+        self._write_status()
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        numbers = sorted({tp.partition for tp in partitions})
+        log.info("worker %s gives up partitions %s", self.config.worker_id, numbers)
+        # What was applied is committed before another worker may take over; fetched-but-unapplied is refetched.
+        if not self.failed:
+            self._commit()
+        for number in numbers:
+            ledger = self.ledgers.pop(number, None)
+            if ledger is not None:
+                ledger.close()
+        for tp in partitions:
+            self.received.pop((tp.topic, tp.partition), None)
+            self.consumed.pop((tp.topic, tp.partition), None)
+        self._write_status()
+
+    def _write_status(self) -> None:
+        """What this worker owns now and what it has applied per partition: for operators and tests."""
+        document = {
+            "worker_id": self.config.worker_id,
+            "partitions": sorted(self.ledgers),
+            "applied_by_partition": {str(n): count for n, count in sorted(self.applied_by_partition.items())},
+            "applied": self.applied,
+            "first_applied_at": self.first_applied_at,
+            "last_applied_at": self.last_applied_at,
+        }
+        (self.config.data_dir / "status.json").write_bytes(orjson.dumps(document))
+
+    def _open_ledger(self, number: int) -> LedgerPartition:
+        ledger = LedgerPartition(number, self.config.data_dir, self.streams, self.config.settings)
+        end = self._changelog_end(number)
+        if ledger.changelog_offset > end:
+            log.warning("partition %d: local state is ahead of the changelog (recreated?); restoring anew", number)
+            ledger.reset()
+        restored = 0
+        for changes, next_offset in self._read_changelog(number, ledger.changelog_offset, end):
+            ledger.restore(changes, next_offset)
+            restored += len(changes)
+        if restored:
+            log.info("partition %d: restored %d changes from the changelog", number, restored)
+        ledger.start()
+        return ledger
+
+    def _read_changelog(
+        self, number: int, start: int, end: int, chunk: int = 20_000
+    ) -> Iterator[tuple[list[tuple[bytes, bytes | None]], int]]:
+        if start >= end:
+            return
+        reader = Consumer(
+            {
+                "bootstrap.servers": self.config.bootstrap,
+                "group.id": f"{self.topics.group}-restore",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+            }
+        )
+        try:
+            reader.assign([TopicPartition(self.topics.changelog, number, start or OFFSET_BEGINNING)])
+            changes: list[tuple[bytes, bytes | None]] = []
+            position = start
+            deadline = time.monotonic() + 120
+            while position < end:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"changelog partition {number} did not reach offset {end} (at {position})")
+                for message in reader.consume(num_messages=chunk, timeout=1.0):
+                    if message.error():
+                        if message.error().code() == KafkaError._PARTITION_EOF:
+                            continue
+                        raise KafkaException(message.error())
+                    changes.append((message.key(), message.value()))
+                    position = message.offset() + 1
+                # Transaction markers take offsets but are never delivered: ask where the reader stands.
+                position = max(position, reader.position([TopicPartition(self.topics.changelog, number)])[0].offset)
+                if len(changes) >= chunk or position >= end:
+                    yield changes, position
+                    changes = []
+        finally:
+            reader.close()
+
+    # -- the hot path -----------------------------------------------------------------------------
+    def _receive(self, message: Message) -> None:
+        error = message.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                return
+            raise KafkaException(error)
+        topic, number, offset = message.topic(), message.partition(), message.offset()
+        ledger = self.ledgers.get(number)
+        if ledger is None:
+            return  # revoked while in flight: it will be fetched again by its new owner
+        ledger.sequencer.push(topic, offset, message.value() or b"", message.timestamp()[1])
+        self.received[(topic, number)] = offset + 1
+
+    def _apply_ready(self) -> int:
+        total = 0
+        for number, ledger in self.ledgers.items():
+            applied = 0
+            for record in ledger.sequencer.pop_ready(lambda topic, n=number: self._caught_up(topic, n)):
+                self._emit(ledger.apply(record), record.received_ms)
+                self.consumed[(record.topic, number)] = record.offset + 1
+                applied += 1
+            self.applied_by_partition[number] += applied
+            total += applied
+        self._uncommitted += total
+        self.applied += total
+        if total:
+            self.last_applied_at = time.time()
+            self.first_applied_at = self.first_applied_at or self.last_applied_at
+        return total
+
+    def _emit(self, outputs: list[Output], input_ms: int) -> None:
+        # The input's timestamp rides along, so a reader can measure produced-to-visible latency per output.
+        headers = [(LATENCY_HEADER, str(input_ms).encode())]
+        for output in outputs:
+            self._send(self.outputs[output.stream], output_id(output).encode(), record_json(output), headers=headers)
+
+    def _send(self, topic: str, key: bytes, value: bytes | None, **options: Any) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, key=key, value=value, **options)
+                return
+            except BufferError:
+                self.producer.poll(0.05)  # the local queue is full: let deliveries drain it, never drop
+
+    def _caught_up(self, topic: str, number: int) -> bool:
+        """Nothing more to fetch from this topic-partition, and for long enough that none is on its way.
+
+        End offsets come from the broker (one ListOffsets request for every assigned partition, at most
+        every `_END_OFFSETS_TTL`), never from the client's cached watermarks, which can lag a partition it
+        has not fetched yet. The grace (`max_idle`, Kafka Streams' max.task.idle.ms) covers a producer
+        writing several topics at once: their records reach the broker in batches, not in send order.
+        """
+        key = (topic, number)
+        received = self.received.get(key)
+        if received is None:
+            return False
+        end = self._end_offsets.get(key)
+        if end is None or received >= end:
+            end = self._end_offset(key)
+        if end is None or received < end:
+            return False
+        now = time.monotonic()
+        since = self._idle_since.get(key)
+        if since is None or since[1] != end:
+            self._idle_since[key] = since = (now, end)
+        return now - since[0] >= self.config.max_idle
+
+    def _end_offset(self, key: tuple[str, int]) -> int | None:
+        if time.monotonic() - self._end_offsets_at >= _END_OFFSETS_TTL:
+            self._refresh_end_offsets()
+        return self._end_offsets.get(key)
+
+    def _refresh_end_offsets(self) -> None:
+        wanted = {TopicPartition(topic, number): OffsetSpec.latest() for topic, number in self.received}
+        if not wanted:
+            return
+        futures = self.admin.list_offsets(wanted, isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=10)
+        for tp, future in futures.items():
+            try:
+                self._end_offsets[(tp.topic, tp.partition)] = future.result().offset
+            except KafkaException as exc:
+                log.warning("no end offset for %s/%d: %s", tp.topic, tp.partition, exc)
+        self._end_offsets_at = time.monotonic()
+
+    def _changelog_end(self, number: int) -> int:
+        tp = TopicPartition(self.topics.changelog, number)
+        futures = self.admin.list_offsets({tp: OffsetSpec.latest()}, isolation_level=IsolationLevel.READ_COMMITTED)
+        return next(iter(futures.values())).result().offset
+
+    def _earliest_offsets(self, partitions: list[TopicPartition]) -> dict[tuple[str, int], int]:
+        """Where a partition never committed by this group starts (auto.offset.reset=earliest)."""
+        if not partitions:
+            return {}
+        wanted = {TopicPartition(tp.topic, tp.partition): OffsetSpec.earliest() for tp in partitions}
+        futures = self.admin.list_offsets(wanted, request_timeout=30)
+        return {(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}
+
+    # -- commit -----------------------------------------------------------------------------------
+    def _commit(self) -> None:
+        dirty = [ledger for ledger in self.ledgers.values() if ledger.dirty]
+        if not dirty and not self._uncommitted:
+            self._last_commit = time.monotonic()
+            return
+        self._changelog_delivered.clear()
+        for ledger in dirty:
+            for key, value in ledger.pending_changes():
+                self._send(self.topics.changelog, key, value, partition=ledger.partition, on_delivery=self._delivered)
+            self._publish_cash_positions(ledger)
+        self.producer.flush()
+        offsets = [TopicPartition(topic, number, offset) for (topic, number), offset in self.consumed.items()]
+        self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
+        self.producer.commit_transaction(30)
+        for ledger in dirty:
+            ledger.committed(self._changelog_delivered.get(ledger.partition, ledger.changelog_offset))
+        self.producer.begin_transaction()
+        self._uncommitted = 0
+        self._last_commit = time.monotonic()
+
+    def _delivered(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            raise KafkaException(error)  # the transaction cannot commit without it: stop, restart resumes
+        number = message.partition()
+        self._changelog_delivered[number] = max(self._changelog_delivered.get(number, 0), message.offset() + 1)
+
+    def _publish_cash_positions(self, ledger: LedgerPartition) -> None:
+        assert ledger.engine is not None
+        for key, position in ledger.engine.state.cash_positions.items():
+            value = orjson.dumps(position.model_dump(mode="json", exclude_none=True), option=orjson.OPT_SORT_KEYS)
+            self._send(self.outputs["cash_positions"], key.encode(), value)
+
+
+def run_worker(config: WorkerConfig, idle_exit: float | None = None) -> int:
+    worker = ReconciliationWorker(config)
+    worker.install_signal_handlers()
+    worker.run(idle_exit)
+    return worker.applied
