@@ -33,8 +33,10 @@ def scenario(invoices: int, seed: int, data_dir: Path) -> Path:
     """Generate once per (invoices, seed); later runs reuse the files."""
     target = data_dir / f"month-end-{invoices}-{seed}"
     if not (target / "labels.json").exists():
-        from reconstream.synthetic import generate
-        generate(target, invoices=invoices, seed=seed)
+        # In a child: Linux keeps a process's peak RSS across exec, so a big parent would inflate every child's.
+        recon = Path(sys.executable).with_name("recon")
+        subprocess.run([str(recon), "generate", "--out", str(target), "--invoices", str(invoices), "--seed", str(seed)],
+                       check=True, stdout=subprocess.DEVNULL)
     return target
 
 
