@@ -245,6 +245,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"planted {sum(result['injected'].values()):,} anomalies: missed {result['missed']}, "
         f"false exceptions {result['false_exceptions']}"
     )
+    console.print(
+        "duplicate invoices caught, by how the copy differs: "
+        + ", ".join(f"{kind} {n['caught']}/{n['planted']}" for kind, n in result["duplicate_variants"].items())
+    )
     if args.json:
         print(
             orjson.dumps(
@@ -255,6 +259,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     "detected": result["detected"],
                     "missed": result["missed"],
                     "false_exceptions": result["false_exceptions"],
+                    "duplicate_variants": result["duplicate_variants"],
                 }
             ).decode()
         )

@@ -17,7 +17,7 @@ from .errors import OrphanEvent
 POSTING_TIMER = "posting"
 
 
-def validate_invoice(invoice: Invoice, ctx: Context) -> list[Finding]:
+def validate_invoice(invoice: Invoice, duplicate_keys: list[str], ctx: Context) -> list[Finding]:
     """Every check that must pass before an invoice may be posted; each failure is its own finding."""
     state = ctx.state
     findings: list[Finding | None] = [vendors.check_vendor(invoice, state.vendors.get(invoice.vendor_id))]
@@ -30,28 +30,44 @@ def validate_invoice(invoice: Invoice, ctx: Context) -> list[Finding]:
                 ctx.settings.amount_tolerance,
             )
         )
-    candidates = []
-    for key in duplicates.blocking_keys(invoice):
-        for invoice_id in state.invoice_index.get(key) or ():
-            earlier = state.invoices.get(invoice_id)
-            if earlier is not None:
-                candidates.append(earlier.invoice)
-    findings.append(duplicates.find_duplicate(invoice, candidates))
+    findings.append(earlier_copy(invoice, duplicate_keys, ctx))
     return [finding for finding in findings if finding is not None]
+
+
+def supplier_identity(vendor_id: str, ctx: Context) -> duplicates.SupplierIdentity:
+    vendor = ctx.state.vendors.get(vendor_id)
+    return duplicates.SupplierIdentity.of(vendor) if vendor is not None else duplicates.SupplierIdentity(vendor_id)
+
+
+def earlier_copy(invoice: Invoice, keys: list[str], ctx: Context) -> Finding | None:
+    """Both duplicate tiers over the invoices the blocking keys select: never a scan of all invoices."""
+    candidates: dict[str, Invoice] = {}
+    for key in keys:
+        for invoice_id in ctx.state.invoice_index.get(key) or ():
+            earlier = None if invoice_id in candidates else ctx.state.invoices.get(invoice_id)
+            if earlier is not None:
+                candidates[invoice_id] = earlier.invoice
+    if not candidates:
+        return None
+    vendor_ids = {invoice.vendor_id, *(candidate.vendor_id for candidate in candidates.values())}
+    identities = {vendor_id: supplier_identity(vendor_id, ctx) for vendor_id in vendor_ids}
+    decision = duplicates.check_duplicate(invoice, candidates.values(), identities)
+    return decision.finding() if decision is not None else None
 
 
 def on_invoice(event: InvoiceCaptured, ctx: Context) -> None:
     invoice = event.payload
     if invoice.invoice_id in ctx.state.invoices:
         return  # re-sent capture of a known invoice: the AP id is the idempotency key of the document
-    findings = validate_invoice(invoice, ctx)
+    keys = duplicates.duplicate_keys(invoice, supplier_identity(invoice.vendor_id, ctx))
+    findings = validate_invoice(invoice, keys, ctx)
     for finding in findings:
         ctx.raise_finding(finding, event.event_time, event.correlation_id)
     stage = InvoiceStage.ON_HOLD if findings else InvoiceStage.VALIDATED
     ctx.state.invoices[invoice.invoice_id] = InvoiceState(
         invoice=invoice, correlation_id=event.correlation_id, stage=stage, captured_at=event.event_time
     )
-    for key in duplicates.blocking_keys(invoice):
+    for key in keys:
         ctx.state.invoice_index[key] = [*(ctx.state.invoice_index.get(key) or ()), invoice.invoice_id]
     ctx.status_update(
         invoice.invoice_id,

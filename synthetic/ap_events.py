@@ -151,7 +151,7 @@ class ApFlow:
         if doc.lookalike is not None:
             planting.lookalike(doc.lookalike)
         if doc.plant in ON_HOLD_PLANTS or doc.plant is Category.DUPLICATE_INVOICE:
-            planting.plant(doc.plant, doc.invoice_id)
+            planting.plant(doc.plant, doc.invoice_id, doc.variant)
         if doc.fate is Fate.ON_HOLD:
             return  # nobody approves an invoice on hold; its exception is the whole story
         decided = doc.capture_ts + self._approval_delay()

@@ -59,6 +59,7 @@ class Doc:
     fate: Fate = Fate.POSTED
     plant: str | None = None  # the anomaly category this document carries
     lookalike: str | None = None  # the legitimate pattern it shows
+    variant: str | None = None  # how a planted duplicate differs from its original
     reserved: bool = False  # another document refers to it (duplicate, credit note): no second anomaly on it
     invoice_id: str = ""
     correlation_id: str = ""

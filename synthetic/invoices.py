@@ -6,7 +6,6 @@ Every anomaly sits on its own otherwise-clean document, so each one raises exact
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from itertools import accumulate
@@ -19,6 +18,7 @@ from . import rates
 from .clock import DAY, HOUR, at, previous_month_first, to_date
 from .documents import Doc, Fate, PurchaseOrderPlan, Receipt
 from .master_data import VendorMaster, VendorProfile, next_invoice_number
+from .number_variants import add_affix, mistype, ocr_misread, rekey
 
 ON_HOLD_PLANTS = (
     Category.AMOUNT_MISMATCH,
@@ -40,37 +40,10 @@ _SERVICES = (
     "Waste disposal", "Consulting services", "Equipment rental", "Canteen services", "Translation services",
 )
 _QUANTITIES = (1, 1, 2, 2, 3, 4, 5, 6, 8, 10, 12, 20, 24, 25, 40, 50, 100, 200)
-_LEADING_ZEROS = re.compile(r"(?<![0-9])0+(?=[0-9])")
-_LAST_DIGITS = re.compile(r"([0-9]+)$")
 
 
 def log_uniform(rng: Random, low: int, high: int) -> int:
     return int(math.exp(math.log(low) + rng.random() * (math.log(high) - math.log(low))))
-
-
-def rewrite_number(number: str, rng: Random) -> str:
-    """The same supplier number as a clerk re-keys it: case, separators, leading zeros.
-
-    The result is different text with the same normalised form, so only the normalising exact tier
-    of the duplicate detector can connect it to the original.
-    """
-    rewrites: list[Callable[[str], str]] = [
-        str.lower,
-        lambda s: s.replace("-", " "),
-        lambda s: s.replace("-", "/"),
-        lambda s: s.replace(" ", "-"),
-        lambda s: s.replace("/", "-"),
-        lambda s: _LEADING_ZEROS.sub("", s),
-        lambda s: _LAST_DIGITS.sub(r"00\1", s),
-    ]
-    target = normalize_invoice_number(number)
-    for _ in range(20):
-        candidate = number
-        for rewrite in rng.sample(rewrites, rng.randint(1, 2)):
-            candidate = rewrite(candidate)
-        if candidate != number and normalize_invoice_number(candidate) == target:
-            return candidate
-    return "0" + number  # a leading zero is always the same number once normalised
 
 
 class InvoiceBook:
@@ -310,15 +283,40 @@ class InvoiceBook:
             self.docs.append(note)
 
     def _duplicates(self, count: int) -> None:
-        """Re-submissions: the same document keyed again 1-10 days later, its number written differently."""
+        """Re-submissions: the same document keyed again 1-10 days later, its number or date written differently.
+
+        Half are re-keyed (case, separators, zeros: the exact tier's catch); the rest are what OCR and
+        tired hands make of a document: letters read for digits, two digits swapped, a prefix or year
+        added, the date a few days off. Only the fuzzy tier catches those.
+        """
         rng = self.rng
         for original in self._references(count, self.horizon - DAY - 2 * HOUR):
             room = min(10 * DAY, self.horizon - HOUR - original.capture_ts) - DAY
             ts = original.capture_ts + DAY + int(rng.random() * room)
             copy = Doc(original.vendor_id, original.vendor, original.company, ts, fate=Fate.ON_HOLD)
             copy.plant = Category.DUPLICATE_INVOICE
-            copy.number = rewrite_number(original.number, rng)
             copy.invoice_date, copy.due_days = original.invoice_date, original.due_days
             copy.net, copy.tax, copy.tax_rate = original.net, original.tax, original.tax_rate
             copy.lines, copy.po = original.lines, original.po
+            copy.variant, copy.number = self._variant(original, copy)
             self.docs.append(copy)
+
+    def _variant(self, original: Doc, copy: Doc) -> tuple[str, str]:
+        """(how the copy differs, its supplier number); falls back to re-keying where a change cannot apply."""
+        rng, number = self.rng, original.number
+        kind = rng.choice(rates.DUPLICATE_VARIANTS)
+        changed: str | None = None
+        if kind == "ocr":
+            changed = ocr_misread(number, rng)
+        elif kind == "transposition":
+            changed = mistype(number, rng, "transposition")
+        elif kind == "affix":
+            assert original.invoice_date is not None
+            changed = add_affix(number, original.invoice_date.year, rng)
+        elif kind == "date_near":
+            assert original.invoice_date is not None
+            copy.invoice_date = original.invoice_date + timedelta(days=rng.choice((-3, -2, -1, 1)))
+            changed = number
+        if changed is None or (changed == number and kind != "date_near"):
+            return "rekeyed", rekey(number, rng)
+        return kind, changed

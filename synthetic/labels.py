@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from pydantic import BaseModel
 from reconstream.models.exceptions import Category
 
@@ -9,6 +11,7 @@ from reconstream.models.exceptions import Category
 class PlantedLabel(BaseModel):
     category: str
     ref: str
+    variant: str | None = None  # for a duplicate: how it differs from its original
 
 
 class Labels(BaseModel):
@@ -18,6 +21,7 @@ class Labels(BaseModel):
     planted: list[PlantedLabel]
     counts: dict[str, int]
     lookalikes: dict[str, int]
+    duplicate_variants: dict[str, int] = {}  # how the planted duplicates differ from their originals
 
 
 class Planting:
@@ -32,8 +36,8 @@ class Planting:
         self._waiting: list[tuple[str, str, int]] = []
         self.lookalikes: dict[str, int] = {}
 
-    def plant(self, category: Category | str, ref: str) -> None:
-        self.planted.append(PlantedLabel(category=str(category), ref=ref))
+    def plant(self, category: Category | str, ref: str, variant: str | None = None) -> None:
+        self.planted.append(PlantedLabel(category=str(category), ref=ref, variant=variant))
 
     def plant_if_overdue(self, category: Category, ref: str, deadline: int) -> None:
         self._waiting.append((str(category), ref, deadline))
@@ -59,4 +63,5 @@ class Planting:
             planted=self.planted,
             counts=counts,
             lookalikes=dict(sorted(self.lookalikes.items())),
+            duplicate_variants=dict(sorted(Counter(p.variant for p in self.planted if p.variant).items())),
         )

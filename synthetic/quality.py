@@ -14,7 +14,6 @@ early-payment discount or short; plus lines nobody can match and lines only a gu
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -27,6 +26,7 @@ from reconstream.matchers.remittance import rf_reference
 from reconstream.models.invoices import DocumentType, Invoice, InvoiceLine
 
 from .master_data import VendorMaster, VendorProfile, build_vendor_master, make_iban, next_invoice_number
+from .number_variants import add_affix, mistype, ocr_misread, rekey
 
 START = date(2026, 1, 5)
 CENT = Decimal("0.01")
@@ -104,58 +104,6 @@ class _Ledger:
         return invoice
 
 
-def _rekey(number: str, rng: Random) -> str:
-    """Case, separators and leading zeros changed: the same number once normalised."""
-    for _ in range(10):
-        rewrites: list[Callable[[str], str]] = [
-            str.lower,
-            lambda s: s.replace("-", " "),
-            lambda s: s.replace("-", "/").replace(" ", "/"),
-            lambda s: s.replace(" ", ""),
-            lambda s: s.lstrip("0") or s,
-            lambda s: s[:-1] + "0" + s[-1] if s[-2:-1] == "-" else "0" + s,
-        ]
-        candidate = rng.choice(rewrites)(number)
-        if candidate != number and normalize_invoice_number(candidate) == normalize_invoice_number(number):
-            return candidate
-    return "0" + number
-
-
-def _affix(number: str, year: int, rng: Random) -> str:
-    if number[:1].isalpha() and "-" in number and rng.random() < 0.5:
-        return number.split("-", 1)[1]  # prefix dropped
-    return f"INV-{number}" if rng.random() < 0.5 else f"{number}/{year}"
-
-
-_TO_OCR = {"0": "O", "1": "I", "5": "S", "8": "B", "2": "Z"}
-
-
-def _ocr(number: str, rng: Random) -> str | None:
-    spots = [i for i, ch in enumerate(number) if ch in _TO_OCR]
-    if not spots:
-        return None
-    chosen = rng.sample(spots, min(len(spots), rng.choice((1, 1, 2))))
-    return "".join(_TO_OCR[ch] if i in chosen else ch for i, ch in enumerate(number))
-
-
-def _typo(number: str, rng: Random, kind: str) -> str | None:
-    digits = [i for i, ch in enumerate(number) if ch.isdigit()]
-    # Leading zeros hide a change (they are normalised away); type over the significant digits only.
-    significant = [i for i in digits if number[i] != "0" or (i > 0 and number[i - 1] in "123456789")]
-    if len(significant) < 2:
-        return None
-    if kind == "transposition":
-        pairs = [i for i in significant if i + 1 in significant and number[i] != number[i + 1]]
-        if not pairs:
-            return None
-        i = rng.choice(pairs)
-        return number[:i] + number[i + 1] + number[i] + number[i + 2 :]
-    i = rng.choice(significant)
-    if kind == "missing_digit":
-        return number[:i] + number[i + 1 :]
-    return number[:i] + rng.choice([d for d in "123456789" if d != number[i]]) + number[i + 1 :]
-
-
 COPY_KINDS = (
     "rekeyed", "affixes", "ocr", "typo", "transposition", "missing_digit", "near_amount", "net_for_gross",
     "date_near", "date_swapped", "other_vendor_id",
@@ -213,16 +161,16 @@ def _copy(
     invoice_date, gross_net = original.invoice_date, (original.net_amount, original.tax_amount)
     vendor_id = original.vendor_id
     if kind == "rekeyed":
-        number = _rekey(number, rng)
+        number = rekey(number, rng)
     elif kind == "affixes":
-        number = _affix(number, invoice_date.year, rng)
+        number = add_affix(number, invoice_date.year, rng)
     elif kind == "ocr":
-        number = _ocr(number, rng) or _rekey(number, rng)
+        number = ocr_misread(number, rng) or rekey(number, rng)
     elif kind in ("typo", "transposition", "missing_digit"):
-        number = _typo(number, rng, kind) or _rekey(number, rng)
+        number = mistype(number, rng, kind) or rekey(number, rng)
     elif kind == "near_amount":
         gross_net = (original.net_amount + rng.choice((-1, 1)) * CENT * rng.randint(1, 60), original.tax_amount)
-        number = _rekey(number, rng) if rng.random() < 0.5 else number
+        number = rekey(number, rng) if rng.random() < 0.5 else number
     elif kind == "net_for_gross":
         gross_net = (original.net_amount, Decimal("0.00"))
     elif kind == "date_near":
@@ -235,7 +183,7 @@ def _copy(
         if vendor_id not in aliases:
             return None
         vendor_id = aliases[vendor_id]
-        number = _rekey(number, rng) if rng.random() < 0.5 else number
+        number = rekey(number, rng) if rng.random() < 0.5 else number
     if gross_net[0] <= 0:
         return None
     net, tax = gross_net

@@ -39,6 +39,8 @@ VENDOR_PAID_IN_ONE = 0.5  # a vendor with several invoices in a run gets some of
 SETTLEMENT_WITHOUT_E2E = 0.07
 REPAY_AFTER_REJECTION = 0.5
 REDELIVERIES_PER_EVENT = 1 / 5000
+# How a planted duplicate differs from its original: half re-keyed, half only a fuzzy match finds.
+DUPLICATE_VARIANTS = ("rekeyed", "rekeyed", "rekeyed", "rekeyed", "ocr", "transposition", "affix", "date_near")
 
 
 def planted_counts(invoices: int) -> dict[Category, int]:

@@ -43,9 +43,17 @@ def score(labels: Labels | Mapping[str, Any], exceptions: Iterable[Mapping[str, 
                 false_refs.append(f"{category}:{refs[0] if refs else exception_id}")
 
     missed = [f"{category}:{ref}" for (category, ref), caught in wanted.items() if not caught]
+    # Which kinds of planted duplicate were caught: the exact tier's re-keyed copies, or the fuzzy ones.
+    variants: dict[str, dict[str, int]] = {}
+    for label in planted:
+        if label.variant is not None:
+            tally = variants.setdefault(label.variant, {"planted": 0, "caught": 0})
+            tally["planted"] += 1
+            tally["caught"] += wanted[(label.category, label.ref)]
     return {
         "injected": dict(sorted(injected.items())),
         "detected": dict(sorted(detected.items())),
+        "duplicate_variants": dict(sorted(variants.items())),
         "missed": len(missed),
         "false_exceptions": false_count,
         "missed_refs": missed[:_SAMPLE],
