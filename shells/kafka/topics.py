@@ -84,7 +84,7 @@ def ensure_topics(bootstrap: str, topics: Topics, partitions: int = DEFAULT_PART
                 # A worker starting beside us may have created it first; anything else is a real failure.
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise RuntimeError(f"cannot create topic {topic}: {exc}") from exc
-        _await_leaders(admin, topics.all(), timeout)
+    _await_leaders(admin, topics.all(), timeout)  # also when another process created them a moment ago
     return partitions
 
 

@@ -42,6 +42,8 @@ log = logging.getLogger("reconstream.worker")
 RebalanceCallback = Callable[[Consumer, list[TopicPartition]], None]
 
 LATENCY_HEADER = "recon-input-ts-ms"
+# What a broker answers about a partition created a moment ago, until its leader is elected.
+_ELECTING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART}
 _END_OFFSETS_TTL = 0.25  # seconds a broker answer about where the input partitions end is trusted
 
 
@@ -382,8 +384,16 @@ class ReconciliationWorker:
         if not partitions:
             return {}
         wanted = {TopicPartition(tp.topic, tp.partition): OffsetSpec.earliest() for tp in partitions}
-        futures = self.admin.list_offsets(wanted, request_timeout=30)
-        return {(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}
+        for attempt in range(20):
+            try:
+                futures = self.admin.list_offsets(wanted, request_timeout=30)
+                return {(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}
+            except KafkaException as exc:
+                error = exc.args[0]
+                if not (error.retriable() or error.code() in _ELECTING) or attempt == 19:
+                    raise
+                time.sleep(0.25)  # a partition created a moment ago may still be electing its leader
+        raise AssertionError("unreachable")
 
     # -- commit -----------------------------------------------------------------------------------
     def _commit(self) -> None:
