@@ -1,52 +1,31 @@
 """What a bank line says about what it pays: ISO 11649 creditor references and invoice numbers in text.
 
-An RF reference is "RF", two check digits and up to 21 letters or digits; moved to the end with letters
-as numbers (A=10 ... Z=35) it leaves 1 modulo 97, so a mistyped reference fails the check instead of
-paying the wrong invoice.
+The RF check itself is data validation and lives with the model (models/creditor_reference.py).
 """
 
 from __future__ import annotations
 
 import re
 
+from reconstream.models.creditor_reference import compact_rf, is_valid_rf, rf_reference
+
 from .invoice_numbers import normalize_invoice_number
 
-_RF_PAYLOAD = re.compile(r"^[0-9A-Z]{1,21}$")
+__all__ = [
+    "compact_rf",
+    "find_rf_references",
+    "first_rf_reference",
+    "is_valid_rf",
+    "mentions_invoice",
+    "number_mentions",
+    "rf_reference",
+]
+
 _RF_IN_TEXT = re.compile(r"RF[0-9]{2}(?: ?[0-9A-Z]){1,21}")
 _TOKEN = re.compile(r"[0-9A-Za-z]+")
 # A token with at least one digit, or a short letter run that prefixes one ("INV 42", "RE 2026/42").
 _MAX_GRAM = 4
 MIN_NUMBER_LENGTH = 3  # "1" or "42" alone turns up in any text as a quantity or a date
-
-
-def _as_digits(text: str) -> str:
-    return "".join(str(int(ch, 36)) for ch in text)
-
-
-def _mod97(text: str) -> int:
-    return int(_as_digits(text)) % 97
-
-
-def rf_reference(payload: str) -> str:
-    """The ISO 11649 creditor reference for a payload of up to 21 letters and digits, e.g. RF18539007547034."""
-    body = "".join(payload.split()).upper()
-    if not _RF_PAYLOAD.match(body):
-        raise ValueError(f"payload: {payload!r} must be 1-21 letters or digits")
-    check = 98 - _mod97(body + "RF00")
-    return f"RF{check:02d}{body}"
-
-
-def is_valid_rf(reference: str) -> bool:
-    compact = "".join(reference.split()).upper()
-    if len(compact) < 5 or len(compact) > 25 or not compact.startswith("RF") or not compact[2:4].isdigit():
-        return False
-    if not _RF_PAYLOAD.match(compact[4:]):
-        return False
-    return _mod97(compact[4:] + compact[:4]) == 1
-
-
-def compact_rf(reference: str) -> str:
-    return "".join(reference.split()).upper()
 
 
 def find_rf_references(text: str) -> list[str]:

@@ -6,9 +6,10 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .base import Record
+from .creditor_reference import is_valid_rf
 from .money import Amount, CurrencyCode, check_scale
 
 
@@ -40,7 +41,16 @@ class Invoice(Record):
     tax_amount: Amount
     gross_amount: Amount
     po_number: str | None = None
+    creditor_reference: str | None = Field(default=None, description="ISO 11649 RF reference the payer quotes")
     lines: tuple[InvoiceLine, ...] = ()
+
+    @field_validator("creditor_reference")
+    @classmethod
+    def _rf_checks(cls, value: str | None) -> str | None:
+        # A reference that fails its check digits would match nothing, or the wrong invoice: refuse it here.
+        if value is not None and not is_valid_rf(value):
+            raise ValueError(f"{value!r} is not an ISO 11649 creditor reference (RF + check digits)")
+        return value
 
     @model_validator(mode="after")
     def _totals(self) -> Invoice:

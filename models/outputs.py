@@ -12,16 +12,22 @@ from .money import Amount, CurrencyCode, SignedAmount
 
 
 class MatchMethod(StrEnum):
+    """The named rule that matched (matchers/payment_matching.py): how sure, and why, is in the evidence."""
+
     END_TO_END_ID = "end_to_end_id"
+    CREDITOR_REFERENCE = "creditor_reference"
+    INVOICE_NUMBER_IN_TEXT = "invoice_number_in_text"
     AMOUNT_CREDITOR_DATE = "amount_creditor_date"
+    AMOUNT_COUNTERPARTY = "amount_counterparty"
 
 
 class Match(Record):
     match_id: str
     settlement_entry_id: str
-    end_to_end_id: str
-    batch_id: str
+    end_to_end_id: str | None = Field(default=None, description="None: a payment made outside our payment runs")
+    batch_id: str | None = None
     invoice_ids: tuple[str, ...]
+    settles: str | None = Field(default=None, description="in_full, with_discount, short, partly or over")
     method: MatchMethod
     confidence: int = Field(ge=0, le=100)
     evidence: tuple[str, ...] = ()

@@ -35,6 +35,7 @@ class RunSummary:
     exceptions: Counter[str] = field(default_factory=Counter)  # by category
     owners: Counter[str] = field(default_factory=Counter)
     matches: int = 0
+    match_methods: Counter[str] = field(default_factory=Counter)  # by the rule that matched
     status_updates: int = 0
     dead_letters: int = 0
     cash_positions: list[dict[str, Any]] = field(default_factory=list)
@@ -47,6 +48,7 @@ class RunSummary:
                     self.owners[output.record.owner_queue.value] += 1  # type: ignore[attr-defined]
             elif output.stream == "matches":
                 self.matches += 1
+                self.match_methods[output.record.method.value] += 1  # type: ignore[attr-defined]
             elif output.stream == "status_updates":
                 self.status_updates += 1
             elif output.stream == "dead_letters":
@@ -59,6 +61,7 @@ class RunSummary:
             "exceptions": dict(self.exceptions),
             "owners": dict(self.owners),
             "matches": self.matches,
+            "match_methods": dict(self.match_methods),
             "status_updates": self.status_updates,
             "dead_letters": self.dead_letters,
         }
@@ -71,6 +74,7 @@ class RunSummary:
             exceptions=Counter(data["exceptions"]),
             owners=Counter(data["owners"]),
             matches=data["matches"],
+            match_methods=Counter(data.get("match_methods", {})),
             status_updates=data["status_updates"],
             dead_letters=data["dead_letters"],
         )

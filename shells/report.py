@@ -17,7 +17,9 @@ def print_summary(summary: RunSummary, console: Console) -> None:
         + ", ".join(f"{n:,} {outcome}" for outcome, n in sorted(summary.outcomes.items()))
     )
     console.print(
-        f"{summary.matches:,} settlements matched, {summary.status_updates:,} status updates for AP, "
+        f"{summary.matches:,} settlements matched "
+        f"({', '.join(f'{n:,} by {method}' for method, n in summary.match_methods.most_common())}), "
+        f"{summary.status_updates:,} status updates for AP, "
         f"{summary.dead_letters:,} dead letters"
     )
 

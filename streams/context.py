@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from reconstream.matchers.findings import Finding
+from reconstream.matchers.payment_matching import MatchPolicy
 from reconstream.matchers.three_way import AmountTolerance
 from reconstream.models.base import Record
 from reconstream.models.exceptions import Category, ExceptionStatus, ReconException, raise_exception
@@ -24,7 +25,7 @@ class Settings:
     ack_window: timedelta = timedelta(hours=24)
     settlement_window: timedelta = timedelta(days=5)
     posting_sla: timedelta = timedelta(days=3)
-    settlement_date_window_days: int = 3
+    match_policy: MatchPolicy = field(default_factory=MatchPolicy)  # thresholds and tolerances of bank matching
 
 
 class Output(NamedTuple):

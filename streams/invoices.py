@@ -11,6 +11,7 @@ from reconstream.models.invoices import Invoice, InvoiceStatus
 from reconstream.models.outputs import ApStatus
 from reconstream.tables.records import InvoiceStage, InvoiceState
 
+from . import payment_index
 from .context import Context
 from .errors import OrphanEvent
 
@@ -100,6 +101,7 @@ def on_invoice_status(event: InvoiceStatusChanged, ctx: Context) -> None:
             }
         )
         timers.cancel(POSTING_TIMER, change.invoice_id)
+        payment_index.add_invoice(state, ctx)  # booked: payable, so a bank line may pay it
         ctx.resolve(Category.ERP_TIMEOUT, change.invoice_id, at, f"posted as {change.erp_document_number}")
         ctx.resolve(Category.ERP_POSTING_FAILED, change.invoice_id, at, f"posted as {change.erp_document_number}")
         ctx.status_update(

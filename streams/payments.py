@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from reconstream.matchers import payments, vendors
-from reconstream.matchers.settlements import candidate_key
 from reconstream.models.base import to_micros
 from reconstream.models.events import PaymentBatchReleased
 from reconstream.models.outputs import ApStatus
 from reconstream.models.payments import PaymentBatch, PaymentInstruction
 from reconstream.tables.records import InstructionState
 
+from . import payment_index
 from .context import Context
 
 ACK_TIMER = "ack"
@@ -63,8 +63,7 @@ def send_instruction(
                 update={"live_payments": (*invoice_state.live_payments, e2e)}
             )
             ctx.status_update(invoice_id, invoice_state.correlation_id, ApStatus.PAYMENT_SENT, at, end_to_end_id=e2e)
-    key = candidate_key(instruction.creditor_iban, instruction.currency, instruction.amount)
-    state.open_payment_index[key] = [*(state.open_payment_index.get(key) or ()), e2e]
+    payment_index.add_instruction(state.instructions[e2e], ctx)
     ctx.move_cash(batch.debtor_iban, instruction.currency, at, in_flight=instruction.amount)
     state.timers.schedule(to_micros(at + ctx.settings.ack_window), ACK_TIMER, e2e)
     state.timers.schedule(to_micros(at + ctx.settings.settlement_window), SETTLEMENT_TIMER, e2e)
@@ -74,11 +73,6 @@ def send_instruction(
 def take_out_of_flight(state: InstructionState, ctx: Context, at: datetime) -> None:
     """A rejected or settled instruction no longer reserves cash nor waits for a settlement."""
     instruction = state.instruction
-    key = candidate_key(instruction.creditor_iban, instruction.currency, instruction.amount)
-    remaining = [e2e for e2e in ctx.state.open_payment_index.get(key) or () if e2e != instruction.end_to_end_id]
-    if remaining:
-        ctx.state.open_payment_index[key] = remaining
-    elif key in ctx.state.open_payment_index:
-        del ctx.state.open_payment_index[key]
+    payment_index.remove_instruction(state, ctx)
     ctx.move_cash(state.debtor_iban, instruction.currency, at, in_flight=-instruction.amount)
     ctx.state.timers.cancel(SETTLEMENT_TIMER, instruction.end_to_end_id)

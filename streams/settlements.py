@@ -1,17 +1,26 @@
-"""Settlement stream (camt.054 entries): book cash, match to instructions, close invoices as paid."""
+"""Settlement stream (camt.054 entries): book cash, match to instructions or invoices, close invoices as paid.
+
+A line that echoes the end-to-end id of an open instruction is that instruction's (an amount that differs
+is its own exception, the line still linked). Any other debit goes to the payment matcher with the open
+instructions and invoices its keys select: auto-matched above the threshold, otherwise an
+unmatched_settlement for treasury naming the candidates it weighed.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from reconstream.matchers import payment_matching as pm
 from reconstream.matchers import settlements as rules
+from reconstream.matchers.findings import Finding, fmt
 from reconstream.models.events import SettlementBooked
 from reconstream.models.exceptions import Category
 from reconstream.models.ids import stable_id
-from reconstream.models.outputs import ApStatus, Match
+from reconstream.models.outputs import ApStatus, Match, MatchMethod
 from reconstream.models.payments import CreditDebit, Settlement
 from reconstream.tables.records import InstructionState, InvoiceStage
 
+from . import payment_index
 from .context import Context
 from .payments import take_out_of_flight
 
@@ -23,27 +32,68 @@ def on_settlement(event: SettlementBooked, ctx: Context) -> None:
     ctx.state.seen_entries[entry.entry_id] = 1
     signed = entry.amount if entry.credit_debit is CreditDebit.CRDT else -entry.amount
     ctx.move_cash(entry.account_iban, entry.currency, event.event_time, booked=signed)
-    decision = decide(entry, ctx)
-    for finding in decision.findings:
-        correlation = decision.instruction.correlation_id if decision.instruction else event.correlation_id
-        ctx.raise_finding(finding, event.event_time, correlation)
-    if decision.instruction is not None:
+    echoed = ctx.state.instructions.get(entry.end_to_end_id) if entry.end_to_end_id else None
+    if echoed is not None and not echoed.settled:
+        decision = rules.by_end_to_end_id(entry, echoed)
+        for finding in decision.findings:
+            ctx.raise_finding(finding, event.event_time, echoed.correlation_id)
         settle(entry, decision, event, ctx)
+    elif entry.credit_debit is CreditDebit.CRDT:
+        # Money in: no payment run of ours pays into our own account.
+        ctx.raise_finding(
+            unmatched(entry, "a credit, and no payment of ours credits this account"),
+            event.event_time,
+            event.correlation_id,
+        )
+    else:
+        match_by_rules(entry, event, ctx)
 
 
-def decide(entry: Settlement, ctx: Context) -> rules.SettlementDecision:
-    if entry.end_to_end_id is not None:
-        state = ctx.state.instructions.get(entry.end_to_end_id)
-        if state is not None and not state.settled:
-            return rules.by_end_to_end_id(entry, state)
-    candidates: list[InstructionState] = []
-    if entry.credit_debit is CreditDebit.DBIT:
-        key = rules.candidate_key(entry.counterparty_iban, entry.currency, entry.amount)
-        for e2e in ctx.state.open_payment_index.get(key) or ():
-            state = ctx.state.instructions.get(e2e)
-            if state is not None and not state.settled and not state.rejected:
-                candidates.append(state)
-    return rules.by_amount_creditor_date(entry, candidates, ctx.settings.settlement_date_window_days)
+def unmatched(entry: Settlement, why: str) -> Finding:
+    refs = (entry.entry_id, *([entry.end_to_end_id] if entry.end_to_end_id else []))
+    line = f"{entry.credit_debit} {fmt(entry.amount, entry.currency)} booked {entry.booking_date}"
+    return Finding(
+        Category.UNMATCHED_SETTLEMENT, refs, f"{line} on {entry.account_iban}: {why}", entry.amount, entry.currency
+    )
+
+
+def match_by_rules(entry: Settlement, event: SettlementBooked, ctx: Context) -> None:
+    line = pm.BankLine.of(entry)
+    instructions, invoices = payment_index.candidates(line, ctx)
+    decision = pm.match_payment(line, instructions, invoices, ctx.settings.match_policy)
+    if decision.match is None:
+        finding = decision.finding(line)
+        assert finding is not None
+        # The review queue: the line, the candidates weighed and why none was taken.
+        ctx.raise_finding(finding, event.event_time, event.correlation_id)
+        return
+    match = decision.match
+    instruction = paid_instruction(match, ctx)
+    if instruction is not None:
+        if match.end_to_end_id is None:
+            # The invoices won, but we sent a payment for exactly them: report the rule that links to it.
+            sent = pm.by_amount_creditor_date(line, pm.OpenInstruction.of(instruction), ctx.settings.match_policy)
+            match = (
+                sent
+                if sent is not None and sent.confidence >= ctx.settings.match_policy.auto_match_threshold
+                else match
+            )
+        chosen = rules.SettlementDecision(instruction, MatchMethod(match.rule), match.confidence, match.evidence)
+        settle(entry, chosen, event, ctx)
+    else:
+        pay_invoices(entry, match, event, ctx)
+
+
+def paid_instruction(match: pm.PaymentMatch, ctx: Context) -> InstructionState | None:
+    """The open instruction a match pays: named by its end-to-end id, or the live one for exactly its invoices."""
+    if match.end_to_end_id is not None:
+        return ctx.state.instructions.get(match.end_to_end_id)
+    first = ctx.state.invoices.get(match.invoice_ids[0]) if match.invoice_ids else None
+    for e2e in first.live_payments if first is not None else ():
+        state = ctx.state.instructions.get(e2e)
+        if state is not None and set(state.instruction.invoice_ids) == set(match.invoice_ids):
+            return None if state.settled or state.rejected else state
+    return None
 
 
 def settle(entry: Settlement, decision: rules.SettlementDecision, event: SettlementBooked, ctx: Context) -> None:
@@ -83,7 +133,46 @@ def settle(entry: Settlement, decision: rules.SettlementDecision, event: Settlem
         invoice = ctx.state.invoices.get(invoice_id)
         if invoice is None:
             continue
+        payment_index.remove_invoice(invoice, ctx)
         ctx.state.invoices[invoice_id] = invoice.model_copy(
             update={"stage": InvoiceStage.PAID, "paid_amount": invoice.paid_amount + invoice.invoice.gross_amount}
         )
         ctx.status_update(invoice_id, invoice.correlation_id, ApStatus.PAID, at, end_to_end_id=e2e)
+
+
+def pay_invoices(entry: Settlement, match: pm.PaymentMatch, event: SettlementBooked, ctx: Context) -> None:
+    """A payment made outside our payment runs (a manual transfer): apply it to the invoices it names."""
+    at = event.event_time
+    first = ctx.state.invoices.get(match.invoice_ids[0])
+    ctx.emit(
+        "matches",
+        Match(
+            match_id=stable_id("match", entry.entry_id, *match.invoice_ids),
+            settlement_entry_id=entry.entry_id,
+            invoice_ids=match.invoice_ids,
+            settles=match.settles.value,
+            method=MatchMethod(match.rule),
+            confidence=match.confidence,
+            evidence=match.evidence,
+            amount=entry.amount,
+            currency=entry.currency,
+            matched_at=at,
+            correlation_id=first.correlation_id if first is not None else event.correlation_id,
+        ),
+    )
+    for allocation in match.allocations:
+        invoice = ctx.state.invoices.get(allocation.invoice_id)
+        if invoice is None:
+            continue
+        paid = invoice.model_copy(update={"paid_amount": invoice.paid_amount + allocation.amount})
+        if allocation.closes:
+            payment_index.remove_invoice(invoice, ctx)
+            paid = paid.model_copy(update={"stage": InvoiceStage.PAID})
+            ctx.status_update(
+                invoice.invoice.invoice_id,
+                invoice.correlation_id,
+                ApStatus.PAID,
+                at,
+                detail=f"paid by bank entry {entry.entry_id} ({match.settles.value})",
+            )
+        ctx.state.invoices[allocation.invoice_id] = paid

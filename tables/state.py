@@ -23,9 +23,9 @@ class EngineState:
         self.instructions = store.table("instructions", ModelCodec(InstructionState))
         self.exceptions = store.table("exceptions", ModelCodec(ReconException))
         self.cash_positions = store.table("cash_positions", ModelCodec(CashPosition))
-        # Indexes: blocking keys for duplicate invoices, (creditor, currency, amount) for settlements.
+        # Indexes: blocking keys for duplicate invoices; what a bank line may pay (open instructions, invoices).
         self.invoice_index = store.table("invoice_index", JSON)
-        self.open_payment_index = store.table("open_payment_index", JSON)
+        self.payment_index = store.table("payment_index", JSON)
         self.batches = store.table("batches", JSON)
         # Idempotency: event ids and bank entry ids already applied.
         self.seen_events = store.table("seen_events", JSON)

@@ -150,6 +150,7 @@ def settlement(
     e2e: str | None = "E1",
     counterparty: str | None = VENDOR_IBAN,
     booking_date: str | None = None,
+    remittance: str | None = None,
 ) -> Event:
     payload: dict[str, Any] = {
         "entry_id": entry_id,
@@ -164,4 +165,6 @@ def settlement(
         payload["end_to_end_id"] = e2e
     if counterparty:
         payload["counterparty_iban"] = counterparty
+    if remittance:
+        payload["remittance_info"] = remittance
     return event("settlement.booked", at, payload)

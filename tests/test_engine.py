@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 import pytest
 from factories import (
@@ -191,3 +192,46 @@ def test_status_for_an_unknown_invoice_is_a_dead_letter() -> None:
     dead = of(outputs, "dead_letters")
     assert len(dead) == 1 and dead[0].field == "payload.invoice_id"
     assert categories(outputs) == ["schema_violation"]
+
+
+def booked_invoices(*numbers: str) -> list[Event]:
+    """Invoices of vendor V1 for 119.00 each, approved and posted: open for payment, no payment run yet."""
+    events: list[Event] = [vendor()]
+    for n, number in enumerate(numbers, start=1):
+        events += [
+            invoice(invoice_id=f"I{n}", number=number),
+            status("2026-11-03T05:00:00Z", f"I{n}", "approved"),
+            posted("2026-11-03T06:00:00Z", f"I{n}"),
+        ]
+    return events
+
+
+def test_a_manual_transfer_naming_the_invoice_pays_it_without_a_payment_run() -> None:
+    events = [*booked_invoices("INV-77"), settlement("2026-11-06T08:00:00Z", e2e=None, remittance="Rechnung INV 77")]
+    engine, outputs = run(events)
+    [match] = of(outputs, "matches")
+    assert match.method == "invoice_number_in_text" and match.end_to_end_id is None and match.invoice_ids == ("I1",)
+    assert of(outputs, "status_updates")[-1].status == "paid"
+    assert engine.state.invoices["I1"].stage == "paid" and categories(outputs) == []
+
+
+def test_two_partial_payments_close_one_invoice() -> None:
+    events = [
+        *booked_invoices("INV-78"),
+        settlement("2026-11-06T08:00:00Z", entry_id="S1", e2e=None, amount="50.00", remittance="INV-78 part 1"),
+        settlement("2026-11-07T08:00:00Z", entry_id="S2", e2e=None, amount="69.00", remittance="INV-78 rest"),
+    ]
+    engine, outputs = run(events)
+    assert [m.settles for m in of(outputs, "matches")] == ["partly", "in_full"]
+    assert [u.status for u in of(outputs, "status_updates")].count("paid") == 1
+    assert engine.state.invoices["I1"].paid_amount == Decimal("119.00")
+
+
+def test_a_line_two_invoices_fit_equally_is_a_suggestion_for_treasury_not_a_guess() -> None:
+    events = [*booked_invoices("INV-80", "RE-2026-5513"), settlement("2026-11-06T08:00:00Z", e2e=None)]
+    engine, outputs = run(events)
+    assert of(outputs, "matches") == []
+    [exception] = [e for e in of(outputs, "exceptions") if e.status == "open"]
+    assert exception.category == "unmatched_settlement" and exception.owner_queue == "treasury"
+    assert "I1" in exception.refs and "I2" in exception.refs  # the candidates it weighed
+    assert engine.state.invoices["I1"].stage == engine.state.invoices["I2"].stage == "booked"

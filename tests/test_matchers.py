@@ -174,26 +174,3 @@ def test_settlement_by_end_to_end_id() -> None:
     assert decision.method is MatchMethod.END_TO_END_ID and decision.confidence == 100 and not decision.findings
     short = settlements.by_end_to_end_id(_entry("104.00"), _state(_instruction()))
     assert [f.category for f in short.findings] == [Category.SETTLEMENT_AMOUNT_MISMATCH]
-
-
-def test_settlement_fallback_scores_and_never_guesses_a_tie() -> None:
-    one = _state(_instruction("E1"))
-    decision = settlements.by_amount_creditor_date(_entry(e2e=None), [one], 3)
-    assert decision.instruction is one and decision.confidence >= settlements.AUTO_MATCH_SCORE
-    tie = settlements.by_amount_creditor_date(_entry(e2e=None), [one, _state(_instruction("E2"))], 3)
-    assert tie.instruction is None and "ambiguous" in tie.findings[0].reason
-    late = settlements.by_amount_creditor_date(_entry(e2e=None, booked="2026-11-20"), [one], 3)
-    assert late.instruction is None and late.findings[0].category is Category.UNMATCHED_SETTLEMENT
-
-
-def test_settlement_fallback_prefers_the_closest_date() -> None:
-    near = _state(_instruction("E1"))
-    far = InstructionState(
-        instruction=_instruction("E2"),
-        batch_id="B2",
-        debtor_iban=HOUSE_IBAN,
-        requested_execution_date=date(2026, 11, 1),
-        sent_at=T0,
-    )
-    decision = settlements.by_amount_creditor_date(_entry(e2e=None, booked="2026-11-03"), [far, near], 3)
-    assert decision.instruction is near

@@ -1,0 +1,76 @@
+"""What a bank line may pay: open instructions and open invoices, under the payment matcher's keys.
+
+A bank line looks up its own keys (end-to-end id, RF reference, invoice numbers in its text, counterparty
+account) and gets a handful of candidates, whatever the size of the ledger. An instruction is open from
+release until it is settled or rejected; an invoice from posting until it is paid in full. Entries that
+outlive their document (a vendor's accounts changed meanwhile) are dropped at lookup.
+"""
+
+from __future__ import annotations
+
+from reconstream.matchers import payment_matching as pm
+from reconstream.tables.records import InstructionState, InvoiceStage, InvoiceState
+
+from .context import Context
+
+_INSTRUCTION = "i:"
+_INVOICE = "v:"
+# A first word of a payee name is shared by many vendors: too broad a bucket to keep for every invoice.
+_UNINDEXED = ("name:",)
+
+
+def _keys(keys: list[str]) -> list[str]:
+    return [key for key in keys if not key.startswith(_UNINDEXED)]
+
+
+def _add(ctx: Context, keys: list[str], ref: str) -> None:
+    index = ctx.state.payment_index
+    for key in _keys(keys):
+        refs = index.get(key) or []
+        if ref not in refs:
+            index[key] = [*refs, ref]
+
+
+def _remove(ctx: Context, keys: list[str], ref: str) -> None:
+    index = ctx.state.payment_index
+    for key in _keys(keys):
+        refs = [r for r in index.get(key) or () if r != ref]
+        if refs:
+            index[key] = refs
+        elif key in index:
+            del index[key]
+
+
+def open_invoice(state: InvoiceState, ctx: Context) -> pm.OpenInvoice:
+    return pm.OpenInvoice.of(state, ctx.state.vendors.get(state.invoice.vendor_id), state.invoice.creditor_reference)
+
+
+def add_instruction(state: InstructionState, ctx: Context) -> None:
+    _add(ctx, pm.instruction_keys(pm.OpenInstruction.of(state)), _INSTRUCTION + state.instruction.end_to_end_id)
+
+
+def remove_instruction(state: InstructionState, ctx: Context) -> None:
+    _remove(ctx, pm.instruction_keys(pm.OpenInstruction.of(state)), _INSTRUCTION + state.instruction.end_to_end_id)
+
+
+def add_invoice(state: InvoiceState, ctx: Context) -> None:
+    _add(ctx, pm.invoice_keys(open_invoice(state, ctx)), _INVOICE + state.invoice.invoice_id)
+
+
+def remove_invoice(state: InvoiceState, ctx: Context) -> None:
+    _remove(ctx, pm.invoice_keys(open_invoice(state, ctx)), _INVOICE + state.invoice.invoice_id)
+
+
+def candidates(line: pm.BankLine, ctx: Context) -> tuple[list[pm.OpenInstruction], list[pm.OpenInvoice]]:
+    refs = dict.fromkeys(ref for key in pm.line_keys(line) for ref in ctx.state.payment_index.get(key) or ())
+    instructions, invoices = [], []
+    for ref in refs:
+        if ref.startswith(_INSTRUCTION):
+            instruction = ctx.state.instructions.get(ref[len(_INSTRUCTION) :])
+            if instruction is not None and not (instruction.settled or instruction.rejected):
+                instructions.append(pm.OpenInstruction.of(instruction))
+        else:
+            invoice = ctx.state.invoices.get(ref[len(_INVOICE) :])
+            if invoice is not None and invoice.stage is InvoiceStage.BOOKED:
+                invoices.append(open_invoice(invoice, ctx))
+    return instructions, invoices
