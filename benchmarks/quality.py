@@ -273,7 +273,8 @@ def run_speed(small: int, large: int, count: int, seed: int) -> dict[str, object
         built = time.perf_counter() - started
         checks = probes(ledger, min(size, small), count)  # the same probes (and duplicates) at both sizes
         time_checks(ledger, index, checks[: count // 10])  # warm up
-        micros, found, seen = time_checks(ledger, index, checks)
+        # Best of five passes: the machine is shared, and the fastest pass is the one least disturbed.
+        micros, found, seen = min(time_checks(ledger, index, checks) for _ in range(5))
         timings[size] = micros
         result[f"open_{size}"] = {
             "us_per_invoice": round(micros, 1),
