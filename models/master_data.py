@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
@@ -13,10 +14,13 @@ from .base import Record
 from .money import Amount, CurrencyCode, check_scale
 
 
+# The same few thousand accounts recur in every batch and statement line: check each text once.
+@lru_cache(maxsize=65_536)
 def _valid_iban(value: str) -> str:
     return str(IBAN(value))  # raises naming the failing check: length, country or checksum
 
 
+@lru_cache(maxsize=4_096)
 def _valid_bic(value: str) -> str:
     return str(BIC(value))
 

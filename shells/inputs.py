@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from reconstream.models.base import to_micros
-from reconstream.models.events import STREAM_ORDER, Event, EventError, Stream, decode, validate
+from reconstream.models.events import STREAM_ORDER, Event, EventError, Stream, parse
 
 
 def file_name(stream: Stream) -> str:
@@ -51,7 +51,7 @@ def classify(raw: bytes, stream: Stream, last_time_us: int) -> tuple[Event | Non
     Both shells order their inputs with this rule, which is what makes their outputs agree.
     """
     try:
-        event = validate(decode(raw), stream)
+        event = parse(raw, stream)
     except EventError as error:
         return None, error, last_time_us
     return event, None, max(last_time_us, to_micros(event.event_time))

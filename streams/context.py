@@ -73,17 +73,16 @@ class Context:
         self, invoice_id: str, correlation_id: str | None, status: ApStatus, at: datetime, **fields: object
     ) -> None:
         discriminator = str(fields.get("end_to_end_id") or "")
-        self.emit(
-            "status_updates",
-            StatusUpdate(
-                update_id=stable_id("upd", invoice_id, status.value, discriminator),
-                invoice_id=invoice_id,
-                correlation_id=correlation_id,
-                status=status,
-                at=at,
-                **fields,
-            ),
-        )  # type: ignore[arg-type]
+        # One per event on the hot path, from values the engine already validated: construct, don't re-check.
+        update = StatusUpdate.model_construct(
+            update_id=stable_id("upd", invoice_id, status.value, discriminator),
+            invoice_id=invoice_id,
+            correlation_id=correlation_id,
+            status=status,
+            at=at,
+            **fields,
+        )
+        self.emit("status_updates", update)
 
     def move_cash(
         self, iban: str, currency: str, at: datetime, booked: Decimal = Decimal(0), in_flight: Decimal = Decimal(0)
