@@ -16,6 +16,7 @@ a guess). A reference that names an invoice also settles it partly (several paym
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -600,5 +601,8 @@ def instruction_keys(instruction: OpenInstruction) -> list[str]:
 
 def name_key(name: str) -> str:
     """The first word of a payee name, upper case: banks cut names short but rarely their start."""
-    words = "".join(ch if ch.isalnum() else " " for ch in name.upper()).split()
-    return words[0] if words else ""
+    word = _WORD.search(name.upper())
+    return word.group(0) if word else ""
+
+
+_WORD = re.compile(r"[^\W_]+")  # letters and digits, in any script

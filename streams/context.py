@@ -73,8 +73,7 @@ class Context:
         self, invoice_id: str, correlation_id: str | None, status: ApStatus, at: datetime, **fields: object
     ) -> None:
         discriminator = str(fields.get("end_to_end_id") or "")
-        # One per event on the hot path, from values the engine already validated: construct, don't re-check.
-        update = StatusUpdate.model_construct(
+        update = StatusUpdate(
             update_id=stable_id("upd", invoice_id, status.value, discriminator),
             invoice_id=invoice_id,
             correlation_id=correlation_id,
