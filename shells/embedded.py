@@ -1,9 +1,9 @@
 """The embedded shell (the default): the handlers in one process over input files. No broker, no server.
 
-Crash safety: every `checkpoint_every` input lines the output files are flushed and the state, the
-input positions, the output lengths and the audit head are committed in one atomic write. A restart
-cuts the outputs back to the committed lengths and reads on from the committed positions, so a
-`kill -9` at any point neither loses nor doubles a line.
+Crash safety: every `checkpoint_every` input records the output files are flushed and the state, the
+position in every input source (JSONL file or bank file, by name), the output lengths and the audit head
+are committed in one atomic write. A restart cuts the outputs back to the committed lengths and reads on
+from the committed positions, so a `kill -9` at any point neither loses nor doubles a record.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from typing import Any
 
 import orjson
 from reconstream.models.base import iso
+from reconstream.models.events import STREAM_ORDER
 from reconstream.streams import Engine, Output, Settings
 from reconstream.tables import MemoryStore, RocksStore, Store
 from reconstream.tables.state import EngineState
 
-from .inputs import InputLine, Position, Stream, merged
+from .formats.canonical import IngestOptions
+from .inputs import InputLine, Position, Stream, file_name, merged
 from .outputs import AuditChain, OutputFiles
 
 Progress = Callable[[int, int], None]  # (lines read, bytes read)
@@ -88,17 +90,19 @@ class EmbeddedRunner:
         state_dir: Path | None = None,
         settings: Settings | None = None,
         checkpoint_every: int = 5000,
+        ingest_options: IngestOptions | None = None,
     ) -> None:
         self.input_dir, self.out_dir = input_dir, out_dir
         self.checkpoint_every = checkpoint_every
+        self.ingest_options = ingest_options  # lookups for the bank files of input_dir/bank
         self.store: Store = RocksStore(state_dir) if state_dir is not None else MemoryStore()
         self.engine = Engine(EngineState(self.store), settings)
         checkpoint = self.store.checkpoint()
-        self.positions: dict[Stream, Position] = {}
+        self.positions: dict[str, Position] = {}  # by source name: "invoices.jsonl", "bank/c54.xml"
         self.summary = RunSummary()
         self.audit = AuditChain()
         if checkpoint is not None:
-            self.positions = {Stream(k): Position(**v) for k, v in checkpoint["inputs"].items()}
+            self.positions = {source_name(k): Position(**v) for k, v in checkpoint["inputs"].items()}
             self.summary = RunSummary.from_state(checkpoint["summary"])
             self.audit = AuditChain(checkpoint["audit"]["seq"], checkpoint["audit"]["head"])
         self.outputs = OutputFiles(out_dir, checkpoint["outputs"] if checkpoint is not None else None)
@@ -106,9 +110,9 @@ class EmbeddedRunner:
     def run(self, progress: Progress | None = None) -> RunSummary:
         started = time.perf_counter()
         since_checkpoint = 0
-        for line in merged(self.input_dir, self.positions):
+        for line in merged(self.input_dir, self.positions, self.ingest_options):
             self._apply(line)
-            self.positions[line.stream] = line.after
+            self.positions[line.name] = line.after
             since_checkpoint += 1
             if since_checkpoint >= self.checkpoint_every:
                 self._checkpoint()
@@ -124,7 +128,7 @@ class EmbeddedRunner:
         engine, source, event = self.engine, line.source, line.event
         if event is None:
             assert line.error is not None
-            outputs = engine.reject(line.error, source, line.stream.value, line.raw, line.key[0])
+            outputs = engine.reject(line.error, source, line.stream.value, line.raw, line.time_us)
             event_id, event_type, outcome = line.error.event_id, None, "dead_letter"
         else:
             event_id, event_type = event.event_id, event.event_type
@@ -142,7 +146,7 @@ class EmbeddedRunner:
         lengths = self.outputs.flush()
         self.store.commit(
             {
-                "inputs": {stream.value: vars_of(position) for stream, position in self.positions.items()},
+                "inputs": {name: vars_of(position) for name, position in self.positions.items()},
                 "outputs": lengths,
                 "audit": {"seq": self.audit.seq, "head": self.audit.head},
                 "summary": self.summary.to_state(),
@@ -166,6 +170,12 @@ def vars_of(position: Position) -> dict[str, int]:
     return {"offset": position.offset, "line": position.line, "time_us": position.time_us}
 
 
+def source_name(key: str) -> str:
+    """A checkpoint's input key as a source name; checkpoints written before bank files were read used
+    the stream ("invoices") for its JSONL file."""
+    return file_name(Stream(key)) if key in STREAM_ORDER else key
+
+
 def run(
     input_dir: Path,
     out_dir: Path,
@@ -173,8 +183,9 @@ def run(
     settings: Settings | None = None,
     checkpoint_every: int = 5000,
     progress: Progress | None = None,
+    ingest_options: IngestOptions | None = None,
 ) -> RunSummary:
-    runner = EmbeddedRunner(input_dir, out_dir, state_dir, settings, checkpoint_every)
+    runner = EmbeddedRunner(input_dir, out_dir, state_dir, settings, checkpoint_every, ingest_options)
     try:
         return runner.run(progress)
     finally:

@@ -1,22 +1,40 @@
-"""Reading the input streams: one JSONL file per stream, merged into one event-time order.
+"""Reading the inputs: one JSONL file per stream and the bank and AP files of `bank/`, merged into one event-time order.
 
-Each line is decoded and validated as it is read, so only a valid event's time decides the order. A
-line that fails sorts right after the previous line of its own file: a garbage or future-dated bad line
-can never hold back the valid events behind it. A valid event older than the one before it in its file
-is a late event: it keeps its place in the file (its sort time is the file's latest so far), and its
-own event time is what the engine sees.
+Each record is decoded and validated as it is read, so only a valid event's time decides the order. A
+record that fails sorts right after the previous record of its own source: a garbage or future-dated bad
+line can never hold back the valid events behind it. A valid event older than the one before it in its
+source is a late event: it keeps its place (its sort time is the source's latest so far), and its own
+event time is what the engine sees.
+
+Sources: `<stream>.jsonl` for each stream present, then every visible file directly inside `bank/` (a
+drop folder, in name order), whatever its format: pain.002, camt.05x, MT940/942, BAI2, UBL, CSV or JSON
+rows. A bank file's events join the merge on the stream each event belongs to; a record it cannot
+convert (or a file in no format we read) becomes a bad record like a bad JSONL line. Nothing else in the
+folder is read (labels.json, notes).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import orjson
 from reconstream.models.base import to_micros
-from reconstream.models.events import STREAM_ORDER, Event, EventError, Stream, parse
+from reconstream.models.events import MALFORMED, SCHEMA_VIOLATION, STREAM_ORDER, Event, EventError, Stream, parse
+
+from .formats.canonical import IngestError, IngestOptions, IngestResult
+from .formats.detect import detect
+from .formats.ingest import expand, ingest_file, stream_of
+
+BANK_DIR = "bank"
+EAGER_BYTES = 1 << 20  # a bank file up to this size is converted whole when first read; a bigger one is streamed
+END_OF_INPUT = 1 << 62  # the sort time of what has no time of its own and nothing behind it: after every event
+INGEST_ERROR = b'{"ingest_error":'  # how a bank file's conversion error travels as a record (see carried_error)
+# The stream a file's conversion errors go on before it has given any event: what its format usually carries.
+_FORMAT_STREAMS = {"pain002": Stream.BANK_ACKS, "ubl": Stream.INVOICES, "csv": Stream.INVOICES, "json": Stream.INVOICES}
 
 
 def file_name(stream: Stream) -> str:
@@ -25,7 +43,12 @@ def file_name(stream: Stream) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """How far one input file has been consumed; what a checkpoint remembers per stream."""
+    """How far one source has been consumed; what a checkpoint remembers per source name.
+
+    A JSONL file: the byte offset and line number reached. A bank file: `line` records converted and
+    consumed (offset stays 0: the converters expose no byte offset, and the file is converted again on
+    resume). `time_us` is the source's latest valid event time, its sort time so far.
+    """
 
     offset: int = 0
     line: int = 0
@@ -33,16 +56,23 @@ class Position:
 
 
 class InputLine(NamedTuple):
-    key: tuple[int, int, int]  # (event time, stream rank, line number): a total, repeatable order
+    key: tuple[int, int, int]  # (event time, stream rank, line or record number): a total, repeatable order
     stream: Stream
     raw: bytes
     event: Event | None
     error: EventError | None
     after: Position
+    name: str  # the source: "<stream>.jsonl" or "bank/<file>"; positions are kept per name
+    at: int | str  # line number, or the record's position inside a bank file ("Ntfctn1.Ntry2", "row4")
 
     @property
     def source(self) -> str:
-        return f"{file_name(self.stream)}:{self.after.line}"
+        return f"{self.name}:{self.at}"
+
+    @property
+    def time_us(self) -> int:
+        """What a refused record is dated at: its sort time, or 0 (the engine's watermark) at END_OF_INPUT."""
+        return 0 if self.key[0] >= END_OF_INPUT else self.key[0]
 
 
 def classify(raw: bytes, stream: Stream, last_time_us: int) -> tuple[Event | None, EventError | None, int]:
@@ -53,12 +83,33 @@ def classify(raw: bytes, stream: Stream, last_time_us: int) -> tuple[Event | Non
     try:
         event = parse(raw, stream)
     except EventError as error:
-        return None, error, last_time_us
+        return None, carried_error(raw) or error, last_time_us
     return event, None, max(last_time_us, to_micros(event.event_time))
 
 
+def conversion_error(name: str, error: IngestError) -> bytes:
+    """A bank file's conversion error as a record: the dead letter's raw text, also on a Kafka topic."""
+    fields = {"file": name, "position": error.position, "field": error.field, "reason": error.reason}
+    return orjson.dumps({"ingest_error": {**fields, "category": error.category}})
+
+
+def carried_error(raw: bytes) -> EventError | None:
+    """The converter's own field and reason for a record made by `conversion_error`, so that both shells
+    dead-letter it the same way (the Kafka worker classifies topic records with `classify` too)."""
+    if not raw.startswith(INGEST_ERROR):
+        return None
+    try:
+        carried = orjson.loads(raw)["ingest_error"]
+        category, field, reason = carried["category"], carried["field"], carried["reason"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    if category not in (MALFORMED, SCHEMA_VIOLATION) or not isinstance(field, str) or not isinstance(reason, str):
+        return None  # a look-alike someone wrote by hand: refused with the ordinary reason
+    return EventError(category, field, reason)
+
+
 def read_stream(path: Path, stream: Stream, start: Position) -> Iterator[InputLine]:
-    rank = STREAM_ORDER[stream.value]
+    rank, name = STREAM_ORDER[stream.value], file_name(stream)
     offset, line_no, last_time = start.offset, start.line, start.time_us
     with path.open("rb") as handle:
         handle.seek(offset)
@@ -69,18 +120,97 @@ def read_stream(path: Path, stream: Stream, start: Position) -> Iterator[InputLi
             if not raw.strip():
                 continue  # blank lines carry nothing; skipping them loses nothing
             event, error, last_time = classify(raw, stream, last_time)
-            yield InputLine((last_time, rank, line_no), stream, raw, event, error, Position(offset, line_no, last_time))
+            after = Position(offset, line_no, last_time)
+            yield InputLine((last_time, rank, line_no), stream, raw, event, error, after, name, line_no)
 
 
-def merged(input_dir: Path, start: dict[Stream, Position]) -> Iterator[InputLine]:
-    """Every present stream file, merged by (event time, stream rank, line number)."""
+def read_bank_file(path: Path, name: str, start: Position, options: IngestOptions | None = None) -> Iterator[InputLine]:
+    """The converted records of one bank or AP file, after the `start.line` already consumed.
+
+    A bank file is immutable, so converting it again gives the same records in the same order: a resume
+    converts it again and skips what was consumed. Each event travels as its canonical JSONL line, so it
+    is read exactly like a JSONL event (and `recon produce` sends those bytes). A record that fails before
+    the file's first event has no time to sort by: it waits for that event and sorts just before it, or,
+    when the file gives no event at all, after every event of the run (END_OF_INPUT).
+    """
+    results: Iterable[IngestResult] = ingest_file(path, "auto", options)
+    if _small(path):
+        results = list(results)  # converted at once and closed: a folder of thousands never holds them all open
+    stream: Stream | None = None
+    last_time = start.time_us
+    waiting: list[tuple[int, IngestResult]] = []
+    for number, result in enumerate(results, 1):
+        if result.event is not None:
+            stream = stream_of(result.event)
+        if number <= start.line:
+            continue
+        if result.event is None and last_time == 0:  # no valid event read from this file yet
+            waiting.append((number, result))
+            continue
+        line = _bank_line(path, name, number, result, stream, last_time)
+        last_time = line.after.time_us
+        for early in waiting:
+            yield _bank_line(path, name, *early, stream, 0)._replace(key=(line.key[0], line.key[1], early[0]))
+        waiting = []
+        yield line
+    for early in waiting:
+        error = _bank_line(path, name, *early, stream, 0)
+        yield error._replace(key=(END_OF_INPUT, error.key[1], early[0]))
+
+
+def _bank_line(
+    path: Path, name: str, number: int, result: IngestResult, stream: Stream | None, last_time: int
+) -> InputLine:
+    if result.event is not None:
+        raw = orjson.dumps(result.event)
+    else:
+        assert result.error is not None
+        raw = conversion_error(name, result.error)
+    stream = stream or _fallback_stream(path)
+    event, error, last_time = classify(raw, stream, last_time)
+    after = Position(0, number, last_time)
+    return InputLine(
+        (last_time, STREAM_ORDER[stream.value], number), stream, raw, event, error, after, name, result.position
+    )
+
+
+def _small(path: Path) -> bool:
+    try:
+        return path.stat().st_size <= EAGER_BYTES
+    except OSError:
+        return True  # gone or unreadable: ingest_file reports it at once
+
+
+def _fallback_stream(path: Path) -> Stream:
+    try:
+        return _FORMAT_STREAMS.get(detect(path), Stream.SETTLEMENTS)
+    except Exception:  # the error itself is already reported by ingest_file; this only picks its stream
+        return Stream.SETTLEMENTS
+
+
+def bank_files(input_dir: Path) -> list[Path]:
+    """The files of `bank/`: visible files directly inside it, in name order (as `recon ingest DIR` reads)."""
+    folder = input_dir / BANK_DIR
+    return expand([folder]) if folder.is_dir() else []
+
+
+def merged(input_dir: Path, start: Mapping[str, Position], options: IngestOptions | None = None) -> Iterator[InputLine]:
+    """Every source, merged by (event time, stream rank, line number); `start` maps source names to positions.
+
+    On equal keys the JSONL files come first (in stream order), then the bank files in name order: heapq.merge
+    is stable, so the order stays total and repeatable, and resuming from saved positions continues it exactly.
+    """
     readers = [
-        read_stream(input_dir / file_name(stream), stream, start.get(stream, Position()))
+        read_stream(input_dir / file_name(stream), stream, start.get(file_name(stream), Position()))
         for stream in Stream
         if (input_dir / file_name(stream)).exists()
     ]
+    for path in bank_files(input_dir):
+        name = f"{BANK_DIR}/{path.name}"
+        readers.append(read_bank_file(path, name, start.get(name, Position()), options))
     return heapq.merge(*readers, key=lambda line: line.key)
 
 
 def total_bytes(input_dir: Path) -> int:
+    """The JSONL bytes to read: what progress is measured in (bank files report no byte offsets)."""
     return sum((input_dir / file_name(s)).stat().st_size for s in Stream if (input_dir / file_name(s)).exists())

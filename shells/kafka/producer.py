@@ -1,9 +1,14 @@
 """`recon produce`: a folder of input streams onto the input topics, keyed by ledger, with watermark ticks.
 
-The folder is read in the embedded shell's event-time order, so each partition of each topic holds its
-events in that order. Every `tick_every` of event time (and once at the end) a tick carrying the latest
-event time goes to every partition of the clock topic: a partition whose company codes fall quiet still
-sees its missing-ack and missing-settlement deadlines pass.
+The folder is read in the embedded shell's event-time order (`inputs.merged`: the `<stream>.jsonl` files
+and the bank and AP files of `bank/`), so each partition of each topic holds its events in that order. A
+bank file's event goes out as its canonical JSONL line on the topic of its stream, routed like any other;
+a record that did not convert goes out as its `ingest_error` record, which the worker dead-letters with
+the converter's field and reason.
+
+Every `tick_every` of event time (and once at the end) a tick carrying the latest event time goes to every
+partition of the clock topic: a partition whose company codes fall quiet still sees its missing-ack and
+missing-settlement deadlines pass.
 """
 
 from __future__ import annotations
