@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench kafka-fetch clean
+.PHONY: demo test lint bench kafka-fetch ops-tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/recon demo
 
-test: $(STAMP)
+test: $(STAMP) ops-tools
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# Prometheus (with promtool) and Chromium from Debian's packages, for the ops and browser tests; where apt
+# cannot run, those tests say what is missing.
+ops-tools:
+	@command -v promtool >/dev/null && command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus chromium \
+		>/dev/null; } || echo "ops-tools: prometheus or chromium not installed"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

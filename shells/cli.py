@@ -9,6 +9,7 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import orjson
 from reconstream.models.events import event_json_schemas
@@ -16,7 +17,9 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import embedded
+from .cli_serve import add_serve_commands, add_serve_option, serving
 from .inputs import total_bytes
+from .metrics import RunMetrics
 from .outputs import verify_audit
 
 
@@ -36,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--state-dir", type=Path, help="persistent state (rocksdict); a rerun resumes from it")
     run.add_argument("--checkpoint-every", type=int, default=5000, metavar="N", help="input lines per checkpoint")
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    add_serve_option(run)
     run.set_defaults(handler=cmd_run)
 
     generate = commands.add_parser("generate", help="write a masked synthetic month-end scenario")
@@ -49,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=11)
     demo.add_argument("--json", action="store_true", help="print one JSON summary object as the last line")
     demo.add_argument("--keep", type=Path, help="keep the generated input and the outputs in this folder")
+    add_serve_option(demo)
     demo.set_defaults(handler=cmd_demo)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of every event type")
@@ -57,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_kafka_commands(commands)
     add_format_commands(commands)
+    add_serve_commands(commands)
 
     audit = commands.add_parser("audit", help="audit log tools")
     audit_commands = audit.add_subparsers(required=True, metavar="ACTION")
@@ -82,6 +88,7 @@ def add_kafka_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     worker.add_argument("--partitions", type=int, default=6, help="partitions per topic, when creating topics")
     worker.add_argument("--idle-exit", type=float, metavar="SECONDS", help="stop once input is done and idle this long")
     worker.add_argument("--topic-prefix", help="topic name prefix (default: $RECON_TOPIC_PREFIX or recon)")
+    worker.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on this port")
     worker.set_defaults(handler=cmd_worker)
 
     produce = commands.add_parser("produce", help="send a folder of input streams to the input topics")
@@ -140,6 +147,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         worker_id=args.worker_id,
         topics=Topics.from_env(args.topic_prefix),
         partitions=args.partitions,
+        metrics_port=args.metrics_port,
     )
     applied = run_worker(config, args.idle_exit)
     logging.getLogger("reconstream.worker").info("stopped after applying %d records", applied)
@@ -172,10 +180,16 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 def _run_with_progress(
-    input_dir: Path, out_dir: Path, state_dir: Path | None, checkpoint_every: int, console: Console, show: bool
+    input_dir: Path,
+    out_dir: Path,
+    state_dir: Path | None,
+    checkpoint_every: int,
+    console: Console,
+    show: bool,
+    metrics: RunMetrics | None = None,
 ) -> embedded.RunSummary:
     if not show:
-        return embedded.run(input_dir, out_dir, state_dir, checkpoint_every=checkpoint_every)
+        return embedded.run(input_dir, out_dir, state_dir, checkpoint_every=checkpoint_every, metrics=metrics)
     columns = (
         TextColumn("reconciling"),
         BarColumn(),
@@ -191,6 +205,7 @@ def _run_with_progress(
             state_dir,
             checkpoint_every=checkpoint_every,
             progress=lambda events, done: bar.update(task, completed=done, events=events),
+            metrics=metrics,
         )
     return summary
 
@@ -200,18 +215,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"recon run: --input {args.input} is not a folder", file=sys.stderr)
         return 2
     console = Console(stderr=True)
-    summary = _run_with_progress(
-        args.input,
-        args.out,
-        args.state_dir,
-        args.checkpoint_every,
-        console,
-        show=not args.quiet and console.is_terminal,
-    )
-    if not args.quiet:
-        from .report import print_summary
+    with serving(args.serve, args.out, args.input) as metrics:
+        summary = _run_with_progress(
+            args.input,
+            args.out,
+            args.state_dir,
+            args.checkpoint_every,
+            console,
+            show=not args.quiet and console.is_terminal,
+            metrics=metrics,
+        )
+        if not args.quiet:
+            from .report import print_summary
 
-        print_summary(summary, Console())
+            print_summary(summary, Console())
     return 0
 
 
@@ -237,10 +254,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         input_dir, out_dir = base / "input", base / "out"
         console.print(f"generating a month-end of {args.invoices:,} invoices (seed {args.seed}) ...")
         labels: Labels = generate(input_dir, invoices=args.invoices, seed=args.seed)
-        summary = _run_with_progress(input_dir, out_dir, None, 5000, console, show=console.is_terminal)
-        print_summary(summary, console)
-        with (out_dir / "exceptions.jsonl").open("rb") as handle:
-            result = score(labels, (orjson.loads(line) for line in handle))
+        # With --serve the pages and /metrics stay up after the summary, until Ctrl-C, over this month.
+        with serving(args.serve, out_dir, input_dir) as metrics:
+            summary = _run_with_progress(input_dir, out_dir, None, 5000, console, console.is_terminal, metrics)
+            print_summary(summary, console)
+            with (out_dir / "exceptions.jsonl").open("rb") as handle:
+                result = score(labels, (orjson.loads(line) for line in handle))
+            report_demo(console, summary, result, args.json)
+    return 0
+
+
+def report_demo(console: Console, summary: embedded.RunSummary, result: dict[str, Any], as_json: bool) -> None:
     console.print(
         f"planted {sum(result['injected'].values()):,} anomalies: missed {result['missed']}, "
         f"false exceptions {result['false_exceptions']}"
@@ -249,7 +273,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "duplicate invoices caught, by how the copy differs: "
         + ", ".join(f"{kind} {n['caught']}/{n['planted']}" for kind, n in result["duplicate_variants"].items())
     )
-    if args.json:
+    if as_json:
         print(
             orjson.dumps(
                 {
@@ -263,7 +287,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 }
             ).decode()
         )
-    return 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from reconstream.tables.state import EngineState
 
 from .formats.canonical import IngestOptions
 from .inputs import InputLine, Position, Stream, file_name, merged
+from .metrics import ObservedEngine, RunMetrics
 from .outputs import AuditChain, OutputFiles
 
 Progress = Callable[[int, int], None]  # (lines read, bytes read)
@@ -91,12 +92,16 @@ class EmbeddedRunner:
         settings: Settings | None = None,
         checkpoint_every: int = 5000,
         ingest_options: IngestOptions | None = None,
+        metrics: RunMetrics | None = None,
     ) -> None:
         self.input_dir, self.out_dir = input_dir, out_dir
+        self.metrics = metrics
         self.checkpoint_every = checkpoint_every
         self.ingest_options = ingest_options  # lookups for the bank files of input_dir/bank
         self.store: Store = RocksStore(state_dir) if state_dir is not None else MemoryStore()
-        self.engine = Engine(EngineState(self.store), settings)
+        state = EngineState(self.store)
+        # Observed only when someone looks (--serve): the engine stays unobserved otherwise.
+        self.engine = Engine(state, settings) if metrics is None else ObservedEngine(state, settings, metrics)
         checkpoint = self.store.checkpoint()
         self.positions: dict[str, Position] = {}  # by source name: "invoices.jsonl", "bank/c54.xml"
         self.summary = RunSummary()
@@ -106,6 +111,7 @@ class EmbeddedRunner:
             self.summary = RunSummary.from_state(checkpoint["summary"])
             self.audit = AuditChain(checkpoint["audit"]["seq"], checkpoint["audit"]["head"])
         self.outputs = OutputFiles(out_dir, checkpoint["outputs"] if checkpoint is not None else None)
+        self.input_lines = count_lines(input_dir) if metrics is not None else {}
 
     def run(self, progress: Progress | None = None) -> RunSummary:
         started = time.perf_counter()
@@ -142,7 +148,16 @@ class EmbeddedRunner:
         self.summary.outcomes[outcome] += 1
         self.summary.count(outputs)
 
+    def _report_lag(self) -> None:
+        """The embedded shell's consumer lag: lines of each input file not applied yet."""
+        if self.metrics is None:
+            return
+        for name, total in self.input_lines.items():
+            position = self.positions.get(name)
+            self.metrics.set_consumer_lag(name, 0, total - (position.line if position else 0))
+
     def _checkpoint(self) -> None:
+        self._report_lag()
         lengths = self.outputs.flush()
         self.store.commit(
             {
@@ -166,6 +181,17 @@ class EmbeddedRunner:
         self.store.close()
 
 
+def count_lines(input_dir: Path) -> dict[str, int]:
+    """Lines per JSONL stream file: what input lag is measured against."""
+    counts = {}
+    for stream in Stream:
+        path = input_dir / file_name(stream)
+        if path.exists():
+            with path.open("rb") as handle:
+                counts[path.name] = sum(chunk.count(b"\n") for chunk in iter(lambda h=handle: h.read(1 << 20), b""))
+    return counts
+
+
 def vars_of(position: Position) -> dict[str, int]:
     return {"offset": position.offset, "line": position.line, "time_us": position.time_us}
 
@@ -184,8 +210,9 @@ def run(
     checkpoint_every: int = 5000,
     progress: Progress | None = None,
     ingest_options: IngestOptions | None = None,
+    metrics: RunMetrics | None = None,
 ) -> RunSummary:
-    runner = EmbeddedRunner(input_dir, out_dir, state_dir, settings, checkpoint_every, ingest_options)
+    runner = EmbeddedRunner(input_dir, out_dir, state_dir, settings, checkpoint_every, ingest_options, metrics)
     try:
         return runner.run(progress)
     finally:

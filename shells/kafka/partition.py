@@ -11,6 +11,7 @@ from reconstream.streams import Engine, Output, Settings
 from reconstream.tables import RocksStore
 from reconstream.tables.state import EngineState
 
+from ..metrics import ObservedEngine, RunMetrics
 from .sequencer import InputRecord, PartitionSequencer
 
 # Several partitions share a worker: RocksDB's memory is bounded per partition, not left at its defaults.
@@ -21,11 +22,17 @@ DECODED_CACHE_ENTRIES = 50_000
 
 class LedgerPartition:
     def __init__(
-        self, partition: int, data_dir: Path, streams: dict[str, Stream | None], settings: Settings | None
+        self,
+        partition: int,
+        data_dir: Path,
+        streams: dict[str, Stream | None],
+        settings: Settings | None,
+        metrics: RunMetrics | None = None,
     ) -> None:
         self.partition = partition
         self.path = data_dir / f"p{partition}"
         self.settings = settings
+        self.metrics = metrics
         self.store = self._open()
         checkpoint = self.store.checkpoint() or {}
         self.changelog_offset: int = checkpoint.get("changelog_offset", 0)
@@ -49,7 +56,10 @@ class LedgerPartition:
 
     def start(self) -> None:
         """Open the engine once the state has caught up with the changelog."""
-        self.engine = Engine(EngineState(self.store), self.settings)
+        state = EngineState(self.store)
+        self.engine = (
+            Engine(state, self.settings) if self.metrics is None else ObservedEngine(state, self.settings, self.metrics)
+        )
 
     def apply(self, record: InputRecord) -> list[Output]:
         engine = self.engine

@@ -32,8 +32,10 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
+from prometheus_client import start_http_server
 from reconstream.streams import Output, Settings
 
+from ..metrics import RunMetrics
 from ..outputs import output_id, record_json
 from .partition import LedgerPartition
 from .topics import DEFAULT_PARTITIONS, Topics, ensure_topics
@@ -57,6 +59,7 @@ class WorkerConfig:
     commit_every: int = 5000
     commit_interval: float = 1.0
     max_idle: float = 0.5
+    metrics_port: int | None = None  # serve Prometheus metrics (consumer lag, the SLA set) on this port
     settings: Settings | None = None
 
 
@@ -88,6 +91,7 @@ class ReconciliationWorker:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         ensure_topics(config.bootstrap, self.topics, config.partitions)
         self.admin = AdminClient({"bootstrap.servers": config.bootstrap})
+        self.metrics = RunMetrics() if config.metrics_port is not None else None
         self.consumer = Consumer(
             {
                 "bootstrap.servers": config.bootstrap,
@@ -239,7 +243,7 @@ class ReconciliationWorker:
         (self.config.data_dir / "status.json").write_bytes(orjson.dumps(document))
 
     def _open_ledger(self, number: int) -> LedgerPartition:
-        ledger = LedgerPartition(number, self.config.data_dir, self.streams, self.config.settings)
+        ledger = LedgerPartition(number, self.config.data_dir, self.streams, self.config.settings, self.metrics)
         end = self._changelog_end(number)
         if ledger.changelog_offset > end:
             log.warning("partition %d: local state is ahead of the changelog (recreated?); restoring anew", number)
@@ -410,11 +414,21 @@ class ReconciliationWorker:
         offsets = [TopicPartition(topic, number, offset) for (topic, number), offset in self.consumed.items()]
         self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
         self.producer.commit_transaction(30)
+        self._report_lag()
         for ledger in dirty:
             ledger.committed(self._changelog_delivered.get(ledger.partition, ledger.changelog_offset))
         self.producer.begin_transaction()
         self._uncommitted = 0
         self._last_commit = time.monotonic()
+
+    def _report_lag(self) -> None:
+        """End offset minus committed offset, per input topic-partition this worker owns."""
+        if self.metrics is None:
+            return
+        for (topic, number), offset in self.consumed.items():
+            end = self._end_offsets.get((topic, number))
+            if end is not None:
+                self.metrics.set_consumer_lag(topic, number, end - offset)
 
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
@@ -432,5 +446,8 @@ class ReconciliationWorker:
 def run_worker(config: WorkerConfig, idle_exit: float | None = None) -> int:
     worker = ReconciliationWorker(config)
     worker.install_signal_handlers()
+    if worker.metrics is not None and config.metrics_port is not None:
+        start_http_server(config.metrics_port, addr="0.0.0.0", registry=worker.metrics.registry)
+        log.info("metrics on :%d/metrics", config.metrics_port)
     worker.run(idle_exit)
     return worker.applied

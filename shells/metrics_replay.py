@@ -1,0 +1,96 @@
+"""Metrics of a finished run, rebuilt from its output folder: what `recon serve` shows at /metrics.
+
+The event-time figures come out as a live run reports them (the same records, in event-time order);
+the input counts come from the audit log. Two things a folder cannot tell: the engine's wall time per
+event (processing latency stays empty) and bank acknowledgments, which are inputs, not outputs: given
+the input folder, acknowledgment times are read from payment_batches.jsonl and bank_acks.jsonl.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from reconstream.models.exceptions import ReconException
+from reconstream.models.outputs import DeadLetter, Match, StatusUpdate
+from reconstream.streams import Output
+
+from .metrics import UNKNOWN, RunMetrics
+
+# Each output file: its record class, and the field that says when it happened.
+_FILES: dict[str, tuple[type[Any], tuple[str, ...]]] = {
+    "status_updates": (StatusUpdate, ("at",)),
+    "exceptions": (ReconException, ("resolved_at", "first_seen")),
+    "matches": (Match, ("matched_at",)),
+}
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    if not path.exists():
+        return
+    with path.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                yield line
+
+
+def _stream_of_source(source: str) -> str:
+    """`invoices.jsonl:12` -> `invoices` (embedded); anything else is not a stream name this shell knows."""
+    name, _, _ = source.partition(".jsonl")
+    return name if name != source else UNKNOWN
+
+
+def _records(out_dir: Path, name: str) -> Iterator[tuple[datetime, int, Output]]:
+    model, time_fields = _FILES[name]
+    rank = list(_FILES).index(name)
+    for line in _lines(out_dir / f"{name}.jsonl"):
+        record = model.model_validate_json(line)
+        at = next(getattr(record, f) for f in time_fields if getattr(record, f) is not None)
+        yield at, rank, Output(name, record)
+
+
+def replay(metrics: RunMetrics, out_dir: Path, input_dir: Path | None = None) -> RunMetrics:
+    for line in _lines(out_dir / "audit.jsonl"):
+        record = orjson.loads(line)
+        metrics.count_event(_stream_of_source(record.get("source") or ""), record.get("outcome") or UNKNOWN)
+    for line in _lines(out_dir / "dead_letters.jsonl"):
+        dead = DeadLetter.model_validate_json(line)
+        metrics.observe_outputs([Output("dead_letters", dead)], _stream_of_source(dead.source))
+    # Merged by event time, as the engine emitted them: a payment's sending comes before its match.
+    merged = heapq.merge(*(_records(out_dir, name) for name in _FILES), key=lambda item: (item[0], item[1]))
+    for at, _, output in merged:
+        metrics.advance(at)
+        metrics.observe_outputs([output])
+    if input_dir is not None:
+        _acknowledgments(metrics, input_dir)
+    cash = out_dir / "cash_positions.json"
+    if cash.exists():
+        as_of = orjson.loads(cash.read_bytes()).get("as_of")
+        if as_of:
+            metrics.advance(datetime.fromisoformat(as_of))
+    return metrics
+
+
+def _acknowledgments(metrics: RunMetrics, input_dir: Path) -> None:
+    released: dict[str, datetime] = {}
+    for line in _lines(input_dir / "payment_batches.jsonl"):
+        try:
+            event = orjson.loads(line)
+            released.setdefault(event["payload"]["batch_id"], datetime.fromisoformat(event["event_time"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue  # dead-lettered by the engine, skipped here
+    acks: list[tuple[datetime, str]] = []
+    for line in _lines(input_dir / "bank_acks.jsonl"):
+        try:
+            event = orjson.loads(line)
+            acks.append((datetime.fromisoformat(event["event_time"]), event["payload"]["original_batch_id"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue
+    for at, batch_id in sorted(acks):
+        sent = released.pop(batch_id, None)  # the first status for a batch is its acknowledgment
+        if sent is not None and at >= sent:
+            metrics.payment_ack.observe((at - sent).total_seconds())

@@ -1,0 +1,64 @@
+"""Response shapes of the JSON API: the canonical records of `reconstream.models`, so the OpenAPI document
+describes exactly what the engine writes (money as decimal strings, times in UTC)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+from reconstream.models.exceptions import ReconException
+from reconstream.models.outputs import ApStatus, CashPosition, Match, StatusUpdate
+
+
+class CashPositions(BaseModel):
+    as_of: datetime | None = Field(description="the run's event time when the positions were written")
+    positions: list[CashPosition]
+
+
+class ExceptionList(BaseModel):
+    as_of: datetime | None = Field(description="the run's event time; an exception's age is measured against it")
+    total: int
+    items: list[ReconException] = Field(description="latest record per exception id, oldest first_seen first")
+
+
+class StatusEntry(BaseModel):
+    kind: Literal["status_update"]
+    at: datetime
+    record: StatusUpdate
+
+
+class ExceptionEntry(BaseModel):
+    kind: Literal["exception_raised", "exception_resolved"]
+    at: datetime
+    record: ReconException
+
+
+class MatchEntry(BaseModel):
+    kind: Literal["match"]
+    at: datetime
+    record: Match
+
+
+TimelineEntry = Annotated[StatusEntry | ExceptionEntry | MatchEntry, Field(discriminator="kind")]
+
+
+class InvoiceTimeline(BaseModel):
+    invoice_id: str
+    correlation_ids: list[str]
+    status: ApStatus | None = Field(description="the latest status the AP platform was told")
+    timeline: list[TimelineEntry] = Field(
+        description="its status updates, exceptions and matches, and everything "
+        "sharing its correlation id, in event-time order"
+    )
+
+
+class InFlightPayment(BaseModel):
+    end_to_end_id: str
+    invoice_ids: list[str]
+    sent_at: datetime
+    batch_id: str | None = None
+    debtor_iban: str | None = None
+    amount: str | None = Field(None, description="decimal string; known when the service was given the input folder")
+    currency: str | None = None
+    creditor_name: str | None = None

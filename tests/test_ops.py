@@ -1,0 +1,103 @@
+"""ops/: Prometheus config and alert rules pass promtool (and each alert fires when its condition holds);
+the Grafana dashboard follows the house rules and asks only for metrics the engine exports."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+from reconstream.shells.metrics import RunMetrics
+
+OPS = Path(__file__).resolve().parents[1] / "ops"
+DASHBOARD = OPS / "grafana" / "dashboards" / "reconstream.json"
+_METRIC = re.compile(r"\b(recon_[a-z0-9_]+)")
+
+
+def promtool(*args: str) -> str:
+    tool = shutil.which("promtool")
+    if tool is None:
+        reason = "promtool is not installed (make test installs Debian's prometheus package)"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    done = subprocess.run([tool, *args], capture_output=True, text=True, cwd=OPS / "prometheus")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def exported_names() -> set[str]:
+    """Every series name the engine's registry exposes, with the suffixes Prometheus adds."""
+    names: set[str] = set()
+    for family in RunMetrics().registry.collect():
+        names.add(family.name)
+        names.update(sample.name for sample in family.samples)
+        if family.type in ("counter", "histogram"):
+            names.update(
+                {f"{family.name}_total", f"{family.name}_bucket", f"{family.name}_sum", f"{family.name}_count"}
+            )
+    return names
+
+
+def queries() -> list[tuple[str, str]]:
+    dashboard = orjson.loads(DASHBOARD.read_bytes())
+    return [(panel["title"], target["expr"]) for panel in dashboard["panels"] for target in panel["targets"]]
+
+
+def test_promtool_accepts_the_config_and_the_rules() -> None:
+    assert "SUCCESS" in promtool("check", "config", "prometheus.yml")
+    assert "SUCCESS" in promtool("check", "rules", "alerts.yml")
+
+
+def test_every_alert_fires_when_its_condition_is_made_true() -> None:
+    rules = yaml.safe_load((OPS / "prometheus" / "alerts.yml").read_text())
+    alerts = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
+    tested = {
+        case["alertname"]
+        for test in yaml.safe_load((OPS / "prometheus" / "alerts_test.yml").read_text())["tests"]
+        for case in test["alert_rule_test"]
+        if case.get("exp_alerts")
+    }
+    assert tested == alerts
+    promtool("test", "rules", "alerts_test.yml")
+
+
+def test_business_and_technical_alerts_go_to_different_teams() -> None:
+    rules = yaml.safe_load((OPS / "prometheus" / "alerts.yml").read_text())
+    teams = {group["name"]: {rule["labels"]["team"] for rule in group["rules"]} for group in rules["groups"]}
+    assert teams == {"reconstream-business": {"finance"}, "reconstream-technical": {"integration"}}
+
+
+def test_dashboard_panels_have_units_a_templated_datasource_and_rate_intervals() -> None:
+    dashboard = orjson.loads(DASHBOARD.read_bytes())
+    assert [v["name"] for v in dashboard["templating"]["list"] if v["type"] == "datasource"] == ["datasource"]
+    for panel in dashboard["panels"]:
+        assert panel["fieldConfig"]["defaults"].get("unit"), panel["title"]
+        assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+        for target in panel["targets"]:
+            for window in re.findall(r"(?:rate|increase)\([^\[]*\[([^\]]+)\]", target["expr"]):
+                assert window == "$__rate_interval", (panel["title"], target["expr"])
+
+
+def test_dashboard_and_alerts_ask_only_for_metrics_the_engine_exports() -> None:
+    exported = exported_names()
+    alerts = (OPS / "prometheus" / "alerts.yml").read_text()
+    used = {name for _, expr in queries() for name in _METRIC.findall(expr)} | set(_METRIC.findall(alerts))
+    assert used - exported == set()
+    # And the SLA set of design.md is on the dashboard.
+    for sla in (
+        "recon_invoice_posting_latency_seconds",
+        "recon_approval_to_posting_seconds",
+        "recon_payment_acknowledgment_seconds",
+        "recon_reconciliation_completion_seconds",
+        "recon_exception_ratio",
+        "recon_duplicate_transaction_ratio",
+        "recon_erp_sync_success_ratio",
+        "recon_consumer_lag_records",
+    ):
+        assert any(sla in expr for _, expr in queries()), sla
