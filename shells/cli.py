@@ -285,7 +285,8 @@ def report_demo(console: Console, summary: embedded.RunSummary, result: dict[str
                     "false_exceptions": result["false_exceptions"],
                     "duplicate_variants": result["duplicate_variants"],
                 }
-            ).decode()
+            ).decode(),
+            flush=True,  # with --serve the process goes on serving: the line must not wait in a buffer
         )
 
 

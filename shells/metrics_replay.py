@@ -19,7 +19,7 @@ from reconstream.models.exceptions import ReconException
 from reconstream.models.outputs import DeadLetter, Match, StatusUpdate
 from reconstream.streams import Output
 
-from .metrics import UNKNOWN, RunMetrics
+from .metrics import STREAM_OF_EVENT_TYPE, UNKNOWN, RunMetrics
 
 # Each output file: its record class, and the field that says when it happened.
 _FILES: dict[str, tuple[type[Any], tuple[str, ...]]] = {
@@ -54,9 +54,17 @@ def _records(out_dir: Path, name: str) -> Iterator[tuple[datetime, int, Output]]
 
 
 def replay(metrics: RunMetrics, out_dir: Path, input_dir: Path | None = None) -> RunMetrics:
+    files: set[str] = set()
     for line in _lines(out_dir / "audit.jsonl"):
         record = orjson.loads(line)
-        metrics.count_event(_stream_of_source(record.get("source") or ""), record.get("outcome") or UNKNOWN)
+        source = _stream_of_source(record.get("source") or "")
+        # The event type names the stream as the live observer does (a bank file's entries are settlements).
+        stream = STREAM_OF_EVENT_TYPE.get(record.get("event_type") or "", source)
+        metrics.count_event(stream, record.get("outcome") or UNKNOWN)
+        files.add(f"{source}.jsonl")
+    for name in sorted(files - {f"{UNKNOWN}.jsonl"}):
+        # As the embedded runner reports its input lag (per file, partition 0): a finished run has none left.
+        metrics.set_consumer_lag(name, 0, 0)
     for line in _lines(out_dir / "dead_letters.jsonl"):
         dead = DeadLetter.model_validate_json(line)
         metrics.observe_outputs([Output("dead_letters", dead)], _stream_of_source(dead.source))

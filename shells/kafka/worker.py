@@ -224,10 +224,15 @@ class ReconciliationWorker:
         for number in numbers:
             ledger = self.ledgers.pop(number, None)
             if ledger is not None:
+                if self.metrics is not None and ledger.engine is not None:
+                    # Another worker reports them now: this one's gauges must not count them twice.
+                    self.metrics.forget_open(e for _, e in ledger.engine.state.exceptions.items())
                 ledger.close()
         for tp in partitions:
             self.received.pop((tp.topic, tp.partition), None)
             self.consumed.pop((tp.topic, tp.partition), None)
+            if self.metrics is not None:
+                self.metrics.forget_partition(tp.topic, tp.partition)
         self._write_status()
 
     def _write_status(self) -> None:
@@ -336,6 +341,8 @@ class ReconciliationWorker:
                 self.producer.produce(topic, key=key, value=value, **options)
                 return
             except BufferError:
+                if self.metrics is not None:
+                    self.metrics.retry("kafka_produce")
                 self.producer.poll(0.05)  # the local queue is full: let deliveries drain it, never drop
 
     def _caught_up(self, topic: str, number: int) -> bool:
@@ -396,6 +403,8 @@ class ReconciliationWorker:
                 error = exc.args[0]
                 if not (error.retriable() or error.code() in _ELECTING) or attempt == 19:
                     raise
+                if self.metrics is not None:
+                    self.metrics.retry("kafka_list_offsets")
                 time.sleep(0.25)  # a partition created a moment ago may still be electing its leader
         raise AssertionError("unreachable")
 
