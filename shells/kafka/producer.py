@@ -27,6 +27,7 @@ from reconstream.models.events import Stream
 
 from ..inputs import file_name, merged
 from .routing import BROADCAST, LedgerRouter
+from .sending import send as send_reliably
 from .topics import DEFAULT_PARTITIONS, Topics, ensure_topics
 
 Progress = Callable[[int], None]  # input lines produced so far
@@ -85,15 +86,8 @@ def produce(
             acknowledged += 1
 
     def send(topic: str, value: bytes, key: str, partition: int | None = None) -> None:
-        while True:
-            try:
-                if partition is None:
-                    producer.produce(topic, value=value, key=key.encode(), on_delivery=delivered)
-                else:
-                    producer.produce(topic, value=value, key=key.encode(), partition=partition, on_delivery=delivered)
-                break
-            except BufferError:
-                producer.poll(0.1)  # the local queue is full: wait for deliveries, never drop
+        where = {} if partition is None else {"partition": partition}
+        send_reliably(producer, topic, key.encode(), value, on_delivery=delivered, **where)
         summary.messages += 1
 
     def tick(watermark_us: int) -> None:

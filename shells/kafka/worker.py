@@ -38,6 +38,7 @@ from reconstream.streams import Output, Settings
 from ..metrics import RunMetrics
 from ..outputs import output_id, record_json
 from .partition import LedgerPartition
+from .sending import send
 from .topics import DEFAULT_PARTITIONS, Topics, ensure_topics
 
 log = logging.getLogger("reconstream.worker")
@@ -336,14 +337,8 @@ class ReconciliationWorker:
             self._send(self.outputs[output.stream], output_id(output).encode(), record_json(output), headers=headers)
 
     def _send(self, topic: str, key: bytes, value: bytes | None, **options: Any) -> None:
-        while True:
-            try:
-                self.producer.produce(topic, key=key, value=value, **options)
-                return
-            except BufferError:
-                if self.metrics is not None:
-                    self.metrics.retry("kafka_produce")
-                self.producer.poll(0.05)  # the local queue is full: let deliveries drain it, never drop
+        metrics = self.metrics
+        send(self.producer, topic, key, value, (lambda: metrics.retry("kafka_produce")) if metrics else None, **options)
 
     def _caught_up(self, topic: str, number: int) -> bool:
         """Nothing more to fetch from this topic-partition, and for long enough that none is on its way.
