@@ -43,21 +43,16 @@ class Results:
 
 
 def results_of(records: dict[str, list[dict[str, Any]]]) -> Results:
-    exceptions: dict[str, dict[str, Any]] = {}
-    refused: Counter[tuple[str, str]] = Counter()
-    for record in records["exceptions"]:
-        if record["category"] in REFUSED:
-            refused[(record["category"], record["reason"])] += 1
-        else:
-            exceptions[record["exception_id"]] = record  # a resolution comes after its raise: keep the last
-    dead_letters = Counter(
-        (d["stream"], d["category"], d["field"], d["reason"], d.get("event_id"), d["raw"])
-        for d in records["dead_letters"]
-    )
+    """Deduplicated by id first: a consumer of at-least-once output keeps one record per id (the last)."""
+    latest = {record["exception_id"]: record for record in records["exceptions"]}
+    refused = Counter((e["category"], e["reason"]) for e in latest.values() if e["category"] in REFUSED)
+    dead = {d["dead_letter_id"]: d for d in records["dead_letters"]}.values()
     return Results(
-        exceptions=exceptions,
+        exceptions={i: e for i, e in latest.items() if e["category"] not in REFUSED},
         refused=refused,
-        dead_letters=dead_letters,
+        dead_letters=Counter(
+            (d["stream"], d["category"], d["field"], d["reason"], d.get("event_id"), d["raw"]) for d in dead
+        ),
         matches={m["match_id"]: m for m in records["matches"]},
         status_updates={u["update_id"]: u for u in records["status_updates"]},
         cash_positions={f"{c['account_iban']}|{c['currency']}": c for c in records["cash_positions"]},

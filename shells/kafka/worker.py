@@ -380,10 +380,27 @@ class ReconciliationWorker:
                 log.warning("no end offset for %s/%d: %s", tp.topic, tp.partition, exc)
         self._end_offsets_at = time.monotonic()
 
-    def _changelog_end(self, number: int) -> int:
+    def _changelog_end(self, number: int, timeout: float = 60.0) -> int:
+        """Where a restore of this partition must read to: the changelog's end once no transaction is open on it.
+
+        The previous owner's last commit makes its input offsets stable before the transaction's marker
+        reaches every partition it wrote; restoring to an end short of that marker would leave the state
+        behind offsets that are already committed, and lose the records in between.
+        """
         tp = TopicPartition(self.topics.changelog, number)
-        futures = self.admin.list_offsets({tp: OffsetSpec.latest()}, isolation_level=IsolationLevel.READ_COMMITTED)
-        return next(iter(futures.values())).result().offset
+        deadline = time.monotonic() + timeout
+        while True:
+            committed, written = (
+                next(iter(self.admin.list_offsets({tp: OffsetSpec.latest()}, isolation_level=level).values()))
+                .result()
+                .offset
+                for level in (IsolationLevel.READ_COMMITTED, IsolationLevel.READ_UNCOMMITTED)
+            )
+            if committed >= written:
+                return committed
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"changelog partition {number} keeps a transaction open past {timeout:.0f} s")
+            time.sleep(0.1)
 
     def _earliest_offsets(self, partitions: list[TopicPartition]) -> dict[tuple[str, int], int]:
         """Where a partition never committed by this group starts (auto.offset.reset=earliest)."""
