@@ -50,6 +50,17 @@ STREAMS = tuple(stream.value for stream in Stream)
 OUTCOMES = ("applied", "duplicate", "dead_letter")
 DEAD_LETTER_CATEGORIES = (Category.MALFORMED_EVENT.value, Category.SCHEMA_VIOLATION.value)
 ERP_RESULTS = ("booked", "failed", "timeout")
+# The business SLA set of design.md, plus the lag operations watch: what every dashboard must show.
+SLA_METRICS = (
+    "recon_invoice_posting_latency_seconds",
+    "recon_approval_to_posting_seconds",
+    "recon_payment_acknowledgment_seconds",
+    "recon_reconciliation_completion_seconds",
+    "recon_exception_ratio",
+    "recon_duplicate_transaction_ratio",
+    "recon_erp_sync_success_ratio",
+    "recon_consumer_lag_records",
+)
 RETRY_OPERATIONS = ("payment", "kafka_produce", "kafka_list_offsets")
 UNKNOWN = "unknown"  # any label value outside its closed set: the set stays bounded whatever arrives
 

@@ -9,20 +9,17 @@ letters naming file, position and field; a SIGKILL and a resume must give the un
 
 from __future__ import annotations
 
-import os
-import random
 import resource
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from crashes import kill_mid_run_then_finish, kill_rng
 from lxml import etree
 from lxml.builder import ElementMaker
 from reconstream.models.events import MALFORMED, SCHEMA_VIOLATION, EventError, Stream, decode, validate
@@ -307,7 +304,7 @@ def test_a_sigkill_mid_run_with_bank_files_then_resume_gives_the_uninterrupted_o
     recon_run(month, tmp_path / "reference")
     compared = [p.name for p in (tmp_path / "reference").iterdir()]
     expected = {name: (tmp_path / "reference" / name).read_bytes() for name in compared}
-    rng = random.Random(int(os.environ.get("RECON_KILL_SEED", "20261125")))
+    rng = kill_rng()
     out, state = tmp_path / "out", tmp_path / "state"
     command = [
         *RECON,
@@ -322,20 +319,7 @@ def test_a_sigkill_mid_run_with_bank_files_then_resume_gives_the_uninterrupted_o
         "97",
         "--quiet",
     ]
-    kills = 0
-    for _ in range(3):
-        process = subprocess.Popen(command)
-        audit = out / "audit.jsonl"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and (not audit.exists() or audit.stat().st_size < 20_000):
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.8))
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
-            kills += 1
-        process.wait()
-    assert kills > 0, "the run finished before it could be killed: use a bigger scenario"
-    subprocess.run(command, check=True)
+    kill_mid_run_then_finish(command, out, rng, kills=3)
     for name in compared:
         assert (out / name).read_bytes() == expected[name], f"{name}: resumed outputs differ"
     store = RocksStore(state)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import orjson
 import pytest
+from crashes import kill_mid_run_then_finish, kill_rng
 from factories import HOUSE_IBAN
 from reconstream.shells.embedded import run
 from reconstream.shells.outputs import OUTPUT_FILES
@@ -54,25 +52,12 @@ def test_sigkill_at_random_points_then_resume_gives_the_uninterrupted_outputs(mo
     reference = tmp_path / "reference"
     subprocess.run([*RECON, "run", "--input", str(month_end), "--out", str(reference), "--quiet"], check=True)
     expected = outputs_of(reference)
-    rng = random.Random(int(os.environ.get("RECON_KILL_SEED", "20261125")))
+    rng = kill_rng()
     for attempt in range(3):
         out, state = tmp_path / f"out-{attempt}", tmp_path / f"state-{attempt}"
         command = [*RECON, "run", "--input", str(month_end), "--out", str(out), "--state-dir", str(state),
                    "--checkpoint-every", "300", "--quiet"]
-        kills = 0
-        for _ in range(2):  # kill it twice, at random points, before letting it finish
-            process = subprocess.Popen(command)
-            audit = out / "audit.jsonl"
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and (not audit.exists() or audit.stat().st_size < 20_000):
-                time.sleep(0.01)
-            time.sleep(rng.uniform(0.0, 0.8))
-            if process.poll() is None:
-                os.kill(process.pid, signal.SIGKILL)
-                kills += 1
-            process.wait()
-        assert kills > 0, "the run finished before it could be killed: use a bigger scenario"
-        subprocess.run(command, check=True)
+        kill_mid_run_then_finish(command, out, rng, kills=2)  # twice, at random points, then to the end
         assert outputs_of(out) == expected, f"attempt {attempt}: resumed outputs differ"
 
 

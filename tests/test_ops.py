@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 import yaml
-from reconstream.shells.metrics import RunMetrics
+from reconstream.shells.metrics import SLA_METRICS, RunMetrics
 
 OPS = Path(__file__).resolve().parents[1] / "ops"
 DASHBOARD = OPS / "grafana" / "dashboards" / "reconstream.json"
@@ -90,14 +90,5 @@ def test_dashboard_and_alerts_ask_only_for_metrics_the_engine_exports() -> None:
     used = {name for _, expr in queries() for name in _METRIC.findall(expr)} | set(_METRIC.findall(alerts))
     assert used - exported == set()
     # And the SLA set of design.md is on the dashboard.
-    for sla in (
-        "recon_invoice_posting_latency_seconds",
-        "recon_approval_to_posting_seconds",
-        "recon_payment_acknowledgment_seconds",
-        "recon_reconciliation_completion_seconds",
-        "recon_exception_ratio",
-        "recon_duplicate_transaction_ratio",
-        "recon_erp_sync_success_ratio",
-        "recon_consumer_lag_records",
-    ):
+    for sla in SLA_METRICS:
         assert any(sla in expr for _, expr in queries()), sla

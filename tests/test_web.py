@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from reconstream.shells.cli_serve import add_serve_commands, add_serve_option, parse_address, serving
 from reconstream.shells.embedded import run
-from reconstream.shells.metrics import RunMetrics
+from reconstream.shells.metrics import SLA_METRICS, RunMetrics
 from reconstream.shells.serve import build_app, start_background
 from reconstream.shells.web import RunFolder, create_app
 from test_metrics import observed_month
@@ -151,15 +151,8 @@ def test_metrics_endpoint_parses(client: TestClient) -> None:
     assert {
         "recon_events_processed",
         "recon_exceptions_open",
-        "recon_invoice_posting_latency_seconds",
-        "recon_approval_to_posting_seconds",
-        "recon_payment_acknowledgment_seconds",
-        "recon_reconciliation_completion_seconds",
-        "recon_exception_ratio",
-        "recon_duplicate_transaction_ratio",
-        "recon_erp_sync_success_ratio",
-        "recon_consumer_lag_records",
         "recon_exception_open_age_seconds",
+        *SLA_METRICS,
     } <= names
 
 
