@@ -33,6 +33,7 @@ from reconstream.tables.records import InstructionState, InvoiceState
 from .findings import Finding, fmt
 from .invoice_numbers import normalize_invoice_number
 from .remittance import compact_rf, find_rf_references, is_valid_rf, mentions_invoice, number_mentions
+from .settlements import open_amount
 
 HUNDRED = Decimal(100)
 
@@ -119,7 +120,7 @@ class OpenInstruction:
             instruction.invoice_ids,
             instruction.vendor_id,
             instruction.creditor_iban,
-            instruction.amount - state.settled_amount,
+            open_amount(state),
             instruction.currency,
             state.requested_execution_date,
         )

@@ -52,3 +52,11 @@ def by_end_to_end_id(settlement: Settlement, state: InstructionState) -> Settlem
     return SettlementDecision(
         state, MatchMethod.END_TO_END_ID, 80, (f"end-to-end id {instruction.end_to_end_id}",), (finding,)
     )
+
+
+def unmatched(entry: Settlement, why: str) -> Finding:
+    refs = (entry.entry_id, *([entry.end_to_end_id] if entry.end_to_end_id else []))
+    line = f"{entry.credit_debit} {fmt(entry.amount, entry.currency)} booked {entry.booking_date}"
+    return Finding(
+        Category.UNMATCHED_SETTLEMENT, refs, f"{line} on {entry.account_iban}: {why}", entry.amount, entry.currency
+    )

@@ -629,8 +629,3 @@ class ObservedEngine(Engine):
         self.metrics.advance(self.watermark)
         self.metrics.observe_outputs(outputs)
         return outputs
-
-
-def instrument(engine: Engine, metrics: RunMetrics) -> ObservedEngine:
-    """An observed engine over an existing engine's state and settings (the state is shared, not copied)."""
-    return ObservedEngine(engine.state, engine.ctx.settings, metrics)

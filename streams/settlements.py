@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from reconstream.matchers import payment_matching as pm
 from reconstream.matchers import settlements as rules
-from reconstream.matchers.findings import Finding, fmt
 from reconstream.models.events import SettlementBooked
 from reconstream.models.exceptions import Category
 from reconstream.models.ids import stable_id
@@ -41,20 +40,12 @@ def on_settlement(event: SettlementBooked, ctx: Context) -> None:
     elif entry.credit_debit is CreditDebit.CRDT:
         # Money in: no payment run of ours pays into our own account.
         ctx.raise_finding(
-            unmatched(entry, "a credit, and no payment of ours credits this account"),
+            rules.unmatched(entry, "a credit, and no payment of ours credits this account"),
             event.event_time,
             event.correlation_id,
         )
     else:
         match_by_rules(entry, event, ctx)
-
-
-def unmatched(entry: Settlement, why: str) -> Finding:
-    refs = (entry.entry_id, *([entry.end_to_end_id] if entry.end_to_end_id else []))
-    line = f"{entry.credit_debit} {fmt(entry.amount, entry.currency)} booked {entry.booking_date}"
-    return Finding(
-        Category.UNMATCHED_SETTLEMENT, refs, f"{line} on {entry.account_iban}: {why}", entry.amount, entry.currency
-    )
 
 
 def match_by_rules(entry: Settlement, event: SettlementBooked, ctx: Context) -> None:
