@@ -95,20 +95,20 @@ class SupplierIdentity:
 
     vendor_id: str
     tax_id: str | None = None
-    ibans: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()  # keys of its bank accounts
 
     @classmethod
     def of(cls, vendor: Vendor) -> SupplierIdentity:
         return cls(
             vendor.vendor_id,
             _compact(vendor.tax_id) if vendor.tax_id else None,
-            tuple(sorted(_compact(account.iban) for account in vendor.bank_accounts)),
+            tuple(sorted(account.account.key for account in vendor.bank_accounts)),
         )
 
     def tokens(self) -> list[str]:
         """Blocking tokens; the vendor id only when nothing stronger is on file (the tax id covers it)."""
         tokens = [f"T:{self.tax_id}"] if self.tax_id else []
-        tokens += [f"B:{iban}" for iban in self.ibans]
+        tokens += [f"B:{account}" for account in self.accounts]
         return tokens or [f"V:{self.vendor_id}"]
 
 
@@ -129,7 +129,7 @@ def supplier_relation(
     if mine.tax_id and mine.tax_id == theirs.tax_id:
         why = f"vendor {vendor_id} is the same supplier as {earlier_vendor_id} (tax id {mine.tax_id})"
         return SupplierRelation.SAME_TAX_ID, why
-    shared = sorted(set(mine.ibans) & set(theirs.ibans))
+    shared = sorted(set(mine.accounts) & set(theirs.accounts))
     if shared:
         why = f"vendor {vendor_id} is the same supplier as {earlier_vendor_id} (bank account {shared[0]})"
         return SupplierRelation.SAME_BANK_ACCOUNT, why
@@ -351,4 +351,3 @@ def check_duplicate(
         ):
             best = decision
     return best
-

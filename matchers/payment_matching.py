@@ -48,7 +48,7 @@ class BankLine:
     currency: str
     booking_date: date
     end_to_end_id: str | None = None
-    counterparty_iban: str | None = None
+    counterparty_account: str | None = None  # the account's key (models/accounts.py)
     counterparty_name: str | None = None
     remittance_info: str = ""
     creditor_reference: str | None = None
@@ -61,7 +61,7 @@ class BankLine:
             entry.currency,
             entry.booking_date,
             entry.end_to_end_id,
-            entry.counterparty_iban,
+            entry.counterparty_key,
             entry.counterparty_name,
             entry.remittance_info or "",
             entry.creditor_reference,
@@ -80,7 +80,7 @@ class OpenInvoice:
     invoice_date: date
     due_date: date | None = None
     vendor_name: str = ""
-    ibans: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()  # keys of the payee's accounts on file
     creditor_reference: str | None = None
     discount_percent: Decimal | None = None  # the invoice's own early-payment terms, e.g. 2 % within 10 days
     discount_days: int | None = None
@@ -97,7 +97,7 @@ class OpenInvoice:
             invoice.invoice_date,
             invoice.due_date,
             vendor.name if vendor else "",
-            tuple(account.iban for account in vendor.bank_accounts) if vendor else (),
+            tuple(account.account.key for account in vendor.bank_accounts) if vendor else (),
             creditor_reference,
         )
 
@@ -107,7 +107,7 @@ class OpenInstruction:
     end_to_end_id: str
     invoice_ids: tuple[str, ...]
     vendor_id: str
-    creditor_iban: str
+    creditor_account: str  # its key
     amount: Decimal  # still open: instructed less already settled
     currency: str
     requested_execution_date: date
@@ -119,7 +119,7 @@ class OpenInstruction:
             instruction.end_to_end_id,
             instruction.invoice_ids,
             instruction.vendor_id,
-            instruction.creditor_iban,
+            instruction.creditor_account.key,
             open_amount(state),
             instruction.currency,
             state.requested_execution_date,
@@ -291,8 +291,8 @@ def by_end_to_end_id(line: BankLine, instruction: OpenInstruction, policy: Match
 def by_amount_creditor_date(
     line: BankLine, instruction: OpenInstruction, policy: MatchPolicy
 ) -> PaymentMatch | None:
-    if (line.counterparty_iban, line.currency, line.amount) != (
-        instruction.creditor_iban,
+    if (line.counterparty_account, line.currency, line.amount) != (
+        instruction.creditor_account,
         instruction.currency,
         instruction.amount,
     ):
@@ -302,7 +302,7 @@ def by_amount_creditor_date(
         return None
     evidence = (
         "amount equal",
-        f"creditor account {instruction.creditor_iban}",
+        f"creditor account {instruction.creditor_account}",
         f"booked {days} day(s) from requested execution",
     )
     return PaymentMatch(
@@ -314,8 +314,8 @@ def by_amount_creditor_date(
 # -- counterparty ----------------------------------------------------------------------------------
 def counterparty_evidence(line: BankLine, invoice: OpenInvoice, policy: MatchPolicy) -> tuple[int, str | None]:
     """(confidence penalty, evidence): 0 for an account on file, more for a name alone; None if neither."""
-    if line.counterparty_iban and line.counterparty_iban in invoice.ibans:
-        return 0, f"counterparty account {line.counterparty_iban} on file for vendor {invoice.vendor_id}"
+    if line.counterparty_account and line.counterparty_account in invoice.accounts:
+        return 0, f"counterparty account {line.counterparty_account} on file for vendor {invoice.vendor_id}"
     if line.counterparty_name and invoice.vendor_name:
         similarity = fuzz.token_set_ratio(line.counterparty_name.lower(), invoice.vendor_name.lower())
         if similarity >= policy.name_similarity:
@@ -579,8 +579,8 @@ def line_keys(line: BankLine) -> list[str]:
     keys += [f"rf:{ref}" for ref in line_references(line)]
     if line.remittance_info:
         keys += [f"num:{mention}" for mention in sorted(number_mentions(line.remittance_info))]
-    if line.counterparty_iban:
-        keys.append(f"iban:{line.counterparty_iban}")
+    if line.counterparty_account:
+        keys.append(f"acct:{line.counterparty_account}")
     if line.counterparty_name:
         keys.append(f"name:{name_key(line.counterparty_name)}")
     return keys
@@ -590,14 +590,14 @@ def invoice_keys(invoice: OpenInvoice) -> list[str]:
     keys = [f"num:{normalize_invoice_number(invoice.number)}"]
     if invoice.creditor_reference:
         keys.append(f"rf:{compact_rf(invoice.creditor_reference)}")
-    keys += [f"iban:{iban}" for iban in invoice.ibans]
+    keys += [f"acct:{account}" for account in invoice.accounts]
     if invoice.vendor_name:
         keys.append(f"name:{name_key(invoice.vendor_name)}")
     return keys
 
 
 def instruction_keys(instruction: OpenInstruction) -> list[str]:
-    return [f"e2e:{instruction.end_to_end_id}", f"iban:{instruction.creditor_iban}"]
+    return [f"e2e:{instruction.end_to_end_id}", f"acct:{instruction.creditor_account}"]
 
 
 def name_key(name: str) -> str:

@@ -1,13 +1,13 @@
 """What a bank line says about what it pays: ISO 11649 creditor references and invoice numbers in text.
 
-The RF check itself is data validation and lives with the model (models/creditor_reference.py).
+The reference checks are data validation and live with the model (models/creditor_references.py).
 """
 
 from __future__ import annotations
 
 import re
 
-from reconstream.models.creditor_reference import compact_rf, is_valid_rf, rf_reference
+from reconstream.models.creditor_references import compact_rf, is_valid_rf, rf_reference
 
 from .invoice_numbers import normalize_invoice_number
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from reconstream.models.bank_details import DataQualityFlag
 from reconstream.models.exceptions import Category
 from reconstream.models.outputs import MatchMethod
 from reconstream.models.payments import CreditDebit, Settlement
@@ -58,5 +59,15 @@ def unmatched(entry: Settlement, why: str) -> Finding:
     refs = (entry.entry_id, *([entry.end_to_end_id] if entry.end_to_end_id else []))
     line = f"{entry.credit_debit} {fmt(entry.amount, entry.currency)} booked {entry.booking_date}"
     return Finding(
-        Category.UNMATCHED_SETTLEMENT, refs, f"{line} on {entry.account_iban}: {why}", entry.amount, entry.currency
+        Category.UNMATCHED_SETTLEMENT, refs, f"{line} on {entry.account.key}: {why}", entry.amount, entry.currency
+    )
+
+
+def data_quality(entry: Settlement, flag: DataQualityFlag) -> Finding:
+    """A field the bank file got wrong: the booking stands (money moved), the field needs a look."""
+    return Finding(
+        Category.DATA_QUALITY,
+        (f"{entry.entry_id}|{flag.field}", entry.entry_id),
+        f"bank entry {entry.entry_id} ({entry.credit_debit} {fmt(entry.amount, entry.currency)} booked "
+        f"{entry.booking_date}): {flag.field} kept as written: {flag.reason}",
     )

@@ -31,7 +31,7 @@ def check_vendor(invoice: Invoice, vendor: Vendor | None) -> Finding | None:
 
 
 def check_creditor_account(instruction: PaymentInstruction, vendor: Vendor | None) -> Finding | None:
-    """A payment to an IBAN the vendor master does not hold is the classic payment-fraud pattern."""
+    """A payment to an account the vendor master does not hold is the classic payment-fraud pattern."""
     if vendor is None:
         return Finding(
             Category.UNKNOWN_VENDOR,
@@ -40,12 +40,13 @@ def check_creditor_account(instruction: PaymentInstruction, vendor: Vendor | Non
             instruction.amount,
             instruction.currency,
         )
-    on_file = {account.iban for account in vendor.bank_accounts}
-    if instruction.creditor_iban not in on_file:
+    on_file = {account.account.key for account in vendor.bank_accounts}
+    creditor = instruction.creditor_account.key
+    if creditor not in on_file:
         return Finding(
             Category.VENDOR_BANK_MISMATCH,
             (instruction.end_to_end_id, vendor.vendor_id, *instruction.invoice_ids),
-            f"creditor IBAN {instruction.creditor_iban} is not among the {len(on_file)} account(s) "
+            f"creditor account {creditor} is not among the {len(on_file)} account(s) "
             f"on file for vendor {vendor.vendor_id}",
             instruction.amount,
             instruction.currency,

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import Field, TypeAdapter, ValidationError
 
+from .balances import Balance
 from .base import Record, UtcDatetime
 from .invoices import Invoice, InvoiceStatusChange
 from .master_data import GoodsReceipt, PurchaseOrder, Vendor
@@ -26,16 +27,22 @@ class Stream(StrEnum):
     PAYMENT_BATCHES = "payment_batches"
     BANK_ACKS = "bank_acks"
     SETTLEMENTS = "settlements"
+    BALANCES = "balances"  # after the entries of the same moment: a closing balance counts what was booked
 
 
 STREAM_ORDER: dict[str, int] = {stream.value: rank for rank, stream in enumerate(Stream)}
+
+
+# Version 2 names accounts of any scheme and carries what banks say about a payment (docs/events.md);
+# version 1 events still read, field for field.
+SCHEMA_VERSION = 2
 
 
 class Envelope(Record):
     event_id: str = Field(min_length=1, max_length=200)
     correlation_id: str | None = None
     batch_correlation_id: str | None = None
-    schema_version: int = Field(default=1, ge=1)
+    schema_version: int = Field(default=1, ge=1, le=SCHEMA_VERSION)
     source_system: str = Field(min_length=1)
     event_time: UtcDatetime
     ingest_time: UtcDatetime | None = None
@@ -81,6 +88,11 @@ class SettlementBooked(Envelope):
     payload: Settlement
 
 
+class BalanceReported(Envelope):
+    event_type: Literal["balance.reported"]
+    payload: Balance
+
+
 EVENT_CLASSES: dict[Stream, type[Envelope]] = {
     Stream.VENDORS: VendorUpserted,
     Stream.PURCHASE_ORDERS: PurchaseOrderCreated,
@@ -90,6 +102,7 @@ EVENT_CLASSES: dict[Stream, type[Envelope]] = {
     Stream.PAYMENT_BATCHES: PaymentBatchReleased,
     Stream.BANK_ACKS: BankAckReceived,
     Stream.SETTLEMENTS: SettlementBooked,
+    Stream.BALANCES: BalanceReported,
 }
 EVENT_TYPE_OF: dict[Stream, str] = {
     stream: cls.model_fields["event_type"].annotation.__args__[0]  # type: ignore[union-attr]
@@ -104,7 +117,8 @@ Event = Annotated[
     | InvoiceStatusChanged
     | PaymentBatchReleased
     | BankAckReceived
-    | SettlementBooked,
+    | SettlementBooked
+    | BalanceReported,
     Field(discriminator="event_type"),
 ]
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -27,10 +28,12 @@ class Category(StrEnum):
     MISSING_SETTLEMENT = "missing_settlement"
     SETTLEMENT_AMOUNT_MISMATCH = "settlement_amount_mismatch"
     UNMATCHED_SETTLEMENT = "unmatched_settlement"
+    BALANCE_MISMATCH = "balance_mismatch"
     MALFORMED_EVENT = "malformed_event"
     SCHEMA_VIOLATION = "schema_violation"
     ERP_POSTING_FAILED = "erp_posting_failed"
     ERP_TIMEOUT = "erp_timeout"
+    DATA_QUALITY = "data_quality"  # a field kept as written although it failed a check (the booking stands)
 
 
 class Kind(StrEnum):
@@ -63,6 +66,7 @@ ROUTING: dict[Category, tuple[Kind, OwnerQueue]] = {
             Category.MISSING_SETTLEMENT,
             Category.SETTLEMENT_AMOUNT_MISMATCH,
             Category.UNMATCHED_SETTLEMENT,
+            Category.BALANCE_MISMATCH,
         )
     },
     **{
@@ -72,6 +76,7 @@ ROUTING: dict[Category, tuple[Kind, OwnerQueue]] = {
             Category.SCHEMA_VIOLATION,
             Category.ERP_POSTING_FAILED,
             Category.ERP_TIMEOUT,
+            Category.DATA_QUALITY,
         )
     },
 }
@@ -84,28 +89,41 @@ class Severity(StrEnum):
     LOW = "low"
 
 
-# Amount thresholds (in the document currency) and how long each severity may stay open.
-_SEVERITY_BY_AMOUNT: tuple[tuple[Decimal, Severity], ...] = (
-    (Decimal(100_000), Severity.CRITICAL),
-    (Decimal(10_000), Severity.HIGH),
-    (Decimal(1_000), Severity.MEDIUM),
-)
-_RESOLVE_WITHIN: dict[Severity, timedelta] = {
-    Severity.CRITICAL: timedelta(hours=4),
-    Severity.HIGH: timedelta(days=1),
-    Severity.MEDIUM: timedelta(days=3),
-    Severity.LOW: timedelta(days=5),
-}
-_TECHNICAL_SEVERITY = Severity.HIGH  # a broken feed blocks every document behind it
+@dataclass(frozen=True, slots=True)
+class SeverityPolicy:
+    """Severity from the amount at stake (document currency), and how long each severity may stay open."""
+
+    critical_from: Decimal = Decimal(100_000)
+    high_from: Decimal = Decimal(10_000)
+    medium_from: Decimal = Decimal(1_000)
+    critical_within: timedelta = timedelta(hours=4)
+    high_within: timedelta = timedelta(days=1)
+    medium_within: timedelta = timedelta(days=3)
+    low_within: timedelta = timedelta(days=5)
+    technical: Severity = Severity.HIGH  # a broken feed blocks every document behind it
+
+    def severity(self, kind: Kind, amount: Decimal | None) -> Severity:
+        if amount is None:
+            return self.technical if kind is Kind.TECHNICAL else Severity.LOW
+        for threshold, severity in (
+            (self.critical_from, Severity.CRITICAL),
+            (self.high_from, Severity.HIGH),
+            (self.medium_from, Severity.MEDIUM),
+        ):
+            if amount >= threshold:
+                return severity
+        return Severity.LOW
+
+    def resolve_within(self, severity: Severity) -> timedelta:
+        return {
+            Severity.CRITICAL: self.critical_within,
+            Severity.HIGH: self.high_within,
+            Severity.MEDIUM: self.medium_within,
+            Severity.LOW: self.low_within,
+        }[severity]
 
 
-def severity_for(kind: Kind, amount: Decimal | None) -> Severity:
-    if amount is None:
-        return _TECHNICAL_SEVERITY if kind is Kind.TECHNICAL else Severity.LOW
-    for threshold, severity in _SEVERITY_BY_AMOUNT:
-        if amount >= threshold:
-            return severity
-    return Severity.LOW
+DEFAULT_SEVERITY = SeverityPolicy()
 
 
 class ExceptionStatus(StrEnum):
@@ -139,9 +157,10 @@ def raise_exception(
     correlation_id: str | None = None,
     amount: Decimal | None = None,
     currency: str | None = None,
+    policy: SeverityPolicy = DEFAULT_SEVERITY,
 ) -> ReconException:
     kind, owner = ROUTING[category]
-    severity = severity_for(kind, amount)
+    severity = policy.severity(kind, amount)
     return ReconException(
         # The id hangs on the category and the primary ref only: the same cause seen again is the same exception.
         exception_id=stable_id("exc", category.value, refs[0]),
@@ -155,5 +174,5 @@ def raise_exception(
         amount=amount,
         currency=currency,
         first_seen=at,
-        due_at=at + _RESOLVE_WITHIN[severity],
+        due_at=at + policy.resolve_within(severity),
     )

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from .accounts import Account
+from .bank_details import DataQualityFlag
 from .base import Record
-from .creditor_reference import is_valid_rf
+from .creditor_references import reference_scheme
 from .money import Amount, CurrencyCode, check_scale
 
 
@@ -41,15 +44,38 @@ class Invoice(Record):
     tax_amount: Amount
     gross_amount: Amount
     po_number: str | None = None
-    creditor_reference: str | None = Field(default=None, description="ISO 11649 RF reference the payer quotes")
+    creditor_reference: str | None = Field(
+        default=None, description="the reference the payer quotes: ISO 11649 RF, Swiss QR, Belgian OGM ... (checked)"
+    )
+    payee_account: Account | None = Field(default=None, description="the account the supplier asks to be paid to")
     lines: tuple[InvoiceLine, ...] = ()
+    data_quality: tuple[DataQualityFlag, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _signed_credit_note(cls, data: Any) -> Any:
+        """Many AP platforms export a credit note as an invoice with negative amounts: read it as a credit note."""
+        if not isinstance(data, dict) or not all(_negative(data.get(name)) is not None for name in _TOTALS):
+            return data
+        signs = [_negative(data[name]) for name in _TOTALS]
+        if not any(signs) or not all(sign or _zero(data[name]) for sign, name in zip(signs, _TOTALS, strict=True)):
+            return data  # all positive, or mixed signs: the ordinary checks speak
+        flipped = {**data, "document_type": DocumentType.CREDIT_NOTE.value}
+        for name in _TOTALS:
+            flipped[name] = _absolute(data[name])
+        if isinstance(data.get("lines"), list | tuple):
+            flipped["lines"] = [_absolute_line(line) for line in data["lines"]]
+        return flipped
 
     @field_validator("creditor_reference")
     @classmethod
-    def _rf_checks(cls, value: str | None) -> str | None:
+    def _reference_checks(cls, value: str | None) -> str | None:
         # A reference that fails its check digits would match nothing, or the wrong invoice: refuse it here.
-        if value is not None and not is_valid_rf(value):
-            raise ValueError(f"{value!r} is not an ISO 11649 creditor reference (RF + check digits)")
+        if value is not None and reference_scheme(value) is None:
+            raise ValueError(
+                f"{value!r} passes the check of no creditor reference scheme (ISO 11649 RF, Swiss QR, Belgian OGM, "
+                "Dutch betalingskenmerk, Finnish, Norwegian KID, Swedish OCR)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -63,6 +89,40 @@ class Invoice(Record):
         if self.lines and sum((line.net_amount for line in self.lines), Decimal(0)) != self.net_amount:
             raise ValueError(f"lines: line net amounts do not add up to net_amount {self.net_amount}")
         return self
+
+
+_TOTALS = ("net_amount", "tax_amount", "gross_amount")
+
+
+def _negative(value: Any) -> bool | None:
+    """Whether a money value as received is negative; None when it is not money text at all."""
+    if isinstance(value, str):
+        text = value.strip()
+        return text.startswith("-") if text else None
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        return value < 0
+    return None
+
+
+def _zero(value: Any) -> bool:
+    try:
+        return Decimal(str(value).strip()) == 0
+    except ArithmeticError:
+        return False
+
+
+def _absolute(value: Any) -> Any:
+    return value.strip().removeprefix("-") if isinstance(value, str) else abs(value)
+
+
+def _absolute_line(line: Any) -> Any:
+    if not isinstance(line, dict):
+        return line
+    fixed = dict(line)
+    for name in ("quantity", "unit_price", "net_amount"):
+        if _negative(line.get(name)):
+            fixed[name] = _absolute(line[name])
+    return fixed
 
 
 class InvoiceStatus(StrEnum):

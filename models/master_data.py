@@ -4,33 +4,21 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
-from schwifty import BIC, IBAN
+from pydantic import AfterValidator, AliasChoices, Field, model_validator
 
+from .accounts import Account, valid_bic, valid_iban
 from .base import Record
 from .money import Amount, CurrencyCode, check_scale
 
-
-# The same few thousand accounts recur in every batch and statement line: check each text once.
-@lru_cache(maxsize=65_536)
-def _valid_iban(value: str) -> str:
-    return str(IBAN(value))  # raises naming the failing check: length, country or checksum
-
-
-@lru_cache(maxsize=4_096)
-def _valid_bic(value: str) -> str:
-    return str(BIC(value))
-
-
-Iban = Annotated[str, AfterValidator(_valid_iban)]
-Bic = Annotated[str, AfterValidator(_valid_bic)]
+Iban = Annotated[str, AfterValidator(valid_iban)]
+Bic = Annotated[str, AfterValidator(valid_bic)]
 
 
 class BankAccount(Record):
-    iban: Iban
+    # Schema version 1 wrote {"iban": ...}; version 2 any account: {"account": {scheme, id, bank_id}}.
+    account: Account = Field(validation_alias=AliasChoices("account", "iban"))
     bic: Bic | None = None
 
 

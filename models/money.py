@@ -5,62 +5,19 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any
 
+from iso4217 import Currency
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
-# ISO 4217 minor units for the currencies a European/US group pays in. A code missing here is an
-# unknown currency on purpose: paying in it needs a deliberate addition, not a silent default.
-MINOR_UNITS: dict[str, int] = {
-    "AED": 2,
-    "AUD": 2,
-    "BGN": 2,
-    "BHD": 3,
-    "BRL": 2,
-    "CAD": 2,
-    "CHF": 2,
-    "CLP": 0,
-    "CNY": 2,
-    "COP": 2,
-    "CZK": 2,
-    "DKK": 2,
-    "EGP": 2,
-    "EUR": 2,
-    "GBP": 2,
-    "HKD": 2,
-    "HUF": 2,
-    "IDR": 2,
-    "ILS": 2,
-    "INR": 2,
-    "ISK": 0,
-    "JOD": 3,
-    "JPY": 0,
-    "KES": 2,
-    "KRW": 0,
-    "KWD": 3,
-    "MAD": 2,
-    "MXN": 2,
-    "MYR": 2,
-    "NGN": 2,
-    "NOK": 2,
-    "NZD": 2,
-    "OMR": 3,
-    "PHP": 2,
-    "PLN": 2,
-    "QAR": 2,
-    "RON": 2,
-    "SAR": 2,
-    "SEK": 2,
-    "SGD": 2,
-    "THB": 2,
-    "TND": 3,
-    "TRY": 2,
-    "TWD": 2,
-    "UAH": 2,
-    "USD": 2,
-    "VND": 0,
-    "ZAR": 2,
-}
 
-_EXPONENTS: dict[int, Decimal] = {n: Decimal(1).scaleb(-n) for n in range(4)}
+def _payment_currencies() -> dict[str, int]:
+    # The ISO 4217 list as the `iso4217` package keeps it (SIX's published table). Funds and metals codes
+    # (XAU, XDR ...) have no minor units: nobody pays an invoice in them, so they stay unknown here.
+    return {currency.code: currency.exponent for currency in Currency if currency.exponent is not None}
+
+
+MINOR_UNITS: dict[str, int] = _payment_currencies()
+
+_EXPONENTS: dict[int, Decimal] = {n: Decimal(1).scaleb(-n) for n in range(5)}
 
 
 def _currency_code(value: Any) -> str:
@@ -78,10 +35,14 @@ def _no_float(value: Any) -> Any:
     return value
 
 
-def _non_negative(value: Decimal) -> Decimal:
+def _finite(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise ValueError("must be a finite amount")
-    if value < 0:
+    return value
+
+
+def _non_negative(value: Decimal) -> Decimal:
+    if _finite(value) < 0:
         raise ValueError(f"must not be negative, got {value}")
     return value
 
@@ -100,6 +61,7 @@ Amount = Annotated[
 SignedAmount = Annotated[
     Decimal,
     BeforeValidator(_no_float),
+    AfterValidator(_finite),
     PlainSerializer(lambda d: str(d), return_type=str, when_used="json"),
 ]
 
@@ -113,7 +75,17 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
 
 
 def check_scale(amount: Decimal, currency: str, field: str) -> None:
-    """Refuse more decimals than the currency has: rounding an incoming amount would hide an error."""
+    """Refuse a real fraction of a minor unit: rounding an incoming amount would hide an error.
+
+    Zeros written beyond the minor units ("105.750" EUR, as some banks print every amount with three
+    decimals) are the same amount and pass.
+    """
     exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > MINOR_UNITS[currency]:
+    if isinstance(exponent, int) and -exponent > MINOR_UNITS[currency] and amount != quantize(amount, currency):
         raise ValueError(f"{field}: {amount} has more decimals than {currency} allows ({MINOR_UNITS[currency]})")
+
+
+def at_scale(amount: Decimal, currency: str) -> Decimal:
+    """The amount written with exactly the currency's minor units, when that loses nothing ("105.750" -> 105.75)."""
+    scaled = quantize(amount, currency)
+    return scaled if scaled == amount else amount

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
@@ -75,9 +76,26 @@ class DeadLetter(Record):
 
 
 class CashPosition(Record):
-    account_iban: str
+    """What treasury calls cash: the bank's last reported balance, what was booked since, and what is in flight.
+
+    Without any balance from the bank, the booked balance is the net of the entries seen (and says so by
+    having no `bank_balance`).
+    """
+
+    account: str = Field(description="the account's key: its IBAN, or scheme:bank_id/id")
     currency: CurrencyCode
+    company_code: str | None = None
+    bank_balance: SignedAmount | None = Field(default=None, description="the last booked balance the bank reported")
+    bank_balance_type: str | None = None
+    bank_balance_date: date | None = None
+    bank_balance_at: UtcDatetime | None = Field(default=None, description="when the bank reported it (event time)")
+    available_balance: SignedAmount | None = None
+    available_balance_date: date | None = None
+    movements_since: SignedAmount = Decimal(0)
     booked_balance: SignedAmount = Decimal(0)
     in_flight_outgoing: Amount = Decimal(0)
     projected_balance: SignedAmount = Decimal(0)
+    difference: SignedAmount | None = Field(
+        default=None, description="bank's balance less the engine's at the last check, when they disagreed"
+    )
     as_of: UtcDatetime | None = None

@@ -5,10 +5,20 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
+from .accounts import Account
+from .bank_details import (
+    BankTransactionCode,
+    BatchInfo,
+    Charge,
+    DataQualityFlag,
+    ForeignExchange,
+    ReferenceScheme,
+    ReferredDocument,
+    ReturnInfo,
+)
 from .base import Record
-from .master_data import Iban
 from .money import Amount, CurrencyCode, check_scale
 
 
@@ -19,7 +29,7 @@ class PaymentInstruction(Record):
     amount: Amount
     currency: CurrencyCode
     creditor_name: str = ""
-    creditor_iban: Iban
+    creditor_account: Account = Field(validation_alias=AliasChoices("creditor_account", "creditor_iban"))
     remittance_info: str = ""
 
     @model_validator(mode="after")
@@ -34,7 +44,7 @@ class PaymentBatch(Record):
     batch_id: str = Field(min_length=1, max_length=35, description="pain.001 MsgId")
     payment_info_id: str | None = None
     company_code: str = Field(min_length=1)
-    debtor_iban: Iban
+    debtor_account: Account = Field(validation_alias=AliasChoices("debtor_account", "debtor_iban"))
     requested_execution_date: date
     instructions: tuple[PaymentInstruction, ...] = Field(min_length=1)
 
@@ -79,18 +89,43 @@ class CreditDebit(StrEnum):
 
 
 class Settlement(Record):
+    """One booked bank entry (camt.053/054 entry or transaction detail, MT940 :61:, BAI2 16 record).
+
+    Schema version 2 names accounts of any scheme (`account`, `counterparty_account`; version 1's
+    `account_iban` and `counterparty_iban` still read) and carries what the bank said about the payment.
+    """
+
     entry_id: str = Field(min_length=1, description="bank's entry reference (AcctSvcrRef)")
-    account_iban: Iban
+    account: Account = Field(validation_alias=AliasChoices("account", "account_iban"))
     amount: Amount
     currency: CurrencyCode
     credit_debit: CreditDebit
     booking_date: date
     value_date: date
     end_to_end_id: str | None = None
-    counterparty_iban: Iban | None = None
+    counterparty_account: Account | None = Field(
+        default=None, validation_alias=AliasChoices("counterparty_account", "counterparty_iban")
+    )
     counterparty_name: str | None = None
     remittance_info: str | None = None
     creditor_reference: str | None = None
+    # -- schema version 2: what the bank said, as it said it ------------------------------------------
+    statement_id: str | None = Field(default=None, description="the statement or notification that reported it")
+    remittance_lines: tuple[str, ...] = Field(default=(), description="Ustrd / :86: pieces as the bank cut them")
+    reference_scheme: ReferenceScheme | None = Field(default=None, description="whose check creditor_reference passed")
+    referred_documents: tuple[ReferredDocument, ...] = ()
+    additional_info: str | None = None
+    charges: tuple[Charge, ...] = ()
+    fx: ForeignExchange | None = None
+    bank_transaction_code: BankTransactionCode | None = None
+    purpose: str | None = None
+    return_info: ReturnInfo | None = None
+    ultimate_debtor: str | None = None
+    ultimate_creditor: str | None = None
+    mandate_id: str | None = None
+    creditor_scheme_id: str | None = None
+    batch: BatchInfo | None = None
+    data_quality: tuple[DataQualityFlag, ...] = ()
 
     @field_validator("end_to_end_id")
     @classmethod
@@ -102,3 +137,7 @@ class Settlement(Record):
     def _scale(self) -> Settlement:
         check_scale(self.amount, self.currency, "amount")
         return self
+
+    @property
+    def counterparty_key(self) -> str | None:
+        return self.counterparty_account.key if self.counterparty_account is not None else None

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 
 from . import embedded
 from .cli_serve import add_serve_commands, add_serve_option, serving
+from .config import ENV_VAR, EXAMPLE, Config, ConfigError, config_path, effective, load_config
 from .inputs import total_bytes
 from .metrics import RunMetrics
 from .outputs import verify_audit
@@ -26,7 +27,28 @@ from .outputs import verify_audit
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.handler(args) or 0)
+    try:
+        return int(args.handler(args) or 0)
+    except ConfigError as exc:
+        print(f"recon: config: {exc}", file=sys.stderr)
+        return 2
+
+
+def config_of(args: argparse.Namespace) -> Config:
+    """The effective configuration of this command: `--config`, else $RECON_CONFIG, else the defaults."""
+    return load_config(getattr(args, "config", None))
+
+
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    """`--config FILE` on every command, nested ones too: one file read by all of them."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_config_option(sub)
+            return
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help=f"configuration file, TOML or YAML (default: ${ENV_VAR})"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_commands.add_parser("verify", help="check the hash chain of DIR/audit.jsonl")
     verify.add_argument("dir", type=Path)
     verify.set_defaults(handler=cmd_audit_verify)
+
+    config = commands.add_parser("config", help="the configuration file: check one, or write a commented example")
+    config_commands = config.add_subparsers(required=True, metavar="ACTION")
+    check = config_commands.add_parser("check", help="validate a config file and print the effective settings")
+    check.set_defaults(handler=cmd_config_check)
+    example = config_commands.add_parser("example", help="write a commented example with every default")
+    example.add_argument("--out", type=Path, help="write here instead of stdout")
+    example.set_defaults(handler=cmd_config_example)
+    _add_config_option(parser)
     return parser
 
 
@@ -127,7 +158,7 @@ def add_format_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
 def cmd_ingest(args: argparse.Namespace) -> int:
     from .formats.cli import cmd_ingest as ingest
 
-    return ingest(args.paths, args.format, args.out)
+    return ingest(args.paths, args.format, args.out, config_of(args).ingest_options())
 
 
 def cmd_pain001(args: argparse.Namespace) -> int:
@@ -142,6 +173,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     config = WorkerConfig(
+        settings=config_of(args).engine_settings(),
         bootstrap=_broker(args.broker),
         data_dir=args.data_dir,
         worker_id=args.worker_id,
@@ -161,8 +193,15 @@ def cmd_produce(args: argparse.Namespace) -> int:
     if not args.input.is_dir():
         print(f"recon produce: --input {args.input} is not a folder", file=sys.stderr)
         return 2
+    config = config_of(args)
     summary = produce(
-        args.input, _broker(args.broker), Topics.from_env(args.topic_prefix), args.partitions, rate=args.rate
+        args.input,
+        _broker(args.broker),
+        Topics.from_env(args.topic_prefix),
+        args.partitions,
+        rate=args.rate,
+        house=config.house_accounts(),
+        ingest_options=config.ingest_options(),
     )
     print(
         f"produced {summary.lines:,} input lines as {summary.messages:,} messages "
@@ -187,9 +226,14 @@ def _run_with_progress(
     console: Console,
     show: bool,
     metrics: RunMetrics | None = None,
+    config: Config | None = None,
 ) -> embedded.RunSummary:
+    config = config or Config()
+    settings, options = config.engine_settings(), config.ingest_options()
     if not show:
-        return embedded.run(input_dir, out_dir, state_dir, checkpoint_every=checkpoint_every, metrics=metrics)
+        return embedded.run(
+            input_dir, out_dir, state_dir, settings, checkpoint_every, ingest_options=options, metrics=metrics
+        )
     columns = (
         TextColumn("reconciling"),
         BarColumn(),
@@ -203,8 +247,10 @@ def _run_with_progress(
             input_dir,
             out_dir,
             state_dir,
+            settings,
             checkpoint_every=checkpoint_every,
             progress=lambda events, done: bar.update(task, completed=done, events=events),
+            ingest_options=options,
             metrics=metrics,
         )
     return summary
@@ -215,6 +261,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"recon run: --input {args.input} is not a folder", file=sys.stderr)
         return 2
     console = Console(stderr=True)
+    config = config_of(args)
     with serving(args.serve, args.out, args.input) as metrics:
         summary = _run_with_progress(
             args.input,
@@ -224,6 +271,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             console,
             show=not args.quiet and console.is_terminal,
             metrics=metrics,
+            config=config,
         )
         if not args.quiet:
             from .report import print_summary
@@ -249,6 +297,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .report import print_summary
 
     console = Console(stderr=args.json)
+    config = config_of(args)
     with tempfile.TemporaryDirectory(prefix="recon-demo-") as scratch:
         base = args.keep or Path(scratch)
         input_dir, out_dir = base / "input", base / "out"
@@ -256,7 +305,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         labels: Labels = generate(input_dir, invoices=args.invoices, seed=args.seed)
         # With --serve the pages and /metrics stay up after the summary, until Ctrl-C, over this month.
         with serving(args.serve, out_dir, input_dir) as metrics:
-            summary = _run_with_progress(input_dir, out_dir, None, 5000, console, console.is_terminal, metrics)
+            summary = _run_with_progress(input_dir, out_dir, None, 5000, console, console.is_terminal, metrics, config)
             print_summary(summary, console)
             with (out_dir / "exceptions.jsonl").open("rb") as handle:
                 result = score(labels, (orjson.loads(line) for line in handle))
@@ -311,6 +360,24 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         print(f"audit chain BROKEN at record {checked}: {problem}")
         return 1
     print(f"audit chain intact: {checked:,} records")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    path = config_path(args.config)
+    config = config_of(args)  # a ConfigError names every bad key (main prints it, exit 2)
+    print(f"# {path or 'no config file: the defaults'}: valid", file=sys.stderr)
+    print(orjson.dumps(effective(config), option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+def cmd_config_example(args: argparse.Namespace) -> int:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        print(text, end="")
     return 0
 
 

@@ -169,7 +169,7 @@ class EmbeddedRunner:
         )
 
     def _write_cash_positions(self) -> list[dict[str, Any]]:
-        positions = [p.model_dump(mode="json", exclude_none=True) for _, p in self.engine.state.cash_positions.items()]
+        positions = [p.model_dump(mode="json", exclude_none=True) for p in self.engine.cash_positions()]
         document = {"as_of": iso(self.engine.watermark) if self.engine.watermark_us else None, "positions": positions}
         (self.out_dir / "cash_positions.json").write_bytes(
             orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"

@@ -33,12 +33,15 @@ def print_summary(summary: RunSummary, console: Console) -> None:
     console.print(exceptions)
 
     cash = Table(title="Cash positions")
-    for column in ("account", "currency", "booked", "in flight (out)", "projected"):
-        cash.add_column(column, justify="left" if column in ("account", "currency") else "right")
+    for column in ("account", "currency", "bank balance", "as of", "since", "booked", "in flight (out)", "projected"):
+        cash.add_column(column, justify="left" if column in ("account", "currency", "as of") else "right")
     for position in summary.cash_positions:
         cash.add_row(
-            position["account_iban"],
+            position["account"],
             position["currency"],
+            position.get("bank_balance", "-"),
+            position.get("bank_balance_date", ""),
+            position["movements_since"],
             position["booked_balance"],
             position["in_flight_outgoing"],
             position["projected_balance"],

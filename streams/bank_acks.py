@@ -61,7 +61,7 @@ def apply_transaction_status(status: TransactionAck, event: BankAckReceived, ctx
             Category.PAYMENT_REJECTED,
             (e2e, *instruction.invoice_ids),
             f"bank rejected {e2e} ({reason}{': ' + status.reason_text if status.reason_text else ''}) "
-            f"for {instruction.amount} {instruction.currency} to {instruction.creditor_iban}",
+            f"for {instruction.amount} {instruction.currency} to {instruction.creditor_account.key}",
             instruction.amount,
             instruction.currency,
         ),

@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import NamedTuple
 
+from reconstream.matchers.duplicates import DuplicatePolicy
 from reconstream.matchers.findings import Finding
 from reconstream.matchers.payment_matching import MatchPolicy
 from reconstream.matchers.three_way import AmountTolerance
 from reconstream.models.base import Record
-from reconstream.models.exceptions import Category, ExceptionStatus, ReconException, raise_exception
+from reconstream.models.exceptions import Category, ExceptionStatus, ReconException, SeverityPolicy, raise_exception
 from reconstream.models.ids import stable_id
-from reconstream.models.outputs import ApStatus, CashPosition, StatusUpdate
+from reconstream.models.outputs import ApStatus, StatusUpdate
 from reconstream.tables.state import EngineState
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Windows are in event time; tolerances in the document currency. All explicit, all documented."""
+    """Windows are in event time; tolerances in the document currency. All explicit, all documented.
+
+    The shells build it from the config file (shells/config.py); the defaults are the file's defaults.
+    """
 
     amount_tolerance: AmountTolerance = field(default_factory=AmountTolerance)
     ack_window: timedelta = timedelta(hours=24)
     settlement_window: timedelta = timedelta(days=5)
     posting_sla: timedelta = timedelta(days=3)
     match_policy: MatchPolicy = field(default_factory=MatchPolicy)  # thresholds and tolerances of bank matching
+    duplicate_policy: DuplicatePolicy = field(default_factory=DuplicatePolicy)
+    severity: SeverityPolicy = field(default_factory=SeverityPolicy)
+    account_companies: Mapping[str, str] = field(default_factory=dict)  # account key -> company code
 
 
 class Output(NamedTuple):
@@ -50,7 +57,14 @@ class Context:
 
     def raise_finding(self, finding: Finding, at: datetime, correlation_id: str | None) -> ReconException | None:
         exception = raise_exception(
-            finding.category, finding.refs, finding.reason, at, correlation_id, finding.amount, finding.currency
+            finding.category,
+            finding.refs,
+            finding.reason,
+            at,
+            correlation_id,
+            finding.amount,
+            finding.currency,
+            self.settings.severity,
         )
         if exception.exception_id in self.state.exceptions:
             return None  # the same cause seen again: never a second exception
@@ -82,19 +96,3 @@ class Context:
             **fields,
         )
         self.emit("status_updates", update)
-
-    def move_cash(
-        self, iban: str, currency: str, at: datetime, booked: Decimal = Decimal(0), in_flight: Decimal = Decimal(0)
-    ) -> None:
-        key = f"{iban}|{currency}"
-        position = self.state.cash_positions.get(key) or CashPosition(account_iban=iban, currency=currency)
-        booked_balance = position.booked_balance + booked
-        in_flight_outgoing = position.in_flight_outgoing + in_flight
-        self.state.cash_positions[key] = position.model_copy(
-            update={
-                "booked_balance": booked_balance,
-                "in_flight_outgoing": in_flight_outgoing,
-                "projected_balance": booked_balance - in_flight_outgoing,
-                "as_of": at,
-            }
-        )

@@ -10,9 +10,11 @@ from reconstream.models.base import from_micros, to_micros
 from reconstream.models.events import Event, EventError
 from reconstream.models.exceptions import Category, raise_exception
 from reconstream.models.ids import stable_id
-from reconstream.models.outputs import DeadLetter
+from reconstream.models.outputs import CashPosition, DeadLetter
 from reconstream.tables.state import EngineState
 
+from . import cash
+from .balances import on_balance
 from .bank_acks import on_bank_ack
 from .context import Context, Output, Settings
 from .errors import OrphanEvent
@@ -31,6 +33,7 @@ HANDLERS: dict[str, Callable[[Any, Context], None]] = {
     "payment_batch.released": on_payment_batch,
     "bank_ack.received": on_bank_ack,
     "settlement.booked": on_settlement,
+    "balance.reported": on_balance,
 }
 
 _RAW_LIMIT = 4096  # a dead letter keeps enough of the input to fix it, not a whole runaway line
@@ -63,6 +66,10 @@ class Engine:
             self._dead_letter(error, source, _stream_of(event), raw, to_micros(event.event_time))
         self.state.seen_events[event.event_id] = 1
         return self.ctx.drain()
+
+    def cash_positions(self) -> list[CashPosition]:
+        """Every account's position, in account order: the bank's balance, movements since, in flight."""
+        return [cash.position(state) for _, state in self.state.accounts.items()]
 
     def advance_to(self, event_time_us: int) -> list[Output]:
         """Move event time forward and fire every timer it passes. Time never goes back."""
@@ -102,7 +109,11 @@ class Engine:
         refs = (source, *([error.event_id] if error.event_id else []))
         at = from_micros(at_us) if at_us else self.watermark
         exception = raise_exception(
-            Category(error.category), refs, f"{stream} input refused at {error.field}: {error.reason}", at
+            Category(error.category),
+            refs,
+            f"{stream} input refused at {error.field}: {error.reason}",
+            at,
+            policy=self.ctx.settings.severity,
         )
         if exception.exception_id not in self.state.exceptions:
             self.state.exceptions[exception.exception_id] = exception

@@ -52,7 +52,7 @@ def earlier_copy(invoice: Invoice, keys: list[str], ctx: Context) -> Finding | N
         return None
     vendor_ids = {invoice.vendor_id, *(candidate.vendor_id for candidate in candidates.values())}
     identities = {vendor_id: supplier_identity(vendor_id, ctx) for vendor_id in vendor_ids}
-    decision = duplicates.check_duplicate(invoice, candidates.values(), identities)
+    decision = duplicates.check_duplicate(invoice, candidates.values(), identities, ctx.settings.duplicate_policy)
     return decision.finding() if decision is not None else None
 
 

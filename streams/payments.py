@@ -11,7 +11,7 @@ from reconstream.models.outputs import ApStatus
 from reconstream.models.payments import PaymentBatch, PaymentInstruction
 from reconstream.tables.records import InstructionState
 
-from . import payment_index
+from . import cash, payment_index
 from .context import Context
 
 ACK_TIMER = "ack"
@@ -50,7 +50,8 @@ def send_instruction(
     state.instructions[e2e] = InstructionState(
         instruction=instruction,
         batch_id=batch.batch_id,
-        debtor_iban=batch.debtor_iban,
+        debtor_account=batch.debtor_account.key,
+        company_code=batch.company_code,
         requested_execution_date=batch.requested_execution_date,
         sent_at=at,
         correlation_id=correlation_id,
@@ -64,7 +65,7 @@ def send_instruction(
             )
             ctx.status_update(invoice_id, invoice_state.correlation_id, ApStatus.PAYMENT_SENT, at, end_to_end_id=e2e)
     payment_index.add_instruction(state.instructions[e2e], ctx)
-    ctx.move_cash(batch.debtor_iban, instruction.currency, at, in_flight=instruction.amount)
+    cash.reserve(ctx, batch.debtor_account.key, instruction.currency, at, instruction.amount, batch.company_code)
     state.timers.schedule(to_micros(at + ctx.settings.ack_window), ACK_TIMER, e2e)
     state.timers.schedule(to_micros(at + ctx.settings.settlement_window), SETTLEMENT_TIMER, e2e)
     return True
@@ -74,5 +75,5 @@ def take_out_of_flight(state: InstructionState, ctx: Context, at: datetime) -> N
     """A rejected or settled instruction no longer reserves cash nor waits for a settlement."""
     instruction = state.instruction
     payment_index.remove_instruction(state, ctx)
-    ctx.move_cash(state.debtor_iban, instruction.currency, at, in_flight=-instruction.amount)
+    cash.reserve(ctx, state.debtor_account, instruction.currency, at, -instruction.amount, state.company_code)
     ctx.state.timers.cancel(SETTLEMENT_TIMER, instruction.end_to_end_id)

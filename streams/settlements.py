@@ -19,7 +19,7 @@ from reconstream.models.outputs import ApStatus, Match, MatchMethod
 from reconstream.models.payments import CreditDebit, Settlement
 from reconstream.tables.records import InstructionState, InvoiceStage
 
-from . import payment_index
+from . import cash, payment_index
 from .context import Context
 from .payments import take_out_of_flight
 
@@ -30,7 +30,9 @@ def on_settlement(event: SettlementBooked, ctx: Context) -> None:
         return  # the same bank line in a later statement: booked once, matched once
     ctx.state.seen_entries[entry.entry_id] = 1
     signed = entry.amount if entry.credit_debit is CreditDebit.CRDT else -entry.amount
-    ctx.move_cash(entry.account_iban, entry.currency, event.event_time, booked=signed)
+    cash.book(ctx, entry.account.key, entry.currency, entry.booking_date, signed, event.event_time, entry.statement_id)
+    for flag in entry.data_quality:
+        ctx.raise_finding(rules.data_quality(entry, flag), event.event_time, event.correlation_id)
     echoed = ctx.state.instructions.get(entry.end_to_end_id) if entry.end_to_end_id else None
     if echoed is not None and not echoed.settled:
         decision = rules.by_end_to_end_id(entry, echoed)

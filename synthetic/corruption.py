@@ -62,7 +62,7 @@ class Noise:
         for n in range(1, count + 1):
             defect = rng.choice(_DEFECTS)
             on_money = defect in ("negative_amount", "float_amount", "unknown_currency")
-            stream = rng.choice(list(_MONEY_FIELD) if on_money else list(Stream))
+            stream = rng.choice(list(_MONEY_FIELD) if on_money else list(_REQUIRED))
             ts = start_ts + DAY + int(rng.random() * (self.journal.horizon - start_ts - 2 * DAY))
             payload = self._irrelevant_payload(stream, n, ts)
             event_id = self.journal.next_event_id(stream)
@@ -217,4 +217,3 @@ class Noise:
                 inserts.append(Insert(stream, position, None))
                 self.planting.lookalike("redelivered_event")
         return inserts
-

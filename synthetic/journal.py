@@ -28,6 +28,7 @@ PREFIX: dict[Stream, str] = {
     Stream.PAYMENT_BATCHES: "pay",
     Stream.BANK_ACKS: "ack",
     Stream.SETTLEMENTS: "stl",
+    Stream.BALANCES: "bal",
 }
 
 
@@ -70,6 +71,7 @@ class Journal:
         payload: dict[str, Any],
         correlation_id: str | None = None,
         batch_correlation_id: str | None = None,
+        schema_version: int = 1,
     ) -> str | None:
         """Append one valid event; returns its event_id, or None when it falls after the horizon."""
         if ts >= self.horizon:
@@ -81,7 +83,7 @@ class Journal:
         if batch_correlation_id is not None:
             envelope["batch_correlation_id"] = batch_correlation_id
         envelope["event_type"] = EVENT_TYPE_OF[stream]
-        envelope["schema_version"] = 1
+        envelope["schema_version"] = schema_version
         envelope["source_system"] = source
         envelope["event_time"] = self.fmt.instant(ts)
         # Middleware, queues and polling put seconds to minutes between the business event and our intake.

@@ -20,6 +20,7 @@ PLANT_RATES: dict[Category, float] = {
     Category.MISSING_SETTLEMENT: 0.004,
     Category.SETTLEMENT_AMOUNT_MISMATCH: 0.005,
     Category.UNMATCHED_SETTLEMENT: 0.005,
+    Category.BALANCE_MISMATCH: 0.0005,
     Category.MALFORMED_EVENT: 0.003,
     Category.SCHEMA_VIOLATION: 0.004,
     Category.ERP_POSTING_FAILED: 0.005,

@@ -22,6 +22,7 @@ from .journal import Journal
 from .labels import Labels, Planting
 from .master_data import build_vendor_master
 from .payments import PaymentDesk
+from .statements import emit_statements
 
 LABELS_FILE = "labels.json"
 
@@ -55,6 +56,9 @@ def generate(out_dir: Path, invoices: int, seed: int, start: date = date(2026, 1
     desk.plan([doc for doc in docs if doc.posted_ts is not None and not doc.credit_note], counts)
     desk.emit(journal, fmt, planting)
     desk.emit_unmatched(journal, fmt, planting, counts[Category.UNMATCHED_SETTLEMENT], start)
+
+    # The banks' statements add up what the journal booked on each account: written after every settlement.
+    emit_statements(journal, fmt, rng, planting, master.companies, start, end, counts[Category.BALANCE_MISMATCH])
 
     noise = Noise(rng, journal, fmt, master, planting)
     noise.schema_violations(counts[Category.SCHEMA_VIOLATION], start_ts)

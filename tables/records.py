@@ -6,9 +6,11 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from pydantic import AliasChoices, Field
+from reconstream.models.balances import BalanceType
 from reconstream.models.base import Record, UtcDatetime
 from reconstream.models.invoices import Invoice
-from reconstream.models.money import Amount
+from reconstream.models.money import Amount, SignedAmount
 from reconstream.models.payments import PaymentInstruction, TransactionStatus
 
 
@@ -40,7 +42,8 @@ class InvoiceState(Record):
 class InstructionState(Record):
     instruction: PaymentInstruction
     batch_id: str
-    debtor_iban: str
+    debtor_account: str = Field(validation_alias=AliasChoices("debtor_account", "debtor_iban"))  # its key
+    company_code: str = ""
     requested_execution_date: date
     sent_at: UtcDatetime
     correlation_id: str | None = None
@@ -68,3 +71,36 @@ class ReceivedGoods(Record):
     po_number: str
     quantities: dict[int, Decimal]
     gr_numbers: tuple[str, ...]
+
+
+class AccountState(Record):
+    """One bank account in one currency: the bank's last booked balance and the entries it does not count yet.
+
+    `pending` holds the net of the entries booked since that balance, by the statement that reported them
+    and their booking date ("<statement>|<YYYY-MM-DD>"); the next balance from the bank takes in those of
+    its own statement and those of days it covers, and the rest stay pending. Keyed this way the state
+    stays small (statements x days) however many entries a month brings.
+    """
+
+    account: str
+    currency: str
+    company_code: str | None = None
+    bank_balance: SignedAmount | None = None
+    bank_balance_type: BalanceType | None = None
+    bank_balance_date: date | None = None
+    bank_balance_at: UtcDatetime | None = None
+    statement_id: str | None = None
+    available_balance: SignedAmount | None = None
+    available_balance_date: date | None = None
+    pending: dict[str, SignedAmount] = Field(default_factory=dict)
+    in_flight_outgoing: Amount = Decimal(0)
+    difference: SignedAmount | None = None
+    as_of: UtcDatetime | None = None
+
+    @property
+    def movements_since(self) -> Decimal:
+        return sum(self.pending.values(), Decimal(0))
+
+    @property
+    def booked_balance(self) -> Decimal:
+        return (self.bank_balance or Decimal(0)) + self.movements_since

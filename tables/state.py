@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from reconstream.models.exceptions import ReconException
 from reconstream.models.master_data import PurchaseOrder, Vendor
-from reconstream.models.outputs import CashPosition
 
-from .records import InstructionState, InvoiceState, ReceivedGoods
+from .records import AccountState, InstructionState, InvoiceState, ReceivedGoods
 from .store import JSON, ModelCodec, Store
 from .timers import TimerQueue
 
@@ -22,7 +21,8 @@ class EngineState:
         self.invoices = store.table("invoices", ModelCodec(InvoiceState))
         self.instructions = store.table("instructions", ModelCodec(InstructionState))
         self.exceptions = store.table("exceptions", ModelCodec(ReconException))
-        self.cash_positions = store.table("cash_positions", ModelCodec(CashPosition))
+        # Bank accounts by "<account key>|<currency>": the bank's balances and the entries booked since.
+        self.accounts = store.table("accounts", ModelCodec(AccountState))
         # Indexes: blocking keys for duplicate invoices; what a bank line may pay (open instructions, invoices).
         self.invoice_index = store.table("invoice_index", JSON)
         self.payment_index = store.table("payment_index", JSON)

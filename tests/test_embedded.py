@@ -74,7 +74,7 @@ def test_malformed_lines_are_dead_lettered_and_the_rest_is_processed(month_end: 
         b'{"event_id": "bad-%d", "source_system": "ap", "event_time": "2026-11-10T00:00:00Z", '
         b'"event_type": "invoice.captured", "payload": {"invoice_id": "X%d", "supplier_invoice_number": "N1", '
         b'"vendor_id": "V1", "company_code": "1000", "invoice_date": "2026-11-10", "currency": "EUR", '
-        b'"net_amount": "-1.00", "tax_amount": "0.00", "gross_amount": "-1.00"}}',
+        b'"net_amount": "-1.00", "tax_amount": "0.00", "gross_amount": "1.00"}}',  # a sign lost, not a credit note
         b'{"event_id": "cur-%d", "source_system": "bank", "event_time": "2026-11-10T00:00:00Z", '
         b'"event_type": "settlement.booked", "payload": {"entry_id": "Z%d", "account_iban": "'
         + HOUSE_IBAN.encode() + b'", "amount": "10.00", "currency": "XXX", "credit_debit": "DBIT", '

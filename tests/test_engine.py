@@ -69,7 +69,7 @@ def test_clean_flow_closes_the_loop_and_raises_nothing() -> None:
     assert booked.erp_document_number == "5100000001" and booked.fiscal_year == 2026
     match = of(outputs, "matches")[0]
     assert match.method == "end_to_end_id" and match.invoice_ids == ("I1",)
-    position = next(p for _, p in engine.state.cash_positions.items())
+    [position] = engine.cash_positions()
     assert str(position.booked_balance) == "-119.00" and str(position.in_flight_outgoing) == "0.00"
 
 

@@ -86,9 +86,9 @@ def test_cmd_pain001_from_a_released_event_and_from_a_bare_payload(tmp_path: Pat
 
 def test_cmd_pain001_names_the_bad_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     released = batch("2026-11-04T06:00:00Z").model_dump(mode="json")
-    released["payload"]["debtor_iban"] = "DE00500105170648489890"
+    released["payload"]["debtor_account"] = {"scheme": "iban", "id": "DE00500105170648489890"}
     bad = tmp_path / "bad.json"
     bad.write_bytes(orjson.dumps(released))
     assert cmd_pain001(bad, "03", tmp_path / "never.xml") == 1
-    assert "payload.debtor_iban" in capsys.readouterr().err
+    assert "payload.debtor_account" in capsys.readouterr().err
     assert not (tmp_path / "never.xml").exists()

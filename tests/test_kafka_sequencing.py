@@ -33,7 +33,7 @@ def test_router_keeps_orphans_apart_and_knows_house_accounts_up_front() -> None:
     assert router.key_for(status("2026-11-03T05:00:00Z", "NEVER", "approved")) == "invoice:NEVER"
     assert router.key_for(ack("2026-11-04T06:10:00Z", batch_id="NOPE")) == "batch:NOPE"
     entry = settlement("2026-11-05T08:00:00Z")
-    assert router.key_for(entry) == f"account:{entry.payload.account_iban}"
+    assert router.key_for(entry) == f"account:{entry.payload.account.key}"
 
 
 def replay(pending: dict[str, list[bytes]], rng: random.Random) -> list[tuple[str, bytes]]:

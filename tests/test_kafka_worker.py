@@ -55,7 +55,7 @@ def results_of(records: dict[str, list[dict[str, Any]]]) -> Results:
         ),
         matches={m["match_id"]: m for m in records["matches"]},
         status_updates={u["update_id"]: u for u in records["status_updates"]},
-        cash_positions={f"{c['account_iban']}|{c['currency']}": c for c in records["cash_positions"]},
+        cash_positions={f"{c['account']}|{c['currency']}": c for c in records["cash_positions"]},
     )
 
 

@@ -10,6 +10,8 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
+from reconstream.models.events import Stream
+from reconstream.models.exceptions import Category
 from reconstream.shells.embedded import EmbeddedRunner, RunSummary, run
 from reconstream.shells.metrics import RunMetrics
 from reconstream.shells.metrics_replay import replay
@@ -17,9 +19,9 @@ from reconstream.synthetic import generate
 
 # Every label and the most values it may take: closed sets, never document ids.
 LABEL_BOUNDS = {
-    "stream": 9,  # 8 input streams + unknown
+    "stream": len(Stream) + 1,  # the input streams + unknown
     "outcome": 4,
-    "category": 18,
+    "category": len(Category) + 1,
     "kind": 2,
     "owner": 4,
     "operation": 4,

@@ -166,7 +166,7 @@ def test_treasury_page_in_a_browser_shows_every_account_and_currency(
     positions = orjson.loads((month[1] / "cash_positions.json").read_bytes())["positions"]
     page = chromium("--dump-dom", f"{engine_url}/treasury")
     for position in positions:
-        assert position["account_iban"] in page
+        assert position["account"] in page
         assert position["projected_balance"] in page
     # The picture in docs/ is refreshed on request only, so a test run never dirties the work tree.
     shot = SCREENSHOT if os.environ.get("RECON_UPDATE_DOCS") else tmp_path / "treasury.png"

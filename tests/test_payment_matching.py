@@ -41,7 +41,7 @@ LEDGER = [
 
 
 def line(amount: str, text: str = "", **fields: Any) -> BankLine:
-    defaults: dict[str, Any] = {"counterparty_iban": IBAN, "counterparty_name": "NORDWIND LOGISTIK"}
+    defaults: dict[str, Any] = {"counterparty_account": IBAN, "counterparty_name": "NORDWIND LOGISTIK"}
     return BankLine("E1", Decimal(amount), "EUR", fields.pop("booked", date(2026, 3, 10)),
                     remittance_info=text, **{**defaults, **fields})
 
@@ -79,7 +79,7 @@ def test_creditor_reference_in_field_or_text() -> None:
 
 def test_invalid_creditor_reference_is_ignored() -> None:
     broken = RF[:-1] + ("2" if RF[-1] != "2" else "3")
-    decision = match_payment(line("75.50", creditor_reference=broken, counterparty_iban=OTHER,
+    decision = match_payment(line("75.50", creditor_reference=broken, counterparty_account=OTHER,
                                   counterparty_name="SOMEONE ELSE"), [], LEDGER)
     assert decision.outcome is Outcome.UNMATCHED
 
@@ -141,14 +141,14 @@ def test_short_payment_within_tolerance_and_beyond() -> None:
 
 
 def test_unknown_counterparty_by_amount_alone_is_never_auto_matched() -> None:
-    stranger = line("250.00", "Payment", counterparty_iban=OTHER, counterparty_name="ACME CARD SERVICES")
+    stranger = line("250.00", "Payment", counterparty_account=OTHER, counterparty_name="ACME CARD SERVICES")
     assert match_payment(stranger, [], LEDGER).outcome is Outcome.UNMATCHED
 
 
 def test_known_name_new_account_with_reference_matches_and_amount_alone_does_not() -> None:
-    with_reference = line("250.00", "Invoice NL-2026-00002", counterparty_iban=OTHER)
+    with_reference = line("250.00", "Invoice NL-2026-00002", counterparty_account=OTHER)
     assert auto(match_payment(with_reference, [], LEDGER))[1] == ("I2",)
-    assert match_payment(line("250.00", "x", counterparty_iban=OTHER), [], LEDGER).outcome is Outcome.SUGGESTED
+    assert match_payment(line("250.00", "x", counterparty_account=OTHER), [], LEDGER).outcome is Outcome.SUGGESTED
 
 
 def test_same_candidates_in_any_order_give_the_same_decision() -> None:

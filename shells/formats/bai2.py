@@ -1,10 +1,18 @@
-"""BAI2 cash management balance reports in -> canonical Settlements, via the `bai2` library.
+"""BAI2 cash management balance reports in -> canonical settlements and balances.
 
-`bai2` joins the 88 continuation records, checks the control totals and record counts of every account,
-group and file, and knows the type-code table (which codes are credits and which debits). Each 16
-transaction detail is one Settlement: bank reference -> entry_id, customer reference -> end_to_end_id
-(what the payer's originator reference carries), text -> remittance. BAI2 amounts are integers in the
-currency's minor units. US account numbers are not IBANs: map them with IngestOptions.accounts.
+Records are read and every trailer checked by bai2_records.py. Each 16 transaction detail is one
+settlement: bank reference -> entry_id, customer reference -> end_to_end_id (what the payer's
+originator reference carries), text (with its 88 continuations) -> remittance, the type code ->
+credit or debit (the `bai2` library's table of the BAI codes, else the code's range: 100-399 credits,
+400-699 debits) and the bank transaction code. The 03 account's status codes are the bank's balances:
+010 opening ledger (OPBD), 015 closing ledger (CLBD), 030 current ledger (ITBD), 040 opening available
+(OPAV), 045 closing available (CLAV), 060 current available (ITAV). Amounts are integers in the
+currency's minor units.
+
+Accounts: a US account is the 03 account number with the group's originator as its ABA routing number
+when that is one; a UK account written "account sort-code" (NatWest) is that pair; anything else a
+national account number with the originator as bank id. A configured account (`[[accounts]]` in the
+config file) is recognised by its number.
 """
 
 from __future__ import annotations
@@ -15,79 +23,173 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from bai2 import bai2 as bai2_lib
-from bai2.constants import FundsType, TypeCodeTransaction
-from bai2.exceptions import IntegrityException, NotSupportedYetException, ParsingException
-from reconstream.matchers.remittance import first_rf_reference as creditor_reference
+from bai2.constants import TypeCodes, TypeCodeTransaction
+from reconstream.matchers.remittance import first_rf_reference
+from reconstream.models.accounts import AccountScheme
 from reconstream.models.money import MINOR_UNITS
+from stdnum.us import rtn
 
-from .canonical import FieldError, IngestOptions, IngestResult, SourceFile, end_of, resolve_account
+from . import bai2_records as r
+from .canonical import (
+    FieldError,
+    IngestOptions,
+    IngestResult,
+    ReadAccount,
+    SourceFile,
+    counterparty_account,
+    end_of,
+    house_account,
+    with_accounts,
+)
 from .mt940 import read_text
 
-_DETAIL_LINE = re.compile(r"^16,", re.MULTILINE)
-BAI2_ERRORS = (ParsingException, IntegrityException, NotSupportedYetException)
-_DIRECTIONS = {TypeCodeTransaction.credit: "CRDT", TypeCodeTransaction.debit: "DBIT"}
 NO_REFERENCE = {"", "NONREF", "NOTPROVIDED"}
+_BALANCE_CODES = {"010": "OPBD", "015": "CLBD", "030": "ITBD", "040": "OPAV", "045": "CLAV", "060": "ITAV"}
+_KEY = re.compile(r"^([A-Z]{4}):\s*(.*)$")
+_UK_ACCOUNT = re.compile(r"^(\d{6,8})\s+(\d{6})$")
 
 
 def convert(source: SourceFile, options: IngestOptions) -> Iterator[IngestResult]:
     text = read_text(source)
     try:
-        document = bai2_lib.parse_from_string(text, check_integrity=True)
-    except (*BAI2_ERRORS, ValueError, IndexError, KeyError, AttributeError) as exc:
-        yield source.malformed("file", "<bai2>", f"cannot parse BAI2 file: {type(exc).__name__}: {exc}")
+        document = r.parse(text)
+    except FieldError as exc:
+        yield source.malformed("file", exc.field, exc.reason)
         return
-    lines = [text.count("\n", 0, match.start()) + 1 for match in _DETAIL_LINE.finditer(text)]
-    created = _created(document.header)
-    seen = 0
-    for g, group in enumerate(document.children, 1):
-        for a, account in enumerate(group.children, 1):
-            for t, detail in enumerate(account.children, 1):
-                position = f"Grp{g}.Acct{a}.Tx{t}"
-                line = lines[seen] if seen < len(lines) else None
-                seen += 1
-                try:
-                    payload = settlement(group.header, account.header, detail, options, position)
-                except FieldError as exc:
-                    yield source.error(f"{position} (line {line})" if line else position, exc.field, exc.reason)
-                    continue
-                event_time = created or end_of(group.header.as_of_date)
-                yield source.event(position, "settlement.booked", event_time, payload)
+    for problem in document.problems:
+        yield source.malformed("file", problem.field, f"{problem.reason}; the records are converted, check the file")
+    created = _when(document.created_date, document.created_time, "01.creation_date")
+    for g, group in enumerate(document.groups, 1):
+        for a, account in enumerate(group.accounts, 1):
+            yield from convert_account(source, group, account, f"Grp{g}.Acct{a}", created, options)
 
 
-def _created(header: Any) -> datetime | None:
-    if header.creation_date is None:
-        return None
-    return datetime.combine(header.creation_date, header.creation_time or time(23, 59, 59), tzinfo=UTC)
+def convert_account(
+    source: SourceFile,
+    group: r.Group,
+    account: r.Account,
+    position: str,
+    created: datetime | None,
+    options: IngestOptions,
+) -> Iterator[IngestResult]:
+    try:
+        read = _account(account.number, group.originator, options)
+        currency = account.currency or group.currency or options.account_currencies.get(read.ref.key) or "USD"
+        if currency not in MINOR_UNITS:
+            raise FieldError("03.currency", f"unknown currency {currency!r}")
+        as_of = _day(group.as_of_date, "02.as_of_date")
+    except FieldError as exc:
+        yield source.error(f"{position} (line {account.line})", exc.field, exc.reason)
+        return
+    report_time = _when(group.as_of_date, group.as_of_time, "02.as_of_time")
+    event_time = created or end_of(as_of)
+    for t, detail in enumerate(account.details, 1):
+        where = f"{position}.Tx{t}"
+        try:
+            payload = settlement(detail, read, currency, as_of, where, account.number)
+            payload["statement_id"] = f"{group.as_of_date}/{account.number}"
+        except FieldError as exc:
+            yield source.error(f"{where} (line {detail.line})", exc.field, exc.reason)
+            continue
+        yield source.event(where, "settlement.booked", event_time, payload)
+    for b, (code, amount, _) in enumerate((s for s in account.summaries if s[0] in _BALANCE_CODES and s[1]), 1):
+        intraday = _BALANCE_CODES[code].startswith("IT")
+        payload = {
+            "account": read.payload(),
+            "currency": currency,
+            "type": _BALANCE_CODES[code],
+            "amount": str(Decimal(amount).scaleb(-MINOR_UNITS[currency])),
+            "date": as_of.isoformat(),
+            "date_time": report_time.isoformat() if intraday and report_time else None,
+            "statement_id": f"{group.as_of_date}/{account.number}",
+        }
+        yield source.event(f"{position}.Bal{b}", "balance.reported", event_time, payload)
 
 
-def settlement(group: Any, account: Any, detail: Any, options: IngestOptions, position: str) -> dict[str, Any]:
-    currency = account.currency or group.currency or "USD"
-    if currency not in MINOR_UNITS:
-        raise FieldError("03.currency", f"unknown currency {currency!r}")
-    direction = _DIRECTIONS.get(detail.type_code.transaction)
-    if direction is None:
-        raise FieldError("16.type_code", f"type code {detail.type_code.code} is neither a credit nor a debit")
-    booking: date = group.as_of_date
-    text = (detail.text or "").strip() or None
-    return {
-        "entry_id": (detail.bank_reference or "").strip() or f"{account.customer_account_number}/{position}",
-        "account_iban": resolve_account(account.customer_account_number, options.accounts, "03.account"),
+def _account(number: str, originator: str, options: IngestOptions) -> ReadAccount:
+    uk = _UK_ACCOUNT.match(number)
+    if uk is not None:
+        configured = options.house_account(uk.group(1), uk.group(2)) or options.house_account(number)
+        if configured is not None:
+            return ReadAccount(configured)
+        return house_account(uk.group(1), options, "03.account", uk.group(2), AccountScheme.UK_SORT_CODE)
+    bank = originator.strip() or None
+    scheme = AccountScheme.US_ABA if bank and rtn.is_valid(bank) else AccountScheme.BBAN
+    return house_account(number, options, "03.account", bank, scheme)
+
+
+def settlement(
+    detail: r.Detail, account: ReadAccount, currency: str, booking: date, position: str, account_number: str
+) -> dict[str, Any]:
+    direction = _direction(detail.type_code)
+    if not re.fullmatch(r"\d+", detail.amount):
+        raise FieldError("16.amount", f"not an amount in minor units: {detail.amount!r}")
+    text = detail.text or None
+    keyed = _keyed(detail.pieces)
+    payload = {
+        "entry_id": detail.bank_reference or f"{account_number}/{position}",
         "amount": str(Decimal(detail.amount).scaleb(-MINOR_UNITS[currency])),
         "currency": currency,
         "credit_debit": direction,
         "booking_date": booking.isoformat(),
-        "value_date": _value_date(detail, booking).isoformat(),
+        "value_date": (_day(detail.value_date, "16.value_date") if detail.value_date else booking).isoformat(),
         "end_to_end_id": _reference(detail.customer_reference),
         "remittance_info": text,
-        "creditor_reference": creditor_reference(text),
+        "remittance_lines": detail.pieces or None,
+        "creditor_reference": first_rf_reference(text),
+        "bank_transaction_code": {"proprietary": detail.type_code, "issuer": "BAI"},
     }
+    # Banks that write one "KEY: value" per 88 record (Goldman Sachs): the other party's account and name.
+    other = ("D", "DB") if direction == "CRDT" else ("C", "CR")
+    raw = keyed.get(f"{other[0]}ACT")
+    bank = keyed.get(f"{other[0]}ABA") or keyed.get(f"{other[0]}BIC")
+    counterparty = counterparty_account(raw, bank, None) if raw else None
+    payload["counterparty_name"] = keyed.get(f"{other[1]}NM")
+    return with_accounts(payload, account, counterparty, ("03.account", f"88.{other[0]}ACT"))
 
 
-def _value_date(detail: Any, booking: date) -> date:
-    if detail.funds_type == FundsType.value_dated and detail.availability and detail.availability.get("date"):
-        return detail.availability["date"]
-    return booking
+def _keyed(pieces: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for piece in pieces:
+        key = _KEY.match(piece)
+        if key:
+            found.setdefault(key.group(1), key.group(2).strip())
+    return found
+
+
+def _direction(code: str) -> str:
+    known = TypeCodes.get(code)
+    if known is not None and known.transaction is TypeCodeTransaction.credit:
+        return "CRDT"
+    if known is not None and known.transaction is TypeCodeTransaction.debit:
+        return "DBIT"
+    if code.isdigit() and len(code) == 3 and 100 <= int(code) <= 399:
+        return "CRDT"
+    if code.isdigit() and len(code) == 3 and 400 <= int(code) <= 699:
+        return "DBIT"
+    raise FieldError("16.type_code", f"type code {code!r} is neither a credit nor a debit")
+
+
+def _day(raw: str | None, field: str) -> date:
+    text = (raw or "").strip()
+    try:
+        return date(2000 + int(text[:2]), int(text[2:4]), int(text[4:6]))
+    except ValueError:
+        raise FieldError(field, f"not a date (YYMMDD): {raw!r}") from None
+
+
+def _when(day: str, clock: str, field: str) -> datetime | None:
+    if not day.strip():
+        return None
+    hhmm = clock.strip().replace(":", "")[:4]
+    if hhmm in ("", "9999", "2400"):
+        at = time(23, 59, 59)
+    else:
+        try:
+            at = time(int(hhmm[:2]), int(hhmm[2:4]))
+        except ValueError:
+            raise FieldError(field, f"not a time (HHMM): {clock!r}") from None
+    return datetime.combine(_day(day, field), at, tzinfo=UTC)
 
 
 def _reference(raw: str | None) -> str | None:

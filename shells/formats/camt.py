@@ -1,56 +1,77 @@
-"""Statements and notifications in: ISO 20022 camt.053 / camt.054 (and camt.052) -> canonical Settlements.
+"""Statements and notifications in: ISO 20022 camt.052 / camt.053 / camt.054 -> settlements and balances.
 
-Any camt.05x.001.xx namespace is read by local names. Files are streamed with iterparse and every entry
+Any camt.05x.001.xx message is read by local names, under ISO's namespace or a national one, alone or
+inside a SWIFT Alliance Access DataPDU (iso20022.py). Files are streamed with iterparse and every entry
 is released once converted, so a 100 MB end-of-day statement costs the memory of one entry.
 
-One Settlement per transaction detail: a batched entry (one booking for a whole payment batch) is split
-so each payment matches its own instruction by EndToEndId. When the details do not add up to the booked
-entry amount (charges taken in the booking, or deducted from a credit), the difference becomes its own
-Settlement `<entry>/CHRG`, so booked cash always equals what the bank booked. Entries that are not
-booked (status PDNG or INFO) are not settlements and produce nothing.
+Entries: one Settlement per transaction detail, so each payment of a batch booking matches its own
+instruction. When the details do not add up to the booked amount (charges taken in the booking, or
+deducted from a credit), the difference becomes its own Settlement `<entry>/CHRG`, so booked cash equals
+what the bank booked. A batch booking whose details carry no amounts (or has none) is one entry-level
+Settlement carrying the batch (message id, count). Entries not booked (status PDNG or INFO) are not
+settlements and produce nothing.
+
+Balances (`Bal`): one `balance.reported` per balance of a known type, emitted after the statement's
+entries (a closing balance counts what was booked). Intermediate balances of a paginated statement
+(`SubTp` INTM) are not day balances and are left out.
+
+Accounts: `Acct/Id/IBAN`, or `Othr/Id` with its scheme (BBAN by default), or the older `BBAN`,
+`DmstAcct`, `PrtryAcct` and `UPIC` ids, with the servicer's BIC or clearing member id (a US ABA routing
+number or UK sort code makes the account that scheme's). A counterparty account that fails its check is
+kept as written and flagged; the booking is never lost.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from lxml import etree
-from reconstream.matchers.remittance import first_rf_reference as creditor_reference
+from reconstream.matchers.remittance import first_rf_reference
+from reconstream.models.balances import OPENING, BalanceType
+from reconstream.models.creditor_references import reference_scheme
 
+from . import camt_details as d
 from . import safexml as x
 from .canonical import (
     FieldError,
     IngestOptions,
     IngestResult,
+    ReadAccount,
     SourceFile,
-    amount_text,
-    compact_iban,
     end_of,
+    house_account,
+    money,
     parse_date,
     parse_datetime,
-    resolve_account,
+    with_accounts,
 )
+from .iso20022 import document_namespace, message_of
 
-NAMESPACE = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:(camt\.05[234])\.001\.\d{2}$")
 CONTAINERS = {"Stmt", "Ntfctn", "Rpt"}
-STREAMED = ("GrpHdr", "Acct", "Ntry", "Stmt", "Ntfctn", "Rpt")
+STREAMED = ("GrpHdr", "Acct", "Bal", "Ntry", "Stmt", "Ntfctn", "Rpt")
+_BALANCE_TYPES = {member.value for member in BalanceType}
+_OPENING_TYPES = {member.value for member in OPENING}
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 @dataclass
 class Container:
-    """What a statement / notification says once for all its entries."""
+    """What a statement, report or notification says once for all its entries."""
 
     tag: str
     index: int
     ident: str
-    account_iban: str | None
+    account: ReadAccount | None
     account_error: FieldError | None
     currency: str | None
+    day: date | None  # the statement's own date: a booking date for entries that give none
+    balances: list[etree._Element] = field(default_factory=list)
+    balance_count: int = 0
 
 
 @dataclass
@@ -60,12 +81,13 @@ class Header:
 
 
 def message_kind(namespace: str) -> str | None:
-    match = NAMESPACE.match(namespace)
-    return match.group(1) if match else None
+    """'camt.053' for a namespace naming any version of it, ISO's or a national one."""
+    found = message_of(namespace)
+    return found[0] if found is not None and found[0].startswith("camt") else None
 
 
 def convert(source: SourceFile, options: IngestOptions, expected: str | None = None) -> Iterator[IngestResult]:
-    namespace, _ = x.root_namespace(source.path)
+    namespace = document_namespace(source.path)
     kind = message_kind(namespace)
     if kind is None or (expected is not None and kind != expected):
         want = expected or "camt.052/053/054"
@@ -83,13 +105,20 @@ def convert(source: SourceFile, options: IngestOptions, expected: str | None = N
             x.release(element)
         elif name == "Acct" and parent_name in CONTAINERS:
             counts[parent_name] += 1
-            container = _container(parent, element, counts[parent_name], options)
+            container = _container(parent, element, counts[parent_name], options, header)
             entry_index = 0
+        elif name == "Bal" and parent_name in CONTAINERS and container is not None:
+            container.balances.append(element)
+            if x.first_text(element, "Tp/CdOrPrtry/Cd", "Tp/Cd") in _OPENING_TYPES:
+                yield from convert_balances(source, header, container)  # before the entries it opens
         elif name == "Ntry" and parent_name in CONTAINERS and container is not None:
             entry_index += 1
             yield from convert_entry(source, element, header, container, entry_index)
             x.release(element)
         elif name in CONTAINERS:
+            if container is not None:
+                yield from convert_balances(source, header, container)
+            container = None
             x.release(element)
 
 
@@ -98,17 +127,79 @@ def _created(element: etree._Element) -> datetime | None:
     return None if raw is None else parse_datetime(raw, "GrpHdr/CreDtTm")
 
 
-def _container(parent: etree._Element, account: etree._Element, index: int, options: IngestOptions) -> Container:
-    raw = x.first_text(account, "Id/IBAN", "Id/Othr/Id")
-    iban, error = None, None
+def _container(
+    parent: etree._Element, account: etree._Element, index: int, options: IngestOptions, header: Header
+) -> Container:
+    raw, scheme, _ = d.account_id(account)
+    bank_id, clearing = d.agent_id(x.find(account, "Svcr"))
+    read, error = None, None
     try:
-        iban = resolve_account(raw, options.accounts, f"{x.localname(parent)}/Acct/Id")
+        read = house_account(
+            raw, options, f"{x.localname(parent)}/Acct/Id", bank_id, d.scheme_with_clearing(scheme, clearing)
+        )
     except FieldError as exc:
         error = exc
     ident = x.text(parent, "Id") or f"{x.localname(parent)}{index}"
-    return Container(x.localname(parent), index, ident, iban, error, x.text(account, "Ccy"))
+    currency = x.text(account, "Ccy")
+    if currency is None and read is not None:
+        currency = options.account_currencies.get(read.ref.key)
+    # Written before the account in every version: the period's end, else the statement's creation.
+    written = x.first_text(parent, "FrToDt/ToDtTm", "FrToDt/ToDt", "CreDtTm")
+    day = date.fromisoformat(written[:10]) if written and _ISO_DAY.match(written) else None
+    if day is None and header.created is not None:
+        day = header.created.date()
+    return Container(x.localname(parent), index, ident, read, error, currency, day)
 
 
+# -- balances --------------------------------------------------------------------------------------
+def convert_balances(source: SourceFile, header: Header, container: Container) -> Iterator[IngestResult]:
+    """The container's balances read so far, in order; numbered across the container."""
+    for element in container.balances:
+        container.balance_count += 1
+        position = f"{container.tag}{container.index}.Bal{container.balance_count}"
+        if container.account is None:
+            assert container.account_error is not None
+            yield source.error(position, container.account_error.field, container.account_error.reason)
+            continue
+        try:
+            payload = _balance(element, container)
+        except FieldError as exc:
+            yield source.error(f"{position} (line {element.sourceline})", exc.field, exc.reason)
+            continue
+        if payload is not None:
+            at = payload.pop("_at")
+            yield source.event(position, "balance.reported", at or header.created or end_of(payload["date"]), payload)
+    for element in container.balances:
+        element.clear(keep_tail=False)
+    container.balances = []
+
+
+def _balance(element: etree._Element, container: Container) -> dict[str, Any] | None:
+    code = x.first_text(element, "Tp/CdOrPrtry/Cd", "Tp/Cd")
+    if code not in _BALANCE_TYPES:
+        return None  # a type that is no balance of the account (XPCD expected, INFO, a bank's own codes)
+    amount_el = x.find(element, "Amt")
+    amount, ccy = d.amount_of(amount_el, "Bal/Amt")
+    currency = ccy or container.currency or ""
+    # Some banks leave the indicator out of a balance (Lithuanian CENTROlink): the amount is then a credit.
+    sign = _direction(x.text(element, "CdtDbtInd") or "CRDT", "Bal/CdtDbtInd")
+    when = x.first_text(element, "Dt/DtTm")
+    day = parse_date(x.first_text(element, "Dt/Dt", "Dt/DtTm"), "Bal/Dt")
+    value = Decimal(money(amount, currency, "Bal/Amt"))
+    assert container.account is not None
+    return {
+        "account": container.account.payload(),
+        "currency": currency,
+        "type": code,
+        "amount": str(-value if sign == "DBIT" and value else value),
+        "date": day.isoformat(),
+        "date_time": parse_datetime(when, "Bal/Dt/DtTm").isoformat() if when else None,
+        "statement_id": container.ident,
+        "_at": parse_datetime(when, "Bal/Dt/DtTm") if when else None,
+    }
+
+
+# -- entries ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Entry:
     """The entry-level facts every transaction detail of a booking shares."""
@@ -120,13 +211,17 @@ class Entry:
     booking_date: str
     value_date: str
     info: str | None
+    code: dict[str, Any] | None
+    batch: dict[str, Any] | None
+    charges: list[dict[str, Any]]
 
 
 def convert_entry(
     source: SourceFile, ntry: etree._Element, header: Header, container: Container, index: int
 ) -> Iterator[IngestResult]:
     position = f"{container.tag}{container.index}.Ntry{index}"
-    if container.account_error is not None:
+    if container.account is None:
+        assert container.account_error is not None
         yield source.error(position, container.account_error.field, container.account_error.reason)
         return
     try:
@@ -150,22 +245,40 @@ def _status(ntry: etree._Element) -> str | None:
 
 
 def _entry(ntry: etree._Element, header: Header, container: Container, index: int) -> Entry:
-    amount_el = x.find(ntry, "Amt")
-    if amount_el is None:
-        raise FieldError("Ntry/Amt", "missing amount")
-    booked = x.first_text(ntry, "BookgDt/Dt", "BookgDt/DtTm")
+    raw_amount, ccy = d.amount_of(x.find(ntry, "Amt"), "Ntry/Amt")
+    currency = ccy or container.currency or ""
+    # Without a booking date (some banks give none), the value date, else the statement's own date.
+    booked = x.first_text(ntry, "BookgDt/Dt", "BookgDt/DtTm", "ValDt/Dt", "ValDt/DtTm")
+    if booked is None and container.day is not None:
+        booked = container.day.isoformat()
     booking = parse_date(booked, "Ntry/BookgDt")
     value = parse_date(x.first_text(ntry, "ValDt/Dt", "ValDt/DtTm") or booked, "Ntry/ValDt")
     ref = x.first_text(ntry, "AcctSvcrRef", "NtryRef") or f"{header.msg_id}/{container.ident}/{index}"
+    batch = {
+        "message_id": x.first_text(ntry, "NtryDtls/Btch/MsgId"),
+        "payment_info_id": x.first_text(ntry, "NtryDtls/Btch/PmtInfId"),
+        "count": _count(x.first_text(ntry, "NtryDtls/Btch/NbOfTxs"), "NtryDtls/Btch/NbOfTxs"),
+    }
     return Entry(
         ref=ref,
-        amount=Decimal(amount_text(amount_el.text, "Ntry/Amt")),
-        currency=amount_el.get("Ccy") or container.currency or "",
+        amount=Decimal(money(raw_amount, currency, "Ntry/Amt")),
+        currency=currency,
         credit_debit=_direction(x.text(ntry, "CdtDbtInd"), "Ntry/CdtDbtInd"),
         booking_date=booking.isoformat(),
         value_date=value.isoformat(),
         info=x.text(ntry, "AddtlNtryInf"),
+        code=d.bank_transaction_code(ntry),
+        batch={k: v for k, v in batch.items() if v is not None} or None,
+        charges=d.charges(ntry, currency),
     )
+
+
+def _count(raw: str | None, field: str) -> int | None:
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise FieldError(field, f"not a number of transactions: {raw!r}")
+    return int(raw)
 
 
 def _direction(raw: str | None, field: str) -> str:
@@ -178,36 +291,36 @@ def split_entry(
     entry: Entry, details: list[etree._Element], container: Container
 ) -> list[tuple[str, dict[str, Any], str | None]]:
     """(position suffix, settlement payload, batch id) for each transaction detail, plus any charges line."""
-    if not details:
-        return [("", _settlement(entry, entry.ref, entry.amount, entry.credit_debit, container), None)]
+    amounts = [_tx_amount(tx, entry, number) for number, tx in enumerate(details, 1)]
+    if not details or (len(details) > 1 and None in amounts):
+        return [("", _batch_booking(entry, details, container), None)]
     out: list[tuple[str, dict[str, Any], str | None]] = []
     signed_total = Decimal(0)
-    for number, tx in enumerate(details, 1):
-        amount = _tx_amount(tx, entry, single=len(details) == 1, number=number)
+    for number, (tx, amount) in enumerate(zip(details, amounts, strict=True), 1):
+        amount = entry.amount if amount is None else amount  # a single detail is the entry
         direction = _direction(x.text(tx, "CdtDbtInd") or entry.credit_debit, f"TxDtls[{number}]/CdtDbtInd")
         signed_total += amount if direction == "CRDT" else -amount
         entry_id = _tx_ref(tx, entry, len(details), number)
-        payload = _settlement(entry, entry_id, amount, direction, container)
-        payload.update(_tx_fields(tx, direction))
-        suffix = f".Tx{number}" if len(details) > 1 else ""
-        out.append((suffix, payload, x.first_text(tx, "Refs/MsgId")))
+        payload = _detail(entry, tx, entry_id, amount, direction, container, single=len(details) == 1)
+        out.append((f".Tx{number}" if len(details) > 1 else "", payload, x.first_text(tx, "Refs/MsgId")))
     residual = (entry.amount if entry.credit_debit == "CRDT" else -entry.amount) - signed_total
     if residual:
-        charges = _settlement(entry, f"{entry.ref}/CHRG", abs(residual), "CRDT" if residual > 0 else "DBIT", container)
+        direction = "CRDT" if residual > 0 else "DBIT"
+        charges = _settlement(entry, f"{entry.ref}/CHRG", abs(residual), direction, container)
         charges["remittance_info"] = f"charges/difference booked with entry {entry.ref}"
+        charges["bank_transaction_code"] = entry.code
+        charges["charges"] = entry.charges or None
         out.append((".Chrg", charges, None))
     return out
 
 
-def _tx_amount(tx: etree._Element, entry: Entry, single: bool, number: int) -> Decimal:
+def _tx_amount(tx: etree._Element, entry: Entry, number: int) -> Decimal | None:
     # Prefer an amount in the booked currency: the split must add up against the booking.
     for path in ("Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt"):
         element = x.find(tx, path)
         if element is not None and (element.get("Ccy") or entry.currency) == entry.currency:
-            return Decimal(amount_text(element.text, f"TxDtls[{number}]/{path}"))
-    if single:
-        return entry.amount
-    raise FieldError(f"TxDtls[{number}]/Amt", f"no amount in {entry.currency} for a detail of a batched entry")
+            return Decimal(money(element.text, entry.currency, f"TxDtls[{number}]/{path}"))
+    return None
 
 
 def _tx_ref(tx: etree._Element, entry: Entry, count: int, number: int) -> str:
@@ -218,29 +331,82 @@ def _tx_ref(tx: etree._Element, entry: Entry, count: int, number: int) -> str:
 
 
 def _settlement(entry: Entry, entry_id: str, amount: Decimal, direction: str, container: Container) -> dict[str, Any]:
-    return {
+    assert container.account is not None
+    payload = {
         "entry_id": entry_id,
-        "account_iban": container.account_iban,
         "amount": str(amount),
         "currency": entry.currency,
         "credit_debit": direction,
         "booking_date": entry.booking_date,
         "value_date": entry.value_date,
         "remittance_info": entry.info,
+        "statement_id": container.ident,
     }
+    return with_accounts(payload, container.account, None, ("Acct/Id", ""))
 
 
-def _tx_fields(tx: etree._Element, direction: str) -> dict[str, Any]:
-    # The counterparty of a debit is the creditor we paid; of a credit, the debtor who paid us.
-    party, account = ("Cdtr", "CdtrAcct") if direction == "DBIT" else ("Dbtr", "DbtrAcct")
-    unstructured = [u.text.strip() for u in x.findall(tx, "RmtInf/Ustrd") if u.text and u.text.strip()]
-    reference = x.text(tx, "RmtInf/Strd/CdtrRefInf/Ref")
-    fields: dict[str, Any] = {
-        "end_to_end_id": x.text(tx, "Refs/EndToEndId"),
-        "counterparty_iban": compact_iban(x.text(tx, f"RltdPties/{account}/Id/IBAN")),
-        "counterparty_name": x.first_text(tx, f"RltdPties/{party}/Nm", f"RltdPties/{party}/Pty/Nm"),
-        "creditor_reference": reference or creditor_reference(" ".join(unstructured)),
-    }
-    if unstructured:
-        fields["remittance_info"] = " ".join(unstructured)[:500]
-    return fields
+def _detail(
+    entry: Entry,
+    tx: etree._Element,
+    entry_id: str,
+    amount: Decimal,
+    direction: str,
+    container: Container,
+    single: bool,
+) -> dict[str, Any]:
+    payload = _settlement(entry, entry_id, amount, direction, container)
+    other, name = d.counterparty(tx, direction)
+    side = "CdtrAcct" if direction == "DBIT" else "DbtrAcct"
+    assert container.account is not None
+    with_accounts(payload, container.account, other, ("Acct/Id", f"TxDtls/RltdPties/{side}/Id"))
+    payload["end_to_end_id"] = x.text(tx, "Refs/EndToEndId")
+    payload["counterparty_name"] = name
+    payload.update(d.remittance(tx, entry.currency))
+    additional = x.text(tx, "AddtlTxInf")
+    if additional and "remittance_lines" not in payload:
+        payload["additional_info"] = additional[: d.MAX_TEXT]
+    text = payload.get("remittance_info") or additional or ""
+    reference = payload.get("creditor_reference") or first_rf_reference(text)
+    if reference:
+        payload["creditor_reference"] = reference
+        payload["reference_scheme"] = reference_scheme(reference)
+    # The entry's own charges belong to its only detail; in a batch booking they are the charges line's.
+    payload["charges"] = d.charges(tx, entry.currency) or (entry.charges if single else None) or None
+    payload["fx"] = d.foreign_exchange(tx, entry.currency)
+    payload["bank_transaction_code"] = d.bank_transaction_code(tx) or entry.code
+    payload["return_info"] = d.return_info(tx)
+    payload.update(d.parties(tx))
+    return payload
+
+
+def _batch_booking(entry: Entry, details: list[etree._Element], container: Container) -> dict[str, Any]:
+    """One settlement for a booking whose parts carry no amounts: what the details say is kept as text."""
+    payload = _settlement(entry, entry.ref, entry.amount, entry.credit_debit, container)
+    batch = dict(entry.batch or {})
+    if details:
+        batch.setdefault("count", len(details))
+        batch.setdefault("message_id", x.first_text(details[0], "Refs/MsgId"))
+        batch.setdefault("payment_info_id", x.first_text(details[0], "Refs/PmtInfId"))
+    pieces: list[str] = []
+    documents: list[dict[str, Any]] = []
+    end_to_ends = list(
+        dict.fromkeys(e for tx in details if (e := x.text(tx, "Refs/EndToEndId")) not in (None, "NOTPROVIDED"))
+    )
+    if len(end_to_ends) == 1 and len(details) > 1:
+        payload["end_to_end_id"] = end_to_ends[0]  # one payment booked in parts: its id is the entry's
+    elif end_to_ends:
+        batch["end_to_end_ids"] = end_to_ends
+    for tx in details:
+        remittance = d.remittance(tx, entry.currency)
+        pieces += remittance.get("remittance_lines", [])
+        documents += remittance.get("referred_documents", [])
+    if batch:
+        payload["batch"] = {k: v for k, v in batch.items() if v is not None}
+    if pieces:
+        payload["remittance_lines"] = pieces
+        payload["remittance_info"] = " ".join(pieces)[: d.MAX_TEXT]
+    if documents:
+        payload["referred_documents"] = documents
+    payload["bank_transaction_code"] = entry.code
+    payload["charges"] = entry.charges or None
+    return payload

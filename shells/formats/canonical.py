@@ -15,8 +15,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from reconstream.models.accounts import AccountRef, AccountScheme, account_of, compact, read_account
 from reconstream.models.base import iso
-from reconstream.models.events import MALFORMED, SCHEMA_VIOLATION, EventError, validate
+from reconstream.models.events import MALFORMED, SCHEMA_VERSION, SCHEMA_VIOLATION, EventError, validate
+from reconstream.models.money import MINOR_UNITS, at_scale
 
 DIGEST_CHARS = 16
 
@@ -60,12 +62,26 @@ class IngestResult:
 class IngestOptions:
     """Lookups a bank or AP file cannot carry itself (it speaks the bank's or supplier's ids, not ours)."""
 
-    accounts: Mapping[str, str] = field(default_factory=dict)  # account number as in the file -> IBAN
+    # House accounts: an account id as a file writes it ("0648489890", "50010517/0648489890", an IBAN)
+    # -> the account positions are kept under (an AccountRef, or an IBAN as text).
+    accounts: Mapping[str, AccountRef | str] = field(default_factory=dict)
+    account_currencies: Mapping[str, str] = field(default_factory=dict)  # account key -> currency, when a file omits it
     vendors: Mapping[str, str] = field(default_factory=dict)  # supplier id (party id, VAT, endpoint) -> vendor_id
     companies: Mapping[str, str] = field(default_factory=dict)  # buyer id -> company_code
     default_company_code: str | None = None
     flat_mapping: Path | None = None  # CSV/JSON column mapping; the bundled AP template when None
     max_document_bytes: int = 32 * 1024 * 1024
+
+    def house_account(self, raw: str, bank_id: str | None = None) -> AccountRef | None:
+        """The configured account a file's id names, by the id alone or by bank id and id."""
+        names = [compact(raw)]
+        if bank_id:
+            names.insert(0, f"{compact(bank_id)}/{compact(raw)}")
+        for name in names:
+            found = self.accounts.get(name)
+            if found is not None:
+                return found if isinstance(found, AccountRef) else account_of(found)
+        return None
 
 
 def file_digest(path: Path) -> str:
@@ -100,7 +116,7 @@ class SourceFile:
         obj: dict[str, Any] = {
             "event_id": f"{self.fmt.replace('.', '')}-{key or self.digest + '-' + position}",
             "event_type": event_type,
-            "schema_version": 1,
+            "schema_version": SCHEMA_VERSION,
             "source_system": f"{self.system}:{self.name}",
             "event_time": iso(event_time),
         }
@@ -169,18 +185,58 @@ def end_of(day: date) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
 
 
-def compact_iban(raw: str | None) -> str | None:
-    return None if raw is None else raw.replace(" ", "").upper() or None
+def money(raw: str | None, currency: str, field: str) -> str:
+    """A decimal amount at the currency's scale: trailing zeros beyond its minor units dropped ("105.750" EUR
+    is 105.75); a real fraction of a minor unit is refused by the model's own check later, field named."""
+    value = Decimal(amount_text(raw, field))
+    return str(at_scale(value, currency)) if currency in MINOR_UNITS else str(value)
 
 
-def resolve_account(raw: str | None, accounts: Mapping[str, str], field: str) -> str:
-    """The IBAN of a reported account: the id itself when it is an IBAN, else the configured mapping."""
+@dataclass(frozen=True, slots=True)
+class ReadAccount:
+    """An account read from a file: the reference, and a data-quality flag when it failed its scheme's check."""
+
+    ref: AccountRef
+    problem: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        return self.ref.model_dump(mode="json", exclude_none=True)
+
+
+def house_account(
+    raw: str | None, options: IngestOptions, field: str, bank_id: str | None = None, scheme: AccountScheme | None = None
+) -> ReadAccount:
+    """The statement's own account: the configured one it names, else the account as written (any scheme)."""
     if raw is None or not raw.strip():
         raise FieldError(field, "missing account identification")
-    cleaned = raw.strip()
-    if cleaned in accounts:
-        return accounts[cleaned]
-    compact = compact_iban(cleaned) or ""
-    if compact[:2].isalpha() and compact[2:4].isdigit():
-        return compact
-    raise FieldError(field, f"account {cleaned!r} is not an IBAN and has no entry in the account mapping")
+    configured = options.house_account(raw, bank_id)
+    if configured is not None:
+        return ReadAccount(configured)
+    ref, problem = read_account(raw, bank_id, scheme)
+    return ReadAccount(ref, problem)
+
+
+def counterparty_account(
+    raw: str | None, bank_id: str | None = None, scheme: AccountScheme | None = None
+) -> ReadAccount | None:
+    if raw is None or not raw.strip():
+        return None
+    ref, problem = read_account(raw, bank_id, scheme)
+    return ReadAccount(ref, problem)
+
+
+def with_accounts(
+    payload: dict[str, Any], account: ReadAccount, counterparty: ReadAccount | None, fields: tuple[str, str]
+) -> dict[str, Any]:
+    """Put the accounts into a settlement payload; each that failed its check becomes a data-quality flag."""
+    payload["account"] = account.payload()
+    flags = list(payload.get("data_quality") or ())
+    if account.problem:
+        flags.append({"field": fields[0], "reason": account.problem})
+    if counterparty is not None:
+        payload["counterparty_account"] = counterparty.payload()
+        if counterparty.problem:
+            flags.append({"field": fields[1], "reason": counterparty.problem})
+    if flags:
+        payload["data_quality"] = flags
+    return payload

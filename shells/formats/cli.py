@@ -13,16 +13,19 @@ from pydantic import ValidationError
 from reconstream.models.events import EventError, PaymentBatchReleased, validate
 from reconstream.models.payments import PaymentBatch
 
+from .canonical import IngestOptions
 from .ingest import ingest_paths, to_jsonl
 from .pain001 import VERSIONS, build_pain001, validate_pain001
 
 
-def cmd_ingest(paths: list[Path], fmt: str = "auto", out: Path | None = None) -> int:
+def cmd_ingest(
+    paths: list[Path], fmt: str = "auto", out: Path | None = None, options: IngestOptions | None = None
+) -> int:
     """Canonical JSONL to stdout or `out`; every bad record named on stderr. Exit 1 if any was bad."""
     converted = failed = 0
     handle: IO[bytes] = out.open("wb") if out else sys.stdout.buffer
     try:
-        for result in ingest_paths(paths, fmt):
+        for result in ingest_paths(paths, fmt, options):
             if result.event is not None:
                 handle.write(to_jsonl(result.event))
                 converted += 1

@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 from . import safexml as x
-from .camt import message_kind
-from .pain002 import NAMESPACE as PAIN002
+from .iso20022 import document_namespace, message_of
 from .ubl import NAMESPACE as UBL
 
 HEAD_BYTES = 4096
-FORMATS = ("pain002", "camt052", "camt053", "camt054", "mt940", "mt942", "bai2", "ubl", "csv", "json")
+FORMATS = ("pain002", "camt052", "camt053", "camt054", "mt940", "mt942", "bai2", "ubl", "csv", "json", "zip")
+ZIP_MAGIC = b"PK\x03\x04"
 _MT940 = re.compile(rb"^:20:", re.MULTILINE)
 _MT942 = re.compile(rb"\{2:[IO]942|^:13D:|^:34F:", re.MULTILINE)
 
@@ -23,6 +23,8 @@ class FormatError(ValueError):
 
 def detect(path: Path) -> str:
     head = x.read_head(path, HEAD_BYTES)
+    if head.startswith(ZIP_MAGIC):
+        return "zip"
     body = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     if body.startswith(b"<"):
         return _xml_format(path)
@@ -39,12 +41,10 @@ def detect(path: Path) -> str:
 
 
 def _xml_format(path: Path) -> str:
-    namespace, _ = x.root_namespace(path)
-    kind = message_kind(namespace)
-    if kind is not None:
-        return kind.replace(".", "")
-    if PAIN002.match(namespace):
-        return "pain002"
+    namespace = document_namespace(path)  # the message's own, inside a SWIFT envelope too
+    message = message_of(namespace)
+    if message is not None:
+        return message[0].replace(".", "")
     if UBL.match(namespace):
         return "ubl"
-    raise FormatError(f"XML with an unsupported root namespace {namespace!r}")
+    raise FormatError(f"XML with an unsupported message namespace {namespace!r}")

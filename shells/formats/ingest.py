@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from reconstream.models.events import EVENT_TYPE_OF, MALFORMED, Stream
 
-from . import bai2, camt, flatfile, mt940, pain002, ubl
+from . import archive, bai2, camt, flatfile, mt940, pain002, ubl
 from .canonical import FieldError, IngestError, IngestOptions, IngestResult, SourceFile
 from .detect import FORMATS, FormatError, detect
 from .safexml import BadXmlError, UnsafeXmlError
@@ -47,6 +47,11 @@ def ingest_file(path: Path | str, format: str = "auto", options: IngestOptions |
     reached = "file"
     try:
         fmt = detect(path) if format == "auto" else format
+        if fmt == "zip":
+            for result in archive.convert_archive(path, options or IngestOptions(), ingest_file):
+                reached = result.position
+                yield result
+            return
         if fmt not in CONVERTERS:
             raise FormatError(f"unknown format {fmt!r}; use one of {', '.join(CHOICES)}")
         label, converter = CONVERTERS[fmt]

@@ -1,30 +1,69 @@
-"""SWIFT MT940 statements and MT942 interim reports in -> canonical Settlements, via the `mt-940` library.
+"""SWIFT MT940 statements and MT942 interim reports in -> canonical settlements and balances.
 
-`mt-940` understands the tag grammar and the German structured :86: (GVC ?20..?34, EREF+/SVWZ+/IBAN+),
-which is where the EndToEndId, the counterparty and the remittance live. Every :61: line is one
-Settlement; its bank reference (after //) is the entry id, so the same line in the intraday MT942 and in
-the end-of-day MT940 is booked once by the engine.
+Read by our own tag reader (swift_mt.py) rather than a parser library: the banks' dialects decide what
+a line means, and a library that merges or drops lines it does not understand loses bookings silently.
+Here every `:61:` line is one settlement or an error naming its line, never merged and never skipped.
+
+- `:25:` may be an IBAN, `BIC/IBAN`, `bank code/account`, or a domestic number with dots and a currency
+  suffix (`1291.99.348EUR`): anything but an IBAN is a national account number (BBAN) with its bank code.
+- `:61:` value date, entry date, mark (C, D, RC = reversed credit = a debit, RD = reversed debit = a
+  credit), funds code, amount, transaction type, customer reference, `//` bank reference, and a second
+  line of supplementary details. The bank reference is the entry id (unique in its statement), so the
+  same line in the intraday MT942 and the day's MT940 is booked once. The old Rabobank layout puts the
+  counterparty account and name where the customer reference goes.
+- `:86:` in the German, Dutch structured or free-text dialect (mt940_info.py).
+- Balances: `:60F:` previously closed (PRCD, its date is the previous close), `:62F:` closing booked
+  (CLBD), `:64:` closing available (CLAV), `:65:` forward available (FWAV); the intermediate `:60M:` and
+  `:62M:` of a statement split over several messages are not day balances and are left out.
 """
 
 from __future__ import annotations
 
-import logging
 import re
+from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import mt940
-from reconstream.matchers.remittance import first_rf_reference as creditor_reference
+from reconstream.matchers.remittance import first_rf_reference
+from reconstream.models.accounts import AccountScheme, looks_like_iban, valid_iban
+from reconstream.models.creditor_references import reference_scheme
+from reconstream.models.money import MINOR_UNITS
 
-from .canonical import FieldError, IngestOptions, IngestResult, SourceFile, compact_iban, end_of, resolve_account
+from .canonical import (
+    FieldError,
+    IngestOptions,
+    IngestResult,
+    ReadAccount,
+    SourceFile,
+    counterparty_account,
+    end_of,
+    house_account,
+    money,
+    with_accounts,
+)
+from .mt940_info import NO_REFERENCE, Info, free_counterparty, read_info
+from .swift_mt import Message, Tag, read_tags
 
 MAX_BYTES = 64 * 1024 * 1024
-_STATEMENT_LINE = re.compile(r"^:61:", re.MULTILINE)
-_DIRECTIONS = {"C": "CRDT", "D": "DBIT", "RC": "DBIT", "RD": "CRDT"}  # a reversal books the other way
-NO_REFERENCE = {"", "NONREF", "NOTPROVIDED"}
+# The SWIFT layout, as banks bend it: a transaction type left out (Zenith) or padded with spaces
+# (Sberbank), an amount without its comma (Knab) or with a decimal point (old Rabobank balances).
+_STATEMENT_LINE = re.compile(
+    r"^(?P<value>\d{6})(?P<entry>\d{4})?(?P<mark>RC|RD|EC|ED|C|D)(?P<funds>[A-Z])?(?P<amount>\d+(?:[,.]\d*)?)"
+    r"(?P<type>[NSF][A-Z0-9 ]{3})?(?P<rest>.*)$"
+)
+_BALANCE = re.compile(r"^(?P<mark>[CD])(?P<date>\d{6})(?P<currency>[A-Z]{3})(?P<amount>\d+(?:[,.]\d*)?)$")
+_DIRECTIONS = {"C": "CRDT", "D": "DBIT", "RC": "DBIT", "RD": "CRDT", "EC": "CRDT", "ED": "DBIT"}
+# :60M:/:62M: open and close the pages of a statement sent in several messages: the bank's booked balance
+# at that point, as good as the final ones for a position.
+_BALANCE_TAGS = {"60F": "PRCD", "60M": "PRCD", "62F": "CLBD", "62M": "CLBD", "64": "CLAV", "65": "FWAV"}
+_OPENING_TAGS = frozenset({"60F", "60M"})
+_OLD_RABO_ACCOUNT = re.compile(r"^P?\d{6,12}$")
+_ACCOUNT_LIKE = re.compile(r"^(P?\d{7,12}|[A-Z]{2}\d{2}[A-Z0-9]{11,30})$")
+_ACCOUNT_CURRENCY = re.compile(r"^(?P<account>.+?)(?P<currency>[A-Z]{3})$")
+_DATE_TIME = re.compile(r"^(\d{10})([+-]\d{4})?$")
 
 
 def read_text(source: SourceFile) -> str:
@@ -38,125 +77,335 @@ def read_text(source: SourceFile) -> str:
         return raw.decode("latin-1")  # SWIFT's X character set fits; older German files are Latin-1
 
 
+@dataclass
+class Statement:
+    """What a statement says once for all its lines."""
+
+    reference: str
+    number: str
+    account: ReadAccount
+    currency: str | None
+    report_time: datetime | None  # MT942 :13D:
+    closing_date: date | None
+    opening_date: date | None
+
+    @property
+    def ident(self) -> str:
+        """:20: and :28C: repeat across statements at some banks (Rabobank writes :28C:0 on every one):
+        the opening date makes the statement's id its own."""
+        day = self.opening_date or self.closing_date
+        return "/".join(part for part in (self.reference, self.number, day.isoformat() if day else "") if part)
+
+
 def convert(source: SourceFile, options: IngestOptions) -> Iterator[IngestResult]:
     text = read_text(source)
-    if ":20:" not in text or (":61:" not in text and ":62" not in text and ":34F:" not in text):
+    messages = [message for message in read_tags(text) if message.first("20")]
+    if not messages or not any(message.first("61", "62F", "62M", "34F") for message in messages):
         yield source.malformed("file", ":20:", "no MT940/MT942 statement found (missing :20: or :61:/:62:)")
         return
+    for number, message in enumerate(messages, 1):
+        yield from convert_statement(source, message, number, options)
+
+
+def convert_statement(
+    source: SourceFile, message: Message, number: int, options: IngestOptions
+) -> Iterator[IngestResult]:
     try:
-        with _quiet_library():
-            statements = mt940.parse_statements(text, options=mt940.Options.all())
-    except (RuntimeError, ValueError, KeyError, IndexError, TypeError) as exc:
-        yield _unparsable(source, text, exc)
+        statement = _statement(message, options)
+    except FieldError as exc:
+        tag = message.first("25") or message.tags[0]
+        yield source.error(f"Stmt{number} (line {tag.line})", exc.field, exc.reason)
         return
-    lines = [text.count("\n", 0, match.start()) + 1 for match in _STATEMENT_LINE.finditer(text)]
-    seen = 0
-    for number, statement in enumerate(statements, 1):
-        for index, transaction in enumerate(statement, 1):
-            line = lines[seen] if seen < len(lines) else None
-            seen += 1
-            position = f"Stmt{number}.Tx{index}"
-            where = f"{position} (line {line})" if line else position
-            try:
-                payload, event_time = settlement(statement.data, transaction.data, options, number, index)
-            except FieldError as exc:
-                yield source.error(where, exc.field, exc.reason)
-                continue
-            yield source.event(position, "settlement.booked", event_time, payload)
+    yield from _balances(source, statement, message, number, opening=True)  # before the entries they open
+    lines = [tag for tag in message.tags if tag.name == "61"]
+    bank_refs = Counter(_bank_reference(tag) for tag in lines)
+    for index, tag in enumerate(lines, 1):
+        position = f"Stmt{number}.Tx{index}"
+        try:
+            payload = settlement(statement, tag, _info_for(message, tag), index, bank_refs)
+        except FieldError as exc:
+            yield source.error(f"{position} (line {tag.line})", exc.field, exc.reason)
+            continue
+        yield source.event(position, "settlement.booked", _event_time(statement, payload), payload)
+    yield from _balances(source, statement, message, number, opening=False)
 
 
-def _unparsable(source: SourceFile, text: str, exc: Exception) -> IngestResult:
-    # mt-940 raises RuntimeError(message, tag, value): point at the line holding the value.
-    value = exc.args[-1] if len(exc.args) == 3 and isinstance(exc.args[-1], str) else None
-    if value and value in text:
-        line = text.count("\n", 0, text.index(value)) + 1
-        tag = getattr(exc.args[1], "slug", "tag")
-        return source.malformed(f"line {line}", tag, f"cannot parse {value!r}")
-    return source.malformed("file", "<mt940>", f"cannot parse statement: {exc}")
+def _balances(
+    source: SourceFile, statement: Statement, message: Message, number: int, opening: bool
+) -> Iterator[IngestResult]:
+    tags = [t for t in message.tags if t.name in _BALANCE_TAGS]
+    for balance_index, tag in enumerate(tags, 1):
+        if (tag.name in _OPENING_TAGS) != opening:
+            continue
+        position = f"Stmt{number}.Bal{balance_index}"
+        try:
+            payload = _balance(statement, tag)
+        except FieldError as exc:
+            yield source.error(f"{position} (line {tag.line})", exc.field, exc.reason)
+            continue
+        at = statement.report_time or end_of(statement.closing_date or date.fromisoformat(payload["date"]))
+        yield source.event(position, "balance.reported", at, payload)
 
 
-@contextmanager
-def _quiet_library() -> Iterator[None]:
-    # mt-940 logs every failed pattern fragment; the error we yield already names the bad line.
-    logger = logging.getLogger("mt940")
-    previous = logger.level
-    logger.setLevel(logging.CRITICAL)
+def _statement(message: Message, options: IngestOptions) -> Statement:
+    reference = (message.first("20") or Tag("20", 0)).first.strip()
+    number = (message.first("28C", "28") or Tag("28C", 0)).first.strip()
+    account_tag = message.first("25")
+    if account_tag is None:
+        raise FieldError(":25:", "missing account identification")
+    account, currency_suffix = _account(account_tag.first.strip(), options)
+    opening = _balance_parts(message.first("60F", "60M"), ":60F:")
+    closing = _balance_parts(message.first("62F", "62M"), ":62F:")
+    floor = message.first("34F")
+    currency = (
+        (opening or closing or (None, None, None, None))[2]
+        or (floor.first.strip()[:3] if floor else None)
+        or currency_suffix
+        or options.account_currencies.get(account.ref.key)
+    )
+    stamp = message.first("13D", "13")
+    return Statement(
+        reference,
+        number,
+        account,
+        currency,
+        _report_time(stamp),
+        closing[1] if closing else None,
+        opening[1] if opening else None,
+    )
+
+
+def _account(raw: str, options: IngestOptions) -> tuple[ReadAccount, str | None]:
+    """(the account, a currency written after it): IBAN, BIC/IBAN, bank code/account, or a domestic number."""
+    text, currency = _split_currency(raw)
+    bank_id, _, account = text.rstrip("/").rpartition("/")
+    configured = options.house_account(account, bank_id or None) or options.house_account(raw)
+    if configured is not None:
+        return ReadAccount(configured), currency
+    scheme = AccountScheme.IBAN if looks_like_iban(account) else AccountScheme.BBAN
+    bank = bank_id.strip() or None
+    return house_account(account.replace(".", ""), options, ":25:", bank, scheme), currency
+
+
+def _split_currency(raw: str) -> tuple[str, str | None]:
+    """`1291.99.348EUR` -> (`1291.99.348`, EUR); an IBAN that happens to end in letters stays whole."""
+    text = raw.replace(" ", "")
+    found = _ACCOUNT_CURRENCY.match(text.rstrip("/"))
+    if found is None or found.group("currency") not in MINOR_UNITS or _is_iban(text.rpartition("/")[2]):
+        return raw, None
+    return found.group("account"), found.group("currency")
+
+
+def _is_iban(text: str) -> bool:
     try:
-        yield
-    finally:
-        logger.setLevel(previous)
+        valid_iban(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _balance_parts(tag: Tag | None, field: str) -> tuple[str, date, str, Decimal] | None:
+    if tag is None:
+        return None
+    found = _BALANCE.match(tag.first.strip().replace(" ", ""))
+    if found is None:
+        raise FieldError(field, f"cannot read balance {tag.first.strip()!r} (mark, YYMMDD, currency, amount)")
+    currency = found.group("currency")
+    amount = Decimal(money(_decimal(found.group("amount")), currency, field))
+    return found.group("mark"), _yymmdd(found.group("date"), field), currency, amount
+
+
+def _balance(statement: Statement, tag: Tag) -> dict[str, Any]:
+    parts = _balance_parts(tag, f":{tag.name}:")
+    assert parts is not None
+    mark, day, currency, amount = parts
+    return {
+        "account": statement.account.payload(),
+        "currency": currency,
+        "type": _BALANCE_TAGS[tag.name],
+        "amount": str(-amount if mark == "D" and amount else amount),
+        "date": day.isoformat(),
+        "statement_id": statement.ident,
+    }
+
+
+def _decimal(raw: str) -> str:
+    """A SWIFT amount ("1213,28", "80,", "500") as decimal text; a lone point is a decimal point too."""
+    return raw.replace(",", ".") if "," in raw else raw
+
+
+def _yymmdd(raw: str, field: str) -> date:
+    try:
+        return date(2000 + int(raw[:2]) if int(raw[:2]) < 80 else 1900 + int(raw[:2]), int(raw[2:4]), int(raw[4:6]))
+    except ValueError:
+        raise FieldError(field, f"not a date (YYMMDD): {raw!r}") from None
+
+
+def _report_time(tag: Tag | None) -> datetime | None:
+    """MT942 :13D: YYMMDDhhmm with a UTC offset."""
+    if tag is None:
+        return None
+    found = _DATE_TIME.match(tag.first.strip())
+    if found is None:
+        raise FieldError(":13D:", f"not a date-time (YYMMDDhhmm+hhmm): {tag.first.strip()!r}")
+    digits, offset = found.group(1), found.group(2) or "+0000"
+    day = _yymmdd(digits[:6], ":13D:")
+    sign = 1 if offset[0] == "+" else -1
+    local = datetime(day.year, day.month, day.day, int(digits[6:8]), int(digits[8:10]), tzinfo=UTC)
+    return local - sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
+
+
+def _info_for(message: Message, line: Tag) -> list[str]:
+    """The :86: lines right after a :61: (repeated :86: tags of the old Rabobank layout included)."""
+    tags = message.tags
+    start = tags.index(line) + 1
+    lines: list[str] = []
+    for tag in tags[start:]:
+        if tag.name != "86":
+            break
+        lines += tag.lines
+    return lines
+
+
+def _bank_reference(tag: Tag) -> str | None:
+    found = _STATEMENT_LINE.match(tag.first.strip())
+    if found is None or "//" not in found.group("rest"):
+        return None
+    reference = found.group("rest").split("//", 1)[1].strip()
+    return None if reference.upper() in NO_REFERENCE else reference or None
 
 
 def settlement(
-    statement: dict[str, Any], tx: dict[str, Any], options: IngestOptions, number: int, index: int
-) -> tuple[dict[str, Any], datetime]:
-    account = _account(statement.get("account_identification"), options)
-    amount = tx.get("amount")
-    if amount is None:
-        raise FieldError(":61:", "no amount")
-    status = str(tx.get("status") or "").upper()
-    if status not in _DIRECTIONS:
-        raise FieldError(":61:", f"unknown debit/credit mark {status!r}")
-    booking = _day(tx.get("entry_date") or tx.get("date"), ":61: entry date")
-    value = _day(tx.get("date") or booking, ":61: value date")
-    remittance = _remittance(tx)
-    reference = statement.get("transaction_reference") or ""
-    payload = {
-        "entry_id": _entry_id(tx, reference, number, index),
-        "account_iban": account,
-        "amount": str(abs(Decimal(amount.amount))),
-        "currency": getattr(amount, "currency", None) or tx.get("currency"),
-        "credit_debit": _DIRECTIONS[status],
+    statement: Statement, tag: Tag, info_lines: list[str], index: int, bank_refs: Counter[str | None]
+) -> dict[str, Any]:
+    found = _STATEMENT_LINE.match(tag.first.strip())
+    if found is None:
+        raise FieldError(":61:", f"cannot read statement line {tag.first.strip()!r}")
+    currency = statement.currency
+    if not currency:
+        raise FieldError(":60F:", "no currency: the statement has no opening or closing balance to take it from")
+    value = _yymmdd(found.group("value"), ":61: value date")
+    booking = _entry_date(found.group("entry"), value) or value
+    amount = money(_decimal(found.group("amount")), currency, ":61: amount")
+    rest = found.group("rest")
+    customer, _, _ = rest.partition("//")
+    if _old_rabobank(rest) is not None:
+        customer = rest[:16]  # the rest of the old layout's line is the counterparty's name
+    bank_reference = _bank_reference(tag)
+    info = read_info(info_lines)
+    # The bank's reference with the value date: the same booking in the intraday MT942 and the day's MT940
+    # is one entry, while a reference a bank reuses on other days (placeholders in samples) stays apart.
+    entry_id = f"{bank_reference}/{value:%y%m%d}" if _identifies(bank_reference, bank_refs) else None
+    direction = _DIRECTIONS[found.group("mark")]
+    counterparty = _counterparty(info, rest, tag, info_lines)
+    payload: dict[str, Any] = {
+        "entry_id": entry_id or f"{statement.ident}/{index}",
+        "amount": amount,
+        "currency": currency,
+        "credit_debit": direction,
         "booking_date": booking.isoformat(),
         "value_date": value.isoformat(),
-        "end_to_end_id": _end_to_end_id(tx),
-        "counterparty_iban": compact_iban(tx.get("applicant_iban") or tx.get("gvc_applicant_iban")),
-        "counterparty_name": (tx.get("applicant_name") or None),
-        "remittance_info": remittance,
-        "creditor_reference": creditor_reference(remittance),
+        "end_to_end_id": info.end_to_end_id or _customer_reference(customer, info),
+        "counterparty_name": info.counterparty_name or counterparty[1],
+        "remittance_info": (info.remittance or "")[:500] or None,
+        "remittance_lines": info.remittance_lines or None,
+        "additional_info": info.posting_text,
+        "mandate_id": info.mandate_id,
+        "creditor_scheme_id": info.creditor_scheme_id,
+        "purpose": info.purpose,
+        "ultimate_debtor": info.ultimate_debtor,
+        "ultimate_creditor": info.ultimate_creditor,
+        "bank_transaction_code": _code((found.group("type") or "").strip(), info),
+        "return_info": {"reason_code": info.return_reason} if info.return_reason else None,
+        "batch": {"payment_info_id": info.payment_info_id} if info.payment_info_id else None,
+        "statement_id": statement.ident,
     }
-    return payload, _report_time(statement, booking)
+    reference = (
+        info.creditor_reference or first_rf_reference(" ".join(info_lines)) or first_rf_reference("".join(info_lines))
+    )
+    if reference:
+        payload["creditor_reference"] = reference
+        payload["reference_scheme"] = reference_scheme(reference)
+    details = " ".join(line.strip() for line in tag.lines[1:] if line.strip())
+    if details and not payload["remittance_info"]:
+        payload["remittance_info"] = details[:500]
+    return with_accounts(payload, statement.account, counterparty[0], (":25:", ":86: counterparty account"))
 
 
-def _account(raw: Any, options: IngestOptions) -> str:
-    # :25: is an IBAN, or "BIC/account number", or a bare account number.
-    text = str(raw or "").strip()
-    candidates = [text, text.rsplit("/", 1)[-1]]
-    for candidate in candidates:
-        if candidate in options.accounts:
-            return options.accounts[candidate]
-    return resolve_account(candidates[-1], options.accounts, ":25:")
+def _identifies(reference: str | None, references: Counter[str | None]) -> bool:
+    """A bank reference that can be the entry's id: once in its statement, and a reference rather than a
+    word (Danske's sample writes "Test" on many lines of many statements; an id that repeats drops bookings)."""
+    return (
+        reference is not None
+        and references[reference] == 1
+        and len(reference) >= 8
+        and any(ch.isdigit() for ch in reference)
+    )
 
 
-def _day(value: Any, field: str) -> date:
-    if isinstance(value, date):
-        return date(value.year, value.month, value.day)
-    raise FieldError(field, f"missing or invalid date {value!r}")
+def _entry_date(raw: str | None, value: date) -> date | None:
+    """MMDD of the booking, in the year that puts it nearest the value date (a statement may span New Year)."""
+    if raw is None:
+        return None
+    candidates = []
+    for year in (value.year - 1, value.year, value.year + 1):
+        try:
+            candidates.append(date(year, int(raw[:2]), int(raw[2:])))
+        except ValueError:
+            continue
+    if not candidates:
+        raise FieldError(":61: entry date", f"not a date (MMDD): {raw!r}")
+    return min(candidates, key=lambda day: abs((day - value).days))
 
 
-def _entry_id(tx: dict[str, Any], reference: str, number: int, index: int) -> str:
-    bank_reference = str(tx.get("bank_reference") or "").strip()
-    return bank_reference or f"{reference}/{number}/{index}"
+def _customer_reference(customer: str, info: Info) -> str | None:
+    """The `:61:` customer reference as an end-to-end id, unless it only names the `:86:` tag (EREF, PREF ...)."""
+    text = customer.strip()
+    if not text or text.upper() in NO_REFERENCE or text.upper() in ("EREF", "PREF", "MARF", "KREF", "MREF"):
+        return None
+    if _OLD_RABO_ACCOUNT.match(text) or looks_like_iban(text) or info.code_issuer == "DK":
+        return None  # an account number (old Rabobank, ASN) or a German bank's own reference, not the payer's id
+    return text[:35]
 
 
-def _end_to_end_id(tx: dict[str, Any]) -> str | None:
-    for key in ("end_to_end_reference", "customer_reference"):
-        value = str(tx.get(key) or "").strip()
-        if value.upper() not in NO_REFERENCE:
-            return value[:35]
-    return None
+def _counterparty(info: Info, rest: str, tag: Tag, info_lines: list[str]) -> tuple[ReadAccount | None, str | None]:
+    """The other side, from where this bank writes it: the structured :86:, the :61: line (old Rabobank
+    layout; the second line as Rabobank and ASN write it), else the free-text layouts of mt940_info."""
+    raw, bank, name = info.counterparty_account, info.counterparty_bank, None
+    customer = rest.split("//", 1)[0].strip()
+    second = tag.lines[1].strip() if len(tag.lines) > 1 else ""
+    old = _old_rabobank(rest)
+    if raw is None and old is not None:
+        raw, name = old
+    if raw is None and _ACCOUNT_LIKE.match(second):
+        raw = second  # Rabobank: the account on the :61: second line
+    if raw is None and looks_like_iban(customer):
+        raw, name = customer, second or None  # ASN: the account as the reference, the name below
+    if raw is None and info.code is None:
+        raw, name = free_counterparty(info_lines)
+    if raw is None:
+        return None, name
+    scheme = AccountScheme.IBAN if looks_like_iban(raw) else AccountScheme.BBAN
+    bank_id = None if scheme is AccountScheme.IBAN else bank
+    return counterparty_account(raw, bank_id, scheme), name
 
 
-def _remittance(tx: dict[str, Any]) -> str | None:
-    parts = [tx.get("purpose"), tx.get("additional_purpose")] if tx.get("purpose") else [tx.get("transaction_details")]
-    text = " ".join(str(part).strip() for part in parts if part)
-    return text[:500] or None
+def _old_rabobank(rest: str) -> tuple[str | None, str | None] | None:
+    """The old Rabobank `:61:`: the counterparty account in the 16 reference columns, its name after them."""
+    if "//" in rest or len(rest.rstrip()) <= 16:
+        return None
+    head, name = rest[:16].strip(), rest[16:].strip() or None
+    return (head if _OLD_RABO_ACCOUNT.match(head) else None), name
 
 
-def _report_time(statement: dict[str, Any], booking: date) -> datetime:
-    stamp = statement.get("date")  # MT942 :13D: creation date-time
-    if isinstance(stamp, datetime):
-        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp
-    closing = statement.get("final_closing_balance")
-    day = getattr(closing, "date", None)
-    return end_of(_day(day, ":62F:") if day is not None else booking)
+def _code(swift_type: str, info: Info) -> dict[str, Any] | None:
+    """The `:61:` transaction type (e.g. NTRF) and the bank's own code (German GVC, Dutch /TRTP/)."""
+    if info.code:
+        return {"proprietary": f"{swift_type}+{info.code}" if swift_type else info.code, "issuer": info.code_issuer}
+    return {"proprietary": swift_type, "issuer": "SWIFT"} if swift_type else None
+
+
+def _event_time(statement: Statement, payload: dict[str, Any]) -> datetime:
+    if statement.report_time is not None:
+        return statement.report_time
+    return end_of(statement.closing_date or date.fromisoformat(payload["booking_date"]))

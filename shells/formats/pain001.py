@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lxml import etree
 from reconstream.matchers.remittance import is_valid_rf as is_creditor_reference
+from reconstream.models.accounts import AccountRef, AccountScheme
 from reconstream.models.ids import stable_id
 from reconstream.models.money import quantize
 from reconstream.models.payments import PaymentBatch, PaymentInstruction
@@ -108,15 +109,23 @@ def _payment_information(
     else:
         _sub(_sub(info, ns, "ReqdExctnDt"), ns, "Dt", execution)
     _sub(_sub(info, ns, "Dbtr"), ns, "Nm", name[:70])
-    _account(info, ns, "DbtrAcct", batch.debtor_iban)
+    _account(info, ns, "DbtrAcct", batch.debtor_account)
     _agent(info, ns, "DbtrAgt", version, bic)
     _sub(info, ns, "ChrgBr", "SLEV")
     for instruction in batch.instructions:
         _transaction(info, ns, instruction)
 
 
-def _account(parent: etree._Element, ns: str, tag: str, iban: str) -> None:
-    _sub(_sub(_sub(parent, ns, tag), ns, "Id"), ns, "IBAN", str(IBAN(iban)))
+def _account(parent: etree._Element, ns: str, tag: str, account: AccountRef) -> None:
+    """An IBAN, or any other account as `Othr/Id` with its scheme (BBAN for a national account number)."""
+    identification = _sub(_sub(parent, ns, tag), ns, "Id")
+    if account.iban is not None:
+        _sub(identification, ns, "IBAN", str(IBAN(account.iban)))
+        return
+    other = _sub(identification, ns, "Othr")
+    _sub(other, ns, "Id", account.id[:34])
+    if account.scheme is AccountScheme.BBAN:
+        _sub(_sub(other, ns, "SchmeNm"), ns, "Cd", "BBAN")
 
 
 def _agent(parent: etree._Element, ns: str, tag: str, version: str, bic: str | None) -> None:
@@ -134,7 +143,7 @@ def _transaction(parent: etree._Element, ns: str, instruction: PaymentInstructio
     amount = _sub(_sub(transaction, ns, "Amt"), ns, "InstdAmt", _money(instruction.amount, instruction.currency))
     amount.set("Ccy", instruction.currency)
     _sub(_sub(transaction, ns, "Cdtr"), ns, "Nm", (instruction.creditor_name or instruction.vendor_id)[:70])
-    _account(transaction, ns, "CdtrAcct", instruction.creditor_iban)
+    _account(transaction, ns, "CdtrAcct", instruction.creditor_account)
     _remittance(transaction, ns, instruction.remittance_info or ", ".join(instruction.invoice_ids))
 
 

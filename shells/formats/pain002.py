@@ -10,7 +10,6 @@ a payment-information status with no transaction detail stands for the group whe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,8 +17,14 @@ from lxml import etree
 
 from . import safexml as x
 from .canonical import FieldError, IngestOptions, IngestResult, SourceFile, parse_datetime
+from .iso20022 import message_document, message_of
 
-NAMESPACE = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:pain\.002\.001\.\d{2}$")
+
+def is_pain002(namespace: str) -> bool:
+    """Any version of pain.002, under ISO's namespace or a national one (Swiss SIX `...pain.002.001.03.ch.02.xsd`)."""
+    found = message_of(namespace)
+    return found is not None and found[0] == "pain.002"
+
 
 # Codes newer pain.002 versions added, mapped to the nearest status the engine acts on.
 STATUS_ALIASES = {"RCVD": "PDNG", "ACFC": "ACCP", "ACWP": "ACWC", "ACPD": "ACSP", "ACCC": "ACSC"}
@@ -27,8 +32,8 @@ KNOWN_STATUSES = {"ACTC", "ACCP", "ACSP", "ACSC", "ACWC", "PDNG", "PART", "RJCT"
 
 
 def convert(source: SourceFile, options: IngestOptions) -> Iterator[IngestResult]:
-    root = x.parse_document(source.path, options.max_document_bytes)
-    if not NAMESPACE.match(x.namespace(root)):
+    root = message_document(x.parse_document(source.path, options.max_document_bytes))
+    if not is_pain002(x.namespace(root)):
         yield source.malformed("Document", "namespace", f"not a pain.002 message: {x.namespace(root)!r}")
         return
     report = x.find(root, "CstmrPmtStsRpt")

@@ -30,7 +30,7 @@ class BadXmlError(ValueError):
     """The file is not well-formed XML (truncated, garbage, too deep)."""
 
 
-def _lock_down() -> dict[str, bool]:
+def lock_down() -> dict[str, bool]:
     return {
         "resolve_entities": False,
         "no_network": True,
@@ -76,12 +76,12 @@ def parse_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Ele
     check_size(path, max_bytes)
     data = path.read_bytes()
     check_prolog(data[:PROLOG_SCAN_BYTES])
-    parser = etree.XMLParser(**_lock_down())
+    parser = etree.XMLParser(**lock_down())
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         raise BadXmlError(f"not well-formed XML: {exc}") from None
-    _refuse_doctype(root)
+    refuse_doctype(root)
     return root
 
 
@@ -90,12 +90,12 @@ def iter_elements(path: Path, tags: Iterable[str], max_bytes: int = STREAM_MAX_B
     check_size(path, max_bytes)
     check_prolog(read_head(path))
     wanted = tuple(f"{{*}}{name}" for name in tags)
-    context = etree.iterparse(str(path), events=("end",), tag=wanted, **_lock_down())
+    context = etree.iterparse(str(path), events=("end",), tag=wanted, **lock_down())
     first = True
     try:
         for _, element in context:
             if first:
-                _refuse_doctype(element)
+                refuse_doctype(element)
                 first = False
             yield element
     except etree.XMLSyntaxError as exc:
@@ -106,10 +106,10 @@ def root_namespace(path: Path) -> tuple[str, str]:
     """(namespace, local name) of the root element, reading only as far as the root's start tag."""
     check_size(path, STREAM_MAX_BYTES)
     check_prolog(read_head(path))
-    context = etree.iterparse(str(path), events=("start",), **_lock_down())
+    context = etree.iterparse(str(path), events=("start",), **lock_down())
     try:
         for _, element in context:
-            _refuse_doctype(element)
+            refuse_doctype(element)
             name = etree.QName(element)
             return name.namespace or "", name.localname
     except etree.XMLSyntaxError as exc:
@@ -117,7 +117,7 @@ def root_namespace(path: Path) -> tuple[str, str]:
     raise BadXmlError("no root element")
 
 
-def _refuse_doctype(element: etree._Element) -> None:
+def refuse_doctype(element: etree._Element) -> None:
     # Second line of defence in case a DOCTYPE slipped past the prolog scan (odd encodings).
     info = element.getroottree().docinfo
     if info.doctype or info.internalDTD is not None:

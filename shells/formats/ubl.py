@@ -15,9 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from lxml import etree
+from reconstream.models.accounts import looks_like_iban, read_account
 from reconstream.models.ids import stable_id
-from schwifty import IBAN
-from schwifty.exceptions import SchwiftyException
 
 from . import safexml as x
 from .canonical import (
@@ -26,6 +25,7 @@ from .canonical import (
     IngestResult,
     SourceFile,
     amount_text,
+    money,
     parse_date,
     start_of,
 )
@@ -55,10 +55,13 @@ def invoice(root: etree._Element, options: IngestOptions, credit_note: bool) -> 
     currency = _required(root, "DocumentCurrencyCode")
     supplier = x.find(root, "AccountingSupplierParty/Party")
     vendor_id = _party(supplier, options.vendors, "AccountingSupplierParty")
-    _check_payee_iban(root)
     totals = x.find(root, "LegalMonetaryTotal")
-    net = amount_text(x.text(totals, "TaxExclusiveAmount"), "LegalMonetaryTotal/TaxExclusiveAmount")
-    gross = amount_text(x.text(totals, "TaxInclusiveAmount"), "LegalMonetaryTotal/TaxInclusiveAmount")
+    net = money(x.text(totals, "TaxExclusiveAmount"), currency, "LegalMonetaryTotal/TaxExclusiveAmount")
+    gross = money(x.text(totals, "TaxInclusiveAmount"), currency, "LegalMonetaryTotal/TaxInclusiveAmount")
+    tax = _tax(root, currency)
+    if Decimal(gross) < 0 and Decimal(net) <= 0 and Decimal(tax) <= 0:
+        # A negative (corrective) invoice takes money back: it is a credit note for the same amounts.
+        credit_note, net, gross, tax = True, _positive(net), _positive(gross), _positive(tax)
     return {
         "invoice_id": f"{vendor_id}/{number}",
         "supplier_invoice_number": number,
@@ -69,11 +72,16 @@ def invoice(root: etree._Element, options: IngestOptions, credit_note: bool) -> 
         "due_date": x.first_text(root, "DueDate", "PaymentMeans/PaymentDueDate"),
         "currency": currency,
         "net_amount": net,
-        "tax_amount": _tax(root, currency),
+        "tax_amount": tax,
         "gross_amount": gross,
         "po_number": x.text(root, "OrderReference/ID"),
         "lines": _lines(root, Decimal(net), credit_note) or None,
+        **_payee_account(root),
     }
+
+
+def _positive(amount: str) -> str:
+    return str(abs(Decimal(amount)))
 
 
 def _required(root: etree._Element, path: str) -> str:
@@ -111,18 +119,21 @@ def _tax(root: etree._Element, currency: str) -> str:
     for total in x.findall(root, "TaxTotal"):
         amount = x.find(total, "TaxAmount")
         if amount is not None and amount.get("currencyID", currency) == currency:
-            return amount_text(amount.text, "TaxTotal/TaxAmount")
+            return money(amount.text, currency, "TaxTotal/TaxAmount")
     raise FieldError("TaxTotal/TaxAmount", f"no tax total in the document currency {currency}")
 
 
-def _check_payee_iban(root: etree._Element) -> None:
-    for account in x.findall(root, "PaymentMeans/PayeeFinancialAccount/ID"):
-        value = (account.text or "").replace(" ", "")
-        if value[:2].isalpha() and value[2:4].isdigit():
-            try:
-                IBAN(value)
-            except SchwiftyException as exc:
-                raise FieldError("PaymentMeans/PayeeFinancialAccount/ID", f"invalid IBAN {value!r}: {exc}") from None
+def _payee_account(root: etree._Element) -> dict[str, Any]:
+    """The account the supplier asks to be paid to (BT-84), kept even when it fails its check, and flagged."""
+    raw = x.text(root, "PaymentMeans/PayeeFinancialAccount/ID")
+    if raw is None:
+        return {}
+    bank = x.text(root, "PaymentMeans/PayeeFinancialAccount/FinancialInstitutionBranch/ID")
+    ref, problem = read_account(raw, bank if not looks_like_iban(raw) else None)
+    fields: dict[str, Any] = {"payee_account": ref.model_dump(mode="json", exclude_none=True)}
+    if problem:
+        fields["data_quality"] = [{"field": "PaymentMeans/PayeeFinancialAccount/ID", "reason": problem}]
+    return fields
 
 
 def _lines(root: etree._Element, net: Decimal, credit_note: bool) -> list[dict[str, Any]]:

@@ -22,9 +22,11 @@ from pathlib import Path
 
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from reconstream.models.accounts import account_of
 from reconstream.models.base import from_micros, iso, to_micros
 from reconstream.models.events import Stream
 
+from ..formats.canonical import IngestOptions
 from ..inputs import file_name, merged
 from .routing import BROADCAST, LedgerRouter
 from .sending import send as send_reliably
@@ -49,9 +51,10 @@ def house_accounts(input_dir: Path) -> dict[str, str]:
         return accounts
     with path.open("rb") as handle:
         for raw in handle:
-            with contextlib.suppress(orjson.JSONDecodeError, AttributeError, KeyError, TypeError):
+            with contextlib.suppress(orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
                 payload = orjson.loads(raw)["payload"]
-                accounts.setdefault(str(payload["debtor_iban"]).replace(" ", ""), str(payload["company_code"]))
+                account = account_of(payload.get("debtor_account") or payload["debtor_iban"])
+                accounts.setdefault(account.key, str(payload["company_code"]))
     return accounts
 
 
@@ -63,6 +66,8 @@ def produce(
     tick_every: timedelta = timedelta(hours=1),
     progress: Progress | None = None,
     rate: float | None = None,
+    house: dict[str, str] | None = None,
+    ingest_options: IngestOptions | None = None,
 ) -> ProduceSummary:
     """Send every line; with `rate`, at most that many input lines per second (for latency measurements)."""
     summary = ProduceSummary(partitions=ensure_topics(bootstrap, topics, partitions))
@@ -96,11 +101,11 @@ def produce(
             send(topics.clock, value, "clock", partition)
         summary.ticks += 1
 
-    router = LedgerRouter(house_accounts(input_dir))
+    router = LedgerRouter({**house_accounts(input_dir), **(house or {})})
     started = time.monotonic()
     watermark = last_tick = 0
     tick_us = int(tick_every.total_seconds() * 1_000_000)
-    for line in merged(input_dir, {}):
+    for line in merged(input_dir, {}, ingest_options):
         topic = topics.input(line.stream)
         if line.event is None:
             send(topic, line.raw, line.source)  # refused by the worker, with its reason; the key only spreads them

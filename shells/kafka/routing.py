@@ -40,10 +40,11 @@ class LedgerRouter:
                 return self.invoices.get(payload.invoice_id, f"invoice:{payload.invoice_id}")
             case "payment_batch.released":
                 self.batches[payload.batch_id] = payload.company_code
-                self.accounts.setdefault(payload.debtor_iban, payload.company_code)
+                self.accounts.setdefault(payload.debtor_account.key, payload.company_code)
                 return payload.company_code
             case "bank_ack.received":
                 return self.batches.get(payload.original_batch_id, f"batch:{payload.original_batch_id}")
-            case "settlement.booked":
-                return self.accounts.get(payload.account_iban, f"account:{payload.account_iban}")
+            case "settlement.booked" | "balance.reported":
+                account = payload.account.key
+                return self.accounts.get(account, f"account:{account}")
         raise ValueError(f"no ledger rule for event type {event.event_type!r}")

@@ -459,9 +459,9 @@ class ReconciliationWorker:
 
     def _publish_cash_positions(self, ledger: LedgerPartition) -> None:
         assert ledger.engine is not None
-        for key, position in ledger.engine.state.cash_positions.items():
+        for position in ledger.engine.cash_positions():
             value = orjson.dumps(position.model_dump(mode="json", exclude_none=True), option=orjson.OPT_SORT_KEYS)
-            self._send(self.outputs["cash_positions"], key.encode(), value)
+            self._send(self.outputs["cash_positions"], f"{position.account}|{position.currency}".encode(), value)
 
 
 def run_worker(config: WorkerConfig, idle_exit: float | None = None) -> int:

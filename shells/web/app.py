@@ -109,7 +109,7 @@ def create_app(folder: RunFolder, registry: CollectorRegistry | None = None) -> 
     def treasury(request: Request) -> HTMLResponse:
         cash = folder.cash_positions()
         as_of = folder.as_of
-        positions = sorted(cash["positions"], key=lambda p: (p["account_iban"], p["currency"]))
+        positions = sorted(cash["positions"], key=lambda p: (p["account"], p["currency"]))
         payments = [
             {**payment, "age": age_seconds(as_of, payment["sent_at"])} for payment in folder.in_flight_payments()
         ]

@@ -58,7 +58,7 @@ class InFlightPayment(BaseModel):
     invoice_ids: list[str]
     sent_at: datetime
     batch_id: str | None = None
-    debtor_iban: str | None = None
+    debtor_account: str | None = None
     amount: str | None = Field(None, description="decimal string; known when the service was given the input folder")
     currency: str | None = None
     creditor_name: str | None = None

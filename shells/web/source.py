@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from reconstream.models.accounts import account_of
 
 INDEXED = ("exceptions", "matches", "status_updates", "dead_letters")
 _FILE_NO = {name: number for number, name in enumerate(INDEXED)}
@@ -210,13 +211,15 @@ class RunFolder:
                             instruction["end_to_end_id"],
                             {
                                 "batch_id": payload["batch_id"],
-                                "debtor_iban": payload["debtor_iban"],
+                                "debtor_account": account_of(
+                                    payload.get("debtor_account") or payload["debtor_iban"]
+                                ).key,
                                 "amount": instruction["amount"],
                                 "currency": instruction["currency"],
                                 "creditor_name": instruction.get("creditor_name"),
                             },
                         )
-                except (orjson.JSONDecodeError, KeyError, TypeError):
+                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                     continue  # the engine dead-letters what it cannot read; this view skips it too
         self._payments_offset = offset
 

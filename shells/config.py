@@ -1,0 +1,310 @@
+"""One validated configuration file, read by every command (`--config FILE` or `$RECON_CONFIG`).
+
+TOML or YAML (by extension). Every key has a default that works without any file, so `recon demo` needs
+none; `recon config example` writes the defaults as a commented file and `recon config check` names the
+key of every error. Environment variables override single keys: `RECON_WINDOWS__ACK=PT12H`.
+
+Secrets never live in it: a section that needs one (a database password, an ERP client secret) names
+an environment variable or a file holding it, never the value.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+from reconstream.matchers.duplicates import DuplicatePolicy
+from reconstream.matchers.payment_matching import MatchPolicy
+from reconstream.matchers.three_way import AmountTolerance
+from reconstream.models.accounts import AccountRef, AccountScheme, compact, looks_like_iban
+from reconstream.models.exceptions import SeverityPolicy
+from reconstream.models.money import MINOR_UNITS
+from reconstream.streams import Settings
+
+from .formats.canonical import IngestOptions
+
+ENV_VAR = "RECON_CONFIG"
+EXAMPLE = Path(__file__).with_name("config.example.toml")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Windows(Section):
+    """Event-time windows of the timers."""
+
+    ack: timedelta = Field(default=timedelta(hours=24), description="pain.002 expected within this of sending")
+    settlement: timedelta = Field(default=timedelta(days=5), description="booked on the account within this")
+    posting_sla: timedelta = Field(default=timedelta(days=3), description="posted in the ERP within this of approval")
+
+
+class ThreeWay(Section):
+    share: Decimal = Field(default=Decimal("0.01"), ge=0, le=1)
+    absolute: Decimal = Field(default=Decimal("1.00"), ge=0)
+
+
+class Duplicates(Section):
+    amount_tolerance_abs: Decimal = Field(default=Decimal("1.00"), ge=0)
+    amount_tolerance_rel: Decimal = Field(default=Decimal("0.005"), ge=0, le=1)
+    near_days: int = Field(default=7, ge=0)
+    typo_days: int = Field(default=3, ge=0)
+
+
+class Matching(Section):
+    auto_match_threshold: int = Field(default=90, ge=0, le=100)
+    short_tolerance_abs: Decimal = Field(default=Decimal("25.00"), ge=0)
+    short_tolerance_rel: Decimal = Field(default=Decimal("0.01"), ge=0, le=1)
+    discount_percents: tuple[Decimal, ...] = (Decimal(2), Decimal(3))
+    discount_days: int = Field(default=14, ge=0)
+    discount_grace_days: int = Field(default=3, ge=0)
+    instruction_date_window_days: int = Field(default=3, ge=0)
+    max_invoices_per_payment: int = Field(default=5, ge=1, le=20)
+    subset_pool: int = Field(default=30, ge=1, le=200)
+    subset_budget: int = Field(default=20_000, ge=1)
+    name_similarity: int = Field(default=90, ge=0, le=100)
+
+
+class Severity(Section):
+    critical_from: Decimal = Field(default=Decimal(100_000), ge=0)
+    high_from: Decimal = Field(default=Decimal(10_000), ge=0)
+    medium_from: Decimal = Field(default=Decimal(1_000), ge=0)
+    critical_within: timedelta = timedelta(hours=4)
+    high_within: timedelta = timedelta(days=1)
+    medium_within: timedelta = timedelta(days=3)
+    low_within: timedelta = timedelta(days=5)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Severity:
+        if not self.critical_from >= self.high_from >= self.medium_from:
+            raise ValueError("critical_from >= high_from >= medium_from must hold")
+        return self
+
+
+class Account(Section):
+    """A house bank account: how banks name it, and whose books and currency it belongs to."""
+
+    id: str = Field(min_length=1, description="the account id as the bank writes it (IBAN or domestic number)")
+    scheme: AccountScheme | None = Field(default=None, description="default: iban when IBAN-shaped, else bban")
+    bank_id: str | None = Field(default=None, description="routing number, sort code, bank code or BIC")
+    iban: str | None = Field(default=None, description="the same account's IBAN, so files naming it either way meet")
+    company_code: str = Field(min_length=1)
+    currency: str
+    name: str = ""
+
+    @model_validator(mode="after")
+    def _valid(self) -> Account:
+        if self.currency not in MINOR_UNITS:
+            raise ValueError(f"currency: unknown ISO 4217 currency {self.currency!r}")
+        self.as_written()
+        if self.iban is not None:
+            AccountRef(scheme=AccountScheme.IBAN, id=self.iban)
+        return self
+
+    def as_written(self) -> AccountRef:
+        scheme = self.scheme or (AccountScheme.IBAN if looks_like_iban(self.id) else AccountScheme.BBAN)
+        return AccountRef(scheme=scheme, id=self.id, bank_id=self.bank_id)
+
+    def canonical(self) -> AccountRef:
+        """The one reference positions are kept under: the IBAN when known, else the account as written."""
+        return AccountRef(scheme=AccountScheme.IBAN, id=self.iban) if self.iban else self.as_written()
+
+
+class Formats(Section):
+    """Lookups bank and AP files cannot carry: they speak the bank's and the supplier's ids, not ours."""
+
+    vendors: dict[str, str] = Field(
+        default_factory=dict, description="supplier id (party id, VAT, endpoint) -> vendor_id"
+    )
+    companies: dict[str, str] = Field(default_factory=dict, description="buyer id -> company_code")
+    default_company_code: str | None = Field(default=None, description="company code of UBL invoices of unknown buyers")
+
+    @model_validator(mode="after")
+    def _blank_is_none(self) -> Formats:
+        if self.default_company_code == "":
+            object.__setattr__(self, "default_company_code", None)
+        return self
+
+    csv_mapping: Path | None = Field(
+        default=None, description="CSV/JSON column mapping; the bundled AP template if unset"
+    )
+    max_document_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+
+
+BankCodeClass = Literal[
+    "supplier_payment",
+    "direct_debit",
+    "salary",
+    "tax",
+    "social_security",
+    "bank_fee",
+    "interest",
+    "card",
+    "cash",
+    "intercompany",
+    "return",
+    "customer_receipt",
+    "other",
+]
+
+
+class BankCodeRule(Section):
+    """A bank transaction code (ISO domain/family/subfamily, or a bank's proprietary code) and what it means."""
+
+    domain: str | None = None
+    family: str | None = None
+    subfamily: str | None = None
+    proprietary: str | None = Field(default=None, description="e.g. a German GVC '116' or a BAI2 type code '475'")
+    purpose: str | None = Field(default=None, description="ISO purpose code, e.g. SALA, TAXS")
+    means: BankCodeClass
+
+    @model_validator(mode="after")
+    def _says_something(self) -> BankCodeRule:
+        if not any((self.domain, self.family, self.subfamily, self.proprietary, self.purpose)):
+            raise ValueError("a rule needs at least one of domain, family, subfamily, proprietary, purpose")
+        return self
+
+
+class Config(BaseSettings):
+    """Everything a deployment may set. The defaults are what `recon demo` runs with."""
+
+    model_config = SettingsConfigDict(env_prefix="RECON_", env_nested_delimiter="__", extra="forbid", frozen=True)
+
+    windows: Windows = Windows()
+    three_way: ThreeWay = ThreeWay()
+    duplicates: Duplicates = Duplicates()
+    matching: Matching = Matching()
+    severity: Severity = Severity()
+    accounts: tuple[Account, ...] = ()
+    formats: Formats = Formats()
+    bank_codes: tuple[BankCodeRule, ...] = ()
+
+    @model_validator(mode="after")
+    def _accounts_distinct(self) -> Config:
+        seen: dict[str, int] = {}
+        for number, account in enumerate(self.accounts):
+            for name in {account.as_written().key, account.canonical().key}:
+                if name in seen and seen[name] != number:
+                    raise ValueError(f"accounts.{number}: account {name} is configured twice")
+                seen[name] = number
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if settings_cls.model_config.get("yaml_file"):
+            sources.append(YamlConfigSettingsSource(settings_cls))
+        elif settings_cls.model_config.get("toml_file"):
+            sources.append(TomlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+    # -- what the parts of the program take ----------------------------------------------------------
+    def engine_settings(self) -> Settings:
+        return Settings(
+            amount_tolerance=AmountTolerance(share=self.three_way.share, absolute=self.three_way.absolute),
+            ack_window=self.windows.ack,
+            settlement_window=self.windows.settlement,
+            posting_sla=self.windows.posting_sla,
+            match_policy=MatchPolicy(**self.matching.model_dump()),
+            duplicate_policy=DuplicatePolicy(**self.duplicates.model_dump()),
+            severity=SeverityPolicy(**self.severity.model_dump()),
+            account_companies={account.canonical().key: account.company_code for account in self.accounts},
+        )
+
+    def ingest_options(self) -> IngestOptions:
+        """What the bank and AP file converters look up: house accounts by every name, suppliers, buyers."""
+        accounts: dict[str, AccountRef] = {}
+        currencies: dict[str, str] = {}
+        for account in self.accounts:
+            canonical, written = account.canonical(), account.as_written()
+            names = {compact(account.id), written.key}
+            if account.bank_id:
+                names.add(f"{compact(account.bank_id)}/{compact(account.id)}")
+            if account.iban:
+                names.add(canonical.key)
+            for name in names:
+                accounts[name] = canonical
+            currencies[canonical.key] = currencies[written.key] = account.currency
+        return IngestOptions(
+            accounts=accounts,
+            account_currencies=currencies,
+            vendors=dict(self.formats.vendors),
+            companies=dict(self.formats.companies),
+            default_company_code=self.formats.default_company_code,
+            flat_mapping=self.formats.csv_mapping,
+            max_document_bytes=self.formats.max_document_bytes,
+        )
+
+    def house_accounts(self) -> dict[str, str]:
+        """Account key -> company code, for every name an account goes by (what the Kafka router keys on)."""
+        found: dict[str, str] = {}
+        for account in self.accounts:
+            found[account.canonical().key] = account.company_code
+            found[account.as_written().key] = account.company_code
+        return found
+
+
+class ConfigError(ValueError):
+    """A config file that does not validate: every error with the dotted key it is at."""
+
+    def __init__(self, path: Path | None, errors: list[str]) -> None:
+        where = str(path) if path is not None else "the environment"
+        super().__init__(f"{where}: " + "; ".join(errors))
+        self.path = path
+        self.errors = errors
+
+
+def config_path(explicit: Path | None) -> Path | None:
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(ENV_VAR)
+    return Path(from_env) if from_env else None
+
+
+def load_config(explicit: Path | None = None) -> Config:
+    """The effective configuration: defaults, then the file (`--config` or $RECON_CONFIG), then RECON_* keys."""
+    path = config_path(explicit)
+    if path is not None and not path.is_file():
+        raise ConfigError(path, [f"<file>: no such file {path}"])
+    try:
+        return _reading(path)()
+    except ValidationError as exc:
+        raise ConfigError(path, [_located(error) for error in exc.errors(include_url=False)]) from None
+    except (OSError, ValueError) as exc:  # TOML/YAML syntax: the reader's own message names line and column
+        raise ConfigError(path, [f"<syntax>: {exc}"]) from None
+
+
+def _reading(path: Path | None) -> type[Config]:
+    """Config bound to one file: pydantic-settings takes a file source from the class, not from the call."""
+    if path is None:
+        return Config
+    key = "yaml_file" if path.suffix.lower() in (".yaml", ".yml") else "toml_file"
+    return type("FileConfig", (Config,), {"model_config": SettingsConfigDict(**{**Config.model_config, key: path})})
+
+
+def _located(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "<file>"
+    return f"{key}: {error['msg'].removeprefix('Value error, ')}"
+
+
+def effective(config: Config) -> dict[str, Any]:
+    """The settings in force, as plain JSON-able data, for `recon config check`."""
+    return config.model_dump(mode="json")

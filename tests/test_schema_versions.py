@@ -1,0 +1,99 @@
+"""The input event schema is a contract: events of every earlier version still read, field for field.
+
+`fixtures/events/schema_v1.jsonl` was written by a sender of schema version 1 (IBANs as strings:
+`account_iban`, `counterparty_iban`, `debtor_iban`, `creditor_iban`, vendor `bank_accounts[].iban`) and
+is kept as it is, forever. Version 2 names accounts of any scheme and carries what banks say.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from reconstream.models.accounts import AccountScheme
+from reconstream.models.events import SCHEMA_VERSION, EventError, parse
+
+V1 = Path(__file__).parent / "fixtures" / "events" / "schema_v1.jsonl"
+
+
+def v1_events() -> list[bytes]:
+    return V1.read_bytes().splitlines()
+
+
+@pytest.mark.parametrize("raw", v1_events(), ids=lambda raw: orjson.loads(raw)["event_type"])
+def test_every_version_1_event_still_reads(raw: bytes) -> None:
+    event = parse(raw)
+    obj = orjson.loads(raw)
+    assert event.schema_version == 1 and event.event_id == obj["event_id"]
+    payload, v1 = event.payload, obj["payload"]
+    if event.event_type == "settlement.booked":
+        assert payload.account.scheme is AccountScheme.IBAN and payload.account.key == v1["account_iban"]
+        assert payload.counterparty_key == v1["counterparty_iban"]
+    elif event.event_type == "payment_batch.released":
+        assert payload.debtor_account.key == v1["debtor_iban"]
+        assert [i.creditor_account.key for i in payload.instructions] == [
+            i["creditor_iban"] for i in v1["instructions"]
+        ]
+    elif event.event_type == "vendor.upserted":
+        assert [a.account.key for a in payload.bank_accounts] == [a["iban"] for a in v1["bank_accounts"]]
+
+
+def test_corpus_covers_every_stream_of_version_1() -> None:
+    types = {orjson.loads(raw)["event_type"] for raw in v1_events()}
+    assert types == {
+        "vendor.upserted",
+        "purchase_order.created",
+        "goods_receipt.posted",
+        "invoice.captured",
+        "invoice.status_changed",
+        "payment_batch.released",
+        "bank_ack.received",
+        "settlement.booked",
+    }
+
+
+def _settlement(**payload: object) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": "e1",
+            "event_type": "settlement.booked",
+            "schema_version": SCHEMA_VERSION,
+            "source_system": "bank",
+            "event_time": "2026-11-04T16:00:00Z",
+            "payload": {
+                "entry_id": "X1",
+                "amount": "105.750",
+                "currency": "EUR",
+                "credit_debit": "DBIT",
+                "booking_date": "2026-11-04",
+                "value_date": "2026-11-04",
+                **payload,
+            },
+        }
+    )
+
+
+def test_version_2_accounts_beyond_iban() -> None:
+    us = parse(_settlement(account={"scheme": "us_aba", "id": "1234-5678", "bank_id": "021000021"}))
+    assert us.payload.account.key == "us_aba:021000021/12345678"
+    uk = parse(_settlement(account={"scheme": "uk_sort_code", "id": "88888888", "bank_id": "60-00-04"}))
+    assert uk.payload.account.key == "uk_sort_code:600004/88888888"
+    assert str(us.payload.amount) == "105.750" and us.payload.amount == 105.75  # zeros past the minor unit pass
+
+
+def test_version_2_refuses_a_bad_routing_number_and_a_real_fraction_of_a_cent() -> None:
+    with pytest.raises(EventError) as bad_bank:
+        parse(_settlement(account={"scheme": "us_aba", "id": "1", "bank_id": "021000022"}))
+    assert bad_bank.value.field.startswith("payload.account")
+    with pytest.raises(EventError) as sub_cent:
+        parse(_settlement(account="DE89370400440532013000", amount="105.751"))
+    assert sub_cent.value.field == "payload.amount" and "more decimals than EUR" in sub_cent.value.reason
+
+
+def test_a_schema_version_from_the_future_is_refused_with_the_field() -> None:
+    raw = orjson.loads(_settlement(account="DE89370400440532013000"))
+    raw["schema_version"] = SCHEMA_VERSION + 1
+    with pytest.raises(EventError) as caught:
+        parse(orjson.dumps(raw))
+    assert caught.value.field == "schema_version"
