@@ -26,7 +26,14 @@ from reconstream.models.invoices import Invoice
 from reconstream.models.master_data import Vendor
 
 from .findings import Finding
-from .invoice_numbers import NumberComparison, NumberRelation, compare_numbers, normalize_invoice_number, skeletons
+from .invoice_numbers import (
+    NumberComparison,
+    NumberRelation,
+    compact_number,
+    compare_numbers,
+    normalize_invoice_number,
+    skeletons,
+)
 
 __all__ = [
     "DuplicateDecision",
@@ -147,6 +154,9 @@ def duplicate_keys(invoice: Invoice, identity: SupplierIdentity | None = None) -
     identity = identity or SupplierIdentity(invoice.vendor_id)
     keys = dict.fromkeys(blocking_keys(invoice))
     numbers = skeletons(invoice.supplier_invoice_number)
+    # The number without separators, zeros kept: a re-punctuated copy meets its original even when the
+    # amount was re-keyed too (one key, under the vendor: the tokens below cover the other vendor ids).
+    keys[f"dup:C|{invoice.vendor_id}|{compact_number(invoice.supplier_invoice_number)}"] = None
     amounts = dict.fromkeys((invoice.gross_amount, invoice.net_amount))
     for token in identity.tokens():
         for skeleton in numbers:

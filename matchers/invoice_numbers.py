@@ -42,6 +42,12 @@ def normalize_invoice_number(number: str) -> str:
     return _NOT_ALNUM.sub("", _LEADING_ZEROS.sub("", number.upper())) or "0"
 
 
+def compact_number(number: str) -> str:
+    """Upper case without separators, zeros kept: "INV-2026-000504" and "INV2026000504" are one number,
+    which stripping each digit group's zeros first ("INV2026504") would keep apart."""
+    return _NOT_ALNUM.sub("", number.upper())
+
+
 def core_number(number: str) -> str:
     """The normalised number without a letter prefix and without a leading or trailing year group."""
     return _split_year(number)[0]
@@ -102,7 +108,9 @@ class NumberComparison:
 def compare_numbers(number: str, earlier: str) -> NumberComparison:
     if number == earlier:
         return NumberComparison(NumberRelation.SAME, "same invoice number")
-    if normalize_invoice_number(number) == normalize_invoice_number(earlier):
+    if normalize_invoice_number(number) == normalize_invoice_number(earlier) or compact_number(
+        number
+    ) == compact_number(earlier):
         return NumberComparison(NumberRelation.NORMALISED, f"number {number!r} equals {earlier!r} once normalised")
     (core, years), (earlier_core, earlier_years) = _split_year(number), _split_year(earlier)
     if core == earlier_core and _years_agree(years, earlier_years):

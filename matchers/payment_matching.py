@@ -20,13 +20,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from rapidfuzz import fuzz
 from reconstream.models.exceptions import Category
+from reconstream.models.invoices import DocumentType
 from reconstream.models.master_data import Vendor
-from reconstream.models.money import minor_units, quantize
+from reconstream.models.money import minor_units
 from reconstream.models.payments import Settlement
 from reconstream.tables.records import InstructionState, InvoiceState
 
@@ -55,10 +56,15 @@ class BankLine:
 
     @classmethod
     def of(cls, entry: Settlement) -> BankLine:
+        """The line as matching sees it: the principal the payer instructed (`InstdAmt`, in the invoice's
+        currency when the payment crossed currencies) where the bank gives it, else the booked amount."""
+        amount, currency = entry.amount, entry.currency
+        if entry.fx is not None:
+            amount, currency = entry.fx.instructed_amount, entry.fx.instructed_currency
         return cls(
             entry.entry_id,
-            entry.amount,
-            entry.currency,
+            amount,
+            currency,
             entry.booking_date,
             entry.end_to_end_id,
             entry.counterparty_key,
@@ -84,6 +90,11 @@ class OpenInvoice:
     creditor_reference: str | None = None
     discount_percent: Decimal | None = None  # the invoice's own early-payment terms, e.g. 2 % within 10 days
     discount_days: int | None = None
+    credit_note: bool = False  # named in a payment, it is netted: the payer pays the invoices less it
+
+    @property
+    def signed_open(self) -> Decimal:
+        return -self.open_amount if self.credit_note else self.open_amount
 
     @classmethod
     def of(cls, state: InvoiceState, vendor: Vendor | None, creditor_reference: str | None = None) -> OpenInvoice:
@@ -99,6 +110,7 @@ class OpenInvoice:
             vendor.name if vendor else "",
             tuple(account.account.key for account in vendor.bank_accounts) if vendor else (),
             creditor_reference,
+            credit_note=invoice.document_type is DocumentType.CREDIT_NOTE,
         )
 
 
@@ -141,6 +153,7 @@ class MatchPolicy:
     subset_pool: int = 30  # open invoices of one counterparty the search looks at, nearest due date first
     subset_budget: int = 20_000  # search nodes; beyond it uniqueness is unproven and nothing is auto-matched
     name_similarity: int = 90  # rapidfuzz token_set_ratio for a counterparty known by name only
+    over_tolerance_abs: Decimal = Decimal("50.00")  # a named payment may exceed what is open by a bank fee
 
 
 DEFAULT_POLICY = MatchPolicy()
@@ -230,23 +243,34 @@ def discount_percents(invoice: OpenInvoice, booked: date, policy: MatchPolicy) -
     return percents
 
 
-def discounted(amount: Decimal, percent: Decimal, currency: str) -> Decimal:
-    return quantize(amount * (HUNDRED - percent) / HUNDRED, currency)
+def discounted(amount: Decimal, percent: Decimal, currency: str, rounding: str = ROUND_HALF_EVEN) -> Decimal:
+    exponent = Decimal(1).scaleb(-minor_units(currency))
+    return (amount * (HUNDRED - percent) / HUNDRED).quantize(exponent, rounding=rounding)
+
+
+def open_total(invoices: Sequence[OpenInvoice]) -> Decimal:
+    """What the invoices leave to pay together: their open amounts less the credit notes among them."""
+    return sum((invoice.signed_open for invoice in invoices), Decimal(0))
 
 
 def settles(
     paid: Decimal, invoices: Sequence[OpenInvoice], booked: date, policy: MatchPolicy
 ) -> tuple[Settles, str] | None:
-    """How `paid` settles these invoices together: in full, after a discount, or short within tolerance."""
-    total = sum((invoice.open_amount for invoice in invoices), Decimal(0))
+    """How `paid` settles these invoices together: in full (credit notes named with them netted), after a
+    discount (rounded as the payer may round it), or short within tolerance."""
+    total = open_total(invoices)
     currency = invoices[0].currency
+    netted = " less credit notes" if any(i.credit_note for i in invoices) else ""
     if paid == total:
-        return Settles.IN_FULL, f"amount equals the open {fmt(total, currency)}"
-    common = set.intersection(*(set(discount_percents(invoice, booked, policy)) for invoice in invoices))
+        return Settles.IN_FULL, f"amount equals the open {fmt(total, currency)}{netted}"
+    payable = [invoice for invoice in invoices if not invoice.credit_note]
+    terms = [set(discount_percents(invoice, booked, policy)) for invoice in payable]
+    common = set.intersection(*terms) if terms else set()
     for percent in sorted(common):
-        after = sum((discounted(invoice.open_amount, percent, currency) for invoice in invoices), Decimal(0))
-        if paid == after:
-            return Settles.WITH_DISCOUNT, f"{percent} % early-payment discount taken on {fmt(total, currency)}"
+        for rounding in (ROUND_HALF_EVEN, ROUND_HALF_UP):  # payers round half up as often as not
+            after = sum((discounted(i.open_amount, percent, currency, rounding) for i in payable), Decimal(0))
+            if paid == after + sum((i.signed_open for i in invoices if i.credit_note), Decimal(0)):
+                return Settles.WITH_DISCOUNT, f"{percent} % early-payment discount taken on {fmt(total, currency)}"
     # Short on one invoice is a write-off; short on a combination is one guess too many.
     if len(invoices) == 1 and total - short_tolerance(total, policy) <= paid < total:
         return Settles.SHORT, f"short by {fmt(total - paid, currency)}, within tolerance"
@@ -258,7 +282,11 @@ def _allocate(paid: Decimal, invoices: Sequence[OpenInvoice], how: Settles) -> t
     if how is not Settles.PARTLY:
         return tuple(Allocation(invoice.invoice_id, invoice.open_amount, True) for invoice in invoices)
     allocations, left = [], paid
-    for invoice in sorted(invoices, key=lambda i: (i.due_date or i.invoice_date, i.invoice_id)):
+    for credit in (invoice for invoice in invoices if invoice.credit_note):
+        allocations.append(Allocation(credit.invoice_id, credit.open_amount, True))  # used up in the netting
+        left += credit.open_amount
+    payable = [invoice for invoice in invoices if not invoice.credit_note]
+    for invoice in sorted(payable, key=lambda i: (i.due_date or i.invoice_date, i.invoice_id)):
         take = min(left, invoice.open_amount)
         if take > 0:
             allocations.append(Allocation(invoice.invoice_id, take, take == invoice.open_amount))
@@ -350,17 +378,24 @@ def by_reference(
     # Many suppliers print "RE 2026/42": a number names an invoice only together with its payee.
     recognised = [invoice for invoice in usable if counterparty_evidence(line, invoice, policy)[1] is not None]
     usable = sorted(recognised or usable, key=lambda i: i.invoice_id)
+    total = open_total(usable)
+    if total <= 0:
+        return None  # a debit does not pay credit notes alone: the supplier owes us those
     evidence = [said]
     found = settles(line.amount, usable, line.booking_date, policy)
-    total = sum((invoice.open_amount for invoice in usable), Decimal(0))
+    over_fee = Decimal(0) < line.amount - total <= policy.over_tolerance_abs
     if found is not None:
         how, why = found
     elif line.amount < total:
         how, why = Settles.PARTLY, f"pays {fmt(line.amount, line.currency)} of {fmt(total, line.currency)} open"
     else:
         how, why = Settles.OVER, f"pays {fmt(line.amount - total, line.currency)} more than is open"
+        if over_fee:
+            why += f", within the {fmt(policy.over_tolerance_abs, line.currency)} a bank fee may add"
     evidence.append(why)
     confidence = _REFERENCE_CONFIDENCE[rule][how]
+    if how is Settles.OVER and over_fee:
+        confidence = _REFERENCE_CONFIDENCE[rule][Settles.SHORT]  # the named invoices, in full, and our fee
     if how is Settles.PARTLY and len(usable) > 1:
         confidence = 80  # which of the named invoices the money is for is a clerk's call
     penalties = [counterparty_evidence(line, invoice, policy) for invoice in usable]
@@ -451,8 +486,8 @@ def by_amount_counterparty(
     """Every combination of the counterparty's open invoices that the amount explains, each scored."""
     known: list[tuple[OpenInvoice, int, str]] = []
     for invoice in invoices:
-        if invoice.currency != line.currency or invoice.invoice_date > line.booking_date:
-            continue
+        if invoice.credit_note or invoice.currency != line.currency or invoice.invoice_date > line.booking_date:
+            continue  # an amount alone never nets a credit note: only a payer naming it does
         penalty, evidence = counterparty_evidence(line, invoice, policy)
         if evidence is not None:
             known.append((invoice, penalty, evidence))
@@ -529,8 +564,17 @@ def match_payment(
     # The subset search is the costly rule: skip it when a candidate already scores above anything it can
     # score, since it could then neither win nor tie (the decision is the same either way).
     if not any(c.confidence > _SUBSET_CEILING for c in candidates):
-        candidates += by_amount_counterparty(line, open_invoices, policy)
+        named = {frozenset(c.invoice_ids) for c in candidates if c.rule in _REFERENCE_RULES}
+        for found in by_amount_counterparty(line, open_invoices, policy):
+            # A reference the payer wrote outranks any set of invoices the amount happens to fit that leaves
+            # the named ones out; a set that holds them (a list the payer shortened) may still win.
+            if named and not any(group <= frozenset(found.invoice_ids) for group in named):
+                found = _capped(found, 85, "the payer named other invoices")
+            candidates.append(found)
     return decide(line, candidates, policy)
+
+
+_REFERENCE_RULES = frozenset({"creditor_reference", "invoice_number_in_text"})
 
 
 def decide(line: BankLine, candidates: list[PaymentMatch], policy: MatchPolicy) -> PaymentDecision:

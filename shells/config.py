@@ -74,6 +74,7 @@ class Matching(Section):
     subset_pool: int = Field(default=30, ge=1, le=200)
     subset_budget: int = Field(default=20_000, ge=1)
     name_similarity: int = Field(default=90, ge=0, le=100)
+    over_tolerance_abs: Decimal = Field(default=Decimal("50.00"), ge=0)
 
 
 class Severity(Section):

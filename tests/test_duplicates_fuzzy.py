@@ -185,3 +185,12 @@ def test_exact_tier_is_unchanged() -> None:
     finding = duplicates.find_duplicate(inv("I2", number="nl 2026 42"), [ORIGINAL])
     assert finding is not None and finding.reason.startswith("duplicate of I1: same vendor")
     assert duplicates.find_duplicate(inv("I2", on=date(2026, 3, 6)), [ORIGINAL]) is None
+
+
+def test_copies_differing_only_in_separators_meet_and_match() -> None:
+    # Stripping each digit group's zeros before the separators kept these apart ("INV2026504" vs "INV2026000504").
+    for number, copy in (("INV-2026-000504", "INV2026000504"), ("2026-08-0191", "2026080191")):
+        original, again = inv("P1", number=number), inv("P2", number=copy)
+        assert set(duplicate_keys(original, IDENTITIES["V1"])) & set(duplicate_keys(again, IDENTITIES["V1"]))
+        decision = duplicates.check_duplicate(again, [original], IDENTITIES)
+        assert decision is not None and decision.rule in ("exact", "re_keyed_number"), (number, decision)

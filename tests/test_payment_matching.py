@@ -164,3 +164,37 @@ def test_subset_search_is_bounded() -> None:
     tight = MatchPolicy(subset_budget=3)
     assert subsets_near(Decimal("600.00"), many, date(2026, 3, 10), tight)[1] is True
     assert not exhausted or sets
+
+
+# -- what real payers do (classes of the independent set, benchmarks/evalset) ----------------------
+def test_a_named_invoice_wins_over_other_invoices_the_amount_happens_to_fit() -> None:
+    # Short by postage on I4, and the amount is exactly I1 + I2 + ... : the number the payer wrote decides.
+    ledger = [*LEDGER, open_invoice("I5", "995.00")]
+    decision = match_payment(line("995.00", "Rechnung NL-2026-00004 abzgl. Porto"), [], ledger)
+    assert auto(decision) == ("invoice_number_in_text", ("I4",))
+    assert decision.match.settles is Settles.SHORT
+    assert any("named other invoices" in e for m in decision.candidates for e in m.evidence)
+
+
+def test_a_credit_note_named_in_the_payment_is_netted() -> None:
+    ledger = [*LEDGER, open_invoice("C1", "30.00", "CN-77", credit_note=True)]
+    decision = match_payment(line("970.00", "INV NL-2026-00004 less credit note CN-77"), [], ledger)
+    assert auto(decision) == ("invoice_number_in_text", ("C1", "I4"))
+    assert decision.match.settles is Settles.IN_FULL
+    assert {a.invoice_id: a.closes for a in decision.match.allocations} == {"C1": True, "I4": True}
+    # A debit never pays a credit note alone.
+    assert match_payment(line("30.00", "CN-77", counterparty_account=OTHER), [], ledger).match is None
+
+
+def test_a_named_payment_over_by_a_bank_fee_closes_the_invoice() -> None:
+    decision = match_payment(line("1015.00", "NL-2026-00004"), [], LEDGER)
+    assert auto(decision) == ("invoice_number_in_text", ("I4",))
+    assert decision.match.settles is Settles.OVER and "bank fee" in " ".join(decision.match.evidence)
+    assert match_payment(line("1075.00", "NL-2026-00004"), [], LEDGER).outcome is not Outcome.AUTO_MATCHED
+
+
+def test_an_early_payment_discount_rounded_half_up_by_the_payer() -> None:
+    ledger = [open_invoice("I9", "102.25", "NL-2026-00009")]  # 2 % is 2.045: 100.20 half-even, 100.21 half-up
+    for paid in ("100.20", "100.21"):
+        decision = match_payment(line(paid, "NL-2026-00009"), [], ledger)
+        assert auto(decision) == ("invoice_number_in_text", ("I9",)) and decision.match.settles is Settles.WITH_DISCOUNT

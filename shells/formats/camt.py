@@ -372,7 +372,7 @@ def _detail(
         payload["reference_scheme"] = reference_scheme(reference)
     # The entry's own charges belong to its only detail; in a batch booking they are the charges line's.
     payload["charges"] = d.charges(tx, entry.currency) or (entry.charges if single else None) or None
-    payload["fx"] = d.foreign_exchange(tx, entry.currency)
+    payload["fx"] = d.foreign_exchange(tx, entry.currency, amount)
     payload["bank_transaction_code"] = d.bank_transaction_code(tx) or entry.code
     payload["return_info"] = d.return_info(tx)
     payload.update(d.parties(tx))

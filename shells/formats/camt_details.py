@@ -161,12 +161,15 @@ def charges(element: etree._Element, currency: str) -> list[dict[str, Any]]:
     return [{k: v for k, v in charge.items() if v is not None} for charge in found]
 
 
-def foreign_exchange(tx: etree._Element, booked_currency: str) -> dict[str, Any] | None:
-    """The instructed amount in another currency and the bank's rate, when the payment crossed currencies."""
+def foreign_exchange(tx: etree._Element, booked_currency: str, booked: Decimal) -> dict[str, Any] | None:
+    """The amount the payer instructed, when it is not what was booked: in another currency (with the bank's
+    rate), or in the same one with charges taken in the booking."""
     instructed = x.find(tx, "AmtDtls/InstdAmt/Amt")
-    if instructed is None or (instructed.get("Ccy") or booked_currency) == booked_currency:
+    if instructed is None:
         return None
-    currency = instructed.get("Ccy") or ""
+    currency = instructed.get("Ccy") or booked_currency
+    if currency == booked_currency and Decimal(money(instructed.text, currency, "AmtDtls/InstdAmt/Amt")) == booked:
+        return None
     exchange = next(
         (
             found
