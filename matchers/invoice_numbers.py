@@ -48,6 +48,20 @@ def compact_number(number: str) -> str:
     return _NOT_ALNUM.sub("", number.upper())
 
 
+MIN_CORE_LENGTH = 5  # a bare sequence shorter than this ("42") turns up in any text
+
+
+def number_forms(number: str) -> set[str]:
+    """The forms a payer's text may carry an invoice number in: normalised, without separators (zeros
+    kept), with OCR look-alikes folded, and without its prefix and year (when long enough to mean it)."""
+    forms = {normalize_invoice_number(number), compact_number(number), fold(number)}
+    bare = _PREFIX.sub("", number.upper().strip())  # "F-2025-00017" paid as "2025-00017"
+    for short in (core_number(number), normalize_invoice_number(bare), compact_number(bare)):
+        if len(short) >= MIN_CORE_LENGTH:
+            forms.add(short)
+    return {form for form in forms if form and form != "0"}
+
+
 def core_number(number: str) -> str:
     """The normalised number without a letter prefix and without a leading or trailing year group."""
     return _split_year(number)[0]

@@ -16,7 +16,6 @@ a guess). A reference that names an invoice also settles it partly (several paym
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -32,7 +31,8 @@ from reconstream.models.payments import Settlement
 from reconstream.tables.records import InstructionState, InvoiceState
 
 from .findings import Finding, fmt
-from .invoice_numbers import normalize_invoice_number
+from .invoice_numbers import number_forms
+from .party_names import name_key, normalized, truncation_of
 from .remittance import compact_rf, find_rf_references, is_valid_rf, mentions_invoice, number_mentions
 from .settlements import open_amount
 
@@ -345,7 +345,10 @@ def counterparty_evidence(line: BankLine, invoice: OpenInvoice, policy: MatchPol
     if line.counterparty_account and line.counterparty_account in invoice.accounts:
         return 0, f"counterparty account {line.counterparty_account} on file for vendor {invoice.vendor_id}"
     if line.counterparty_name and invoice.vendor_name:
-        similarity = fuzz.token_set_ratio(line.counterparty_name.lower(), invoice.vendor_name.lower())
+        written, on_file = normalized(line.counterparty_name), normalized(invoice.vendor_name)
+        if written and (written == on_file or truncation_of(line.counterparty_name, invoice.vendor_name)):
+            return 2, f"counterparty name {line.counterparty_name!r} is {invoice.vendor_name!r}"
+        similarity = fuzz.token_set_ratio(written, on_file)
         if similarity >= policy.name_similarity:
             return 5, f"counterparty name {line.counterparty_name!r} ~ {invoice.vendor_name!r} ({similarity:.0f})"
     return 15, None
@@ -631,7 +634,7 @@ def line_keys(line: BankLine) -> list[str]:
 
 
 def invoice_keys(invoice: OpenInvoice) -> list[str]:
-    keys = [f"num:{normalize_invoice_number(invoice.number)}"]
+    keys = [f"num:{form}" for form in sorted(number_forms(invoice.number))]
     if invoice.creditor_reference:
         keys.append(f"rf:{compact_rf(invoice.creditor_reference)}")
     keys += [f"acct:{account}" for account in invoice.accounts]
@@ -642,12 +645,3 @@ def invoice_keys(invoice: OpenInvoice) -> list[str]:
 
 def instruction_keys(instruction: OpenInstruction) -> list[str]:
     return [f"e2e:{instruction.end_to_end_id}", f"acct:{instruction.creditor_account}"]
-
-
-def name_key(name: str) -> str:
-    """The first word of a payee name, upper case: banks cut names short but rarely their start."""
-    word = _WORD.search(name.upper())
-    return word.group(0) if word else ""
-
-
-_WORD = re.compile(r"[^\W_]+")  # letters and digits, in any script

@@ -9,7 +9,7 @@ import re
 
 from reconstream.models.creditor_references import compact_rf, is_valid_rf, rf_reference
 
-from .invoice_numbers import normalize_invoice_number
+from .invoice_numbers import number_forms
 
 __all__ = [
     "compact_rf",
@@ -59,15 +59,14 @@ def number_mentions(text: str) -> set[str]:
             gram = tokens[start:end]
             if not any(ch.isdigit() for ch in gram[-1]):
                 continue
-            normalised = normalize_invoice_number("-".join(gram))
-            if len(normalised) >= MIN_NUMBER_LENGTH:
-                mentions.add(normalised)
+            mentions |= {form for form in number_forms("-".join(gram)) if len(form) >= MIN_NUMBER_LENGTH}
     return mentions
 
 
 def mentions_invoice(mentions: set[str], invoice_number: str) -> bool:
-    number = normalize_invoice_number(invoice_number)
-    return len(number) >= MIN_NUMBER_LENGTH and number in mentions
+    """Whether the text names the number in any of its forms: punctuated, without its prefix or leading
+    zeros, misread by a scanner (number_forms)."""
+    return any(len(form) >= MIN_NUMBER_LENGTH and form in mentions for form in number_forms(invoice_number))
 
 
 def first_rf_reference(text: str | None) -> str | None:

@@ -15,17 +15,11 @@ from .context import Context
 
 _INSTRUCTION = "i:"
 _INVOICE = "v:"
-# A first word of a payee name is shared by many vendors: too broad a bucket to keep for every invoice.
-_UNINDEXED = ("name:",)
-
-
-def _keys(keys: list[str]) -> list[str]:
-    return [key for key in keys if not key.startswith(_UNINDEXED)]
 
 
 def _add(ctx: Context, keys: list[str], ref: str) -> None:
     index = ctx.state.payment_index
-    for key in _keys(keys):
+    for key in keys:
         refs = index.get(key) or []
         if ref not in refs:
             index[key] = [*refs, ref]
@@ -33,7 +27,7 @@ def _add(ctx: Context, keys: list[str], ref: str) -> None:
 
 def _remove(ctx: Context, keys: list[str], ref: str) -> None:
     index = ctx.state.payment_index
-    for key in _keys(keys):
+    for key in keys:
         refs = [r for r in index.get(key) or () if r != ref]
         if refs:
             index[key] = refs

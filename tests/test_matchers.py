@@ -174,3 +174,12 @@ def test_settlement_by_end_to_end_id() -> None:
     assert decision.method is MatchMethod.END_TO_END_ID and decision.confidence == 100 and not decision.findings
     short = settlements.by_end_to_end_id(_entry("104.00"), _state(_instruction()))
     assert [f.category for f in short.findings] == [Category.SETTLEMENT_AMOUNT_MISMATCH]
+
+
+def test_party_names_compare_past_case_umlauts_legal_forms_and_truncation() -> None:
+    from reconstream.matchers.party_names import name_key, normalized, truncation_of
+
+    written = normalized("MUELLER LOGISTIK GMBH + CO. KG")
+    assert normalized("Müller Logistik GmbH & Co. KG") == written == "MULLER LOGISTIK"
+    assert name_key("Müller Logistik GmbH") != name_key("MÜLLER BAU GMBH")
+    assert truncation_of("WESER STAHLHAN", "Weser Stahlhandel GmbH") and not truncation_of("WESER", "Weser Stahlhandel")

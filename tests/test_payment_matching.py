@@ -145,10 +145,15 @@ def test_unknown_counterparty_by_amount_alone_is_never_auto_matched() -> None:
     assert match_payment(stranger, [], LEDGER).outcome is Outcome.UNMATCHED
 
 
-def test_known_name_new_account_with_reference_matches_and_amount_alone_does_not() -> None:
+def test_known_name_new_account_with_reference_matches_and_amount_alone_needs_the_full_name() -> None:
     with_reference = line("250.00", "Invoice NL-2026-00002", counterparty_account=OTHER)
     assert auto(match_payment(with_reference, [], LEDGER))[1] == ("I2",)
-    assert match_payment(line("250.00", "x", counterparty_account=OTHER), [], LEDGER).outcome is Outcome.SUGGESTED
+    # The vendor's name (legal form, case and umlauts aside) and its only open invoice of that amount.
+    named = line("250.00", "x", counterparty_account=OTHER, counterparty_name="NORDWIND LOGISTIK")
+    assert auto(match_payment(named, [], LEDGER)) == ("amount_counterparty", ("I2",))
+    # A first word shared by a family of vendors is not enough.
+    vague = line("250.00", "x", counterparty_account=OTHER, counterparty_name="NORDWIND")
+    assert match_payment(vague, [], LEDGER).outcome is Outcome.SUGGESTED
 
 
 def test_same_candidates_in_any_order_give_the_same_decision() -> None:
