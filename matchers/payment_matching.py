@@ -53,6 +53,8 @@ class BankLine:
     counterparty_name: str | None = None
     remittance_info: str = ""
     creditor_reference: str | None = None
+    # What the payer itemised (structured remittance): the amount it remits for each document it names.
+    itemised: tuple[tuple[str, Decimal], ...] = ()
 
     @classmethod
     def of(cls, entry: Settlement) -> BankLine:
@@ -61,6 +63,12 @@ class BankLine:
         amount, currency = entry.amount, entry.currency
         if entry.fx is not None:
             amount, currency = entry.fx.instructed_amount, entry.fx.instructed_currency
+        documents = [doc for doc in entry.referred_documents if doc.number]
+        # The documents a structured remittance names are read like numbers in the text.
+        text = " ".join([entry.remittance_info or "", *(doc.number or "" for doc in documents)]).strip()
+        itemised = tuple(
+            (doc.number or "", doc.remitted_amount) for doc in documents if doc.remitted_amount is not None
+        )
         return cls(
             entry.entry_id,
             amount,
@@ -69,8 +77,9 @@ class BankLine:
             entry.end_to_end_id,
             entry.counterparty_key,
             entry.counterparty_name,
-            entry.remittance_info or "",
+            text,
             entry.creditor_reference,
+            itemised,
         )
 
 
@@ -277,6 +286,18 @@ def settles(
     return None
 
 
+def as_itemised(line: BankLine, invoices: Sequence[OpenInvoice]) -> tuple[Settles, str] | None:
+    """The payer's own breakdown: it names each of these invoices (and credit notes) with the amount it
+    remits for it, and the amounts add up to the line. A discount or credit note the payer applied is
+    then its statement to check, not ours to guess: the invoices are settled as itemised."""
+    if not line.itemised or sum((amount for _, amount in line.itemised), Decimal(0)) != line.amount:
+        return None
+    numbers = {form for number, _ in line.itemised for form in number_forms(number)}
+    if not all(number_forms(invoice.number) & numbers for invoice in invoices):
+        return None
+    return Settles.WITH_DISCOUNT, f"settles {len(invoices)} document(s) as the payer itemised them"
+
+
 def _allocate(paid: Decimal, invoices: Sequence[OpenInvoice], how: Settles) -> tuple[Allocation, ...]:
     """Full settlements close every invoice; a partial one fills the oldest due first."""
     if how is not Settles.PARTLY:
@@ -385,7 +406,7 @@ def by_reference(
     if total <= 0:
         return None  # a debit does not pay credit notes alone: the supplier owes us those
     evidence = [said]
-    found = settles(line.amount, usable, line.booking_date, policy)
+    found = settles(line.amount, usable, line.booking_date, policy) or as_itemised(line, usable)
     over_fee = Decimal(0) < line.amount - total <= policy.over_tolerance_abs
     if found is not None:
         how, why = found
