@@ -55,6 +55,8 @@ class BankLine:
     creditor_reference: str | None = None
     # What the payer itemised (structured remittance): the amount it remits for each document it names.
     itemised: tuple[tuple[str, Decimal], ...] = ()
+    credit: bool = False  # money in: a supplier paying out a credit note
+    cheque: bool = False  # a cheque presented: it names nobody, its amount is all there is
 
     @classmethod
     def of(cls, entry: Settlement) -> BankLine:
@@ -80,7 +82,14 @@ class BankLine:
             text,
             entry.creditor_reference,
             itemised,
+            entry.credit_debit == "CRDT",
+            _is_cheque(entry),
         )
+
+
+def _is_cheque(entry: Settlement) -> bool:
+    code = entry.bank_transaction_code
+    return code is not None and ("CHQ" in (code.family or "") or "CHQ" in (code.subfamily or ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +109,7 @@ class OpenInvoice:
     discount_percent: Decimal | None = None  # the invoice's own early-payment terms, e.g. 2 % within 10 days
     discount_days: int | None = None
     credit_note: bool = False  # named in a payment, it is netted: the payer pays the invoices less it
+    gross: Decimal = Decimal(0)  # the document's total: its index key stays put while payments come in
 
     @property
     def signed_open(self) -> Decimal:
@@ -120,6 +130,7 @@ class OpenInvoice:
             tuple(account.account.key for account in vendor.bank_accounts) if vendor else (),
             creditor_reference,
             credit_note=invoice.document_type is DocumentType.CREDIT_NOTE,
+            gross=invoice.gross_amount,
         )
 
 
@@ -551,6 +562,27 @@ def by_amount_counterparty(
     return matches
 
 
+def by_amount_alone(line: BankLine, invoices: Sequence[OpenInvoice]) -> list[PaymentMatch]:
+    """A cheque presented names no payee and no invoice: its amount may settle the one open invoice that
+    carries exactly that amount, and only when no other does (a second one makes it a clerk's call)."""
+    exact = [
+        i
+        for i in invoices
+        if not i.credit_note
+        and (i.currency, i.open_amount) == (line.currency, line.amount)
+        and i.invoice_date <= line.booking_date
+    ]
+    confidence = 91 if len(exact) == 1 else 70
+    evidence = ("a cheque: no payee or reference on the line", f"equals the open {fmt(line.amount, line.currency)}")
+    return [
+        PaymentMatch(
+            "amount_counterparty", confidence, (*evidence, f"invoice {i.number}"), (i.invoice_id,), Settles.IN_FULL,
+            _allocate(line.amount, [i], Settles.IN_FULL), None, Decimal(0),
+        )
+        for i in exact
+    ]
+
+
 def _capped(match: PaymentMatch, cap: int, why: str) -> PaymentMatch:
     return replace(match, confidence=min(match.confidence, cap), evidence=(*match.evidence, why))
 
@@ -562,9 +594,16 @@ def match_payment(
     invoices: Iterable[OpenInvoice] = (),
     policy: MatchPolicy = DEFAULT_POLICY,
 ) -> PaymentDecision:
-    """Score every candidate of every rule; auto-match the single best above the threshold."""
+    """Score every candidate of every rule; auto-match the single best above the threshold.
+
+    A credit (money in) can only be a supplier paying out a credit note: it is matched against the open
+    credit notes, read as what that supplier owes us, and never against our payment instructions.
+    """
     instructions = sorted({i.end_to_end_id: i for i in instructions}.values(), key=lambda i: i.end_to_end_id)
     open_invoices = sorted({i.invoice_id: i for i in invoices}.values(), key=lambda i: i.invoice_id)
+    if line.credit:
+        instructions = []
+        open_invoices = [replace(i, credit_note=False) for i in open_invoices if i.credit_note]
     candidates: list[PaymentMatch] = []
     for instruction in instructions:
         if line.end_to_end_id and line.end_to_end_id == instruction.end_to_end_id:
@@ -587,6 +626,8 @@ def match_payment(
         candidates += [found] if found else []
     # The subset search is the costly rule: skip it when a candidate already scores above anything it can
     # score, since it could then neither win nor tie (the decision is the same either way).
+    if line.cheque and not candidates:
+        candidates += by_amount_alone(line, open_invoices)
     if not any(c.confidence > _SUBSET_CEILING for c in candidates):
         named = {frozenset(c.invoice_ids) for c in candidates if c.rule in _REFERENCE_RULES}
         for found in by_amount_counterparty(line, open_invoices, policy):
@@ -644,6 +685,8 @@ def _order(match: PaymentMatch) -> tuple[int, int, tuple[str, ...]]:
 def line_keys(line: BankLine) -> list[str]:
     """Index keys whose invoices and instructions are this line's candidates; none scans the ledger."""
     keys = [f"e2e:{line.end_to_end_id}"] if line.end_to_end_id else []
+    if line.cheque:
+        keys.append(amount_key(line.currency, line.amount))
     keys += [f"rf:{ref}" for ref in line_references(line)]
     if line.remittance_info:
         keys += [f"num:{mention}" for mention in sorted(number_mentions(line.remittance_info))]
@@ -656,12 +699,18 @@ def line_keys(line: BankLine) -> list[str]:
 
 def invoice_keys(invoice: OpenInvoice) -> list[str]:
     keys = [f"num:{form}" for form in sorted(number_forms(invoice.number))]
+    keys.append(amount_key(invoice.currency, invoice.gross))
     if invoice.creditor_reference:
         keys.append(f"rf:{compact_rf(invoice.creditor_reference)}")
     keys += [f"acct:{account}" for account in invoice.accounts]
     if invoice.vendor_name:
         keys.append(f"name:{name_key(invoice.vendor_name)}")
     return keys
+
+
+def amount_key(currency: str, amount: Decimal) -> str:
+    """An invoice's total: where a cheque, which names nobody, finds the invoices it may pay."""
+    return f"amt:{currency}|{amount}"
 
 
 def instruction_keys(instruction: OpenInstruction) -> list[str]:

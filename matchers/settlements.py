@@ -55,14 +55,6 @@ def by_end_to_end_id(settlement: Settlement, state: InstructionState) -> Settlem
     )
 
 
-def unmatched(entry: Settlement, why: str) -> Finding:
-    refs = (entry.entry_id, *([entry.end_to_end_id] if entry.end_to_end_id else []))
-    line = f"{entry.credit_debit} {fmt(entry.amount, entry.currency)} booked {entry.booking_date}"
-    return Finding(
-        Category.UNMATCHED_SETTLEMENT, refs, f"{line} on {entry.account.key}: {why}", entry.amount, entry.currency
-    )
-
-
 def data_quality(entry: Settlement, flag: DataQualityFlag) -> Finding:
     """A field the bank file got wrong: the booking stands (money moved), the field needs a look."""
     return Finding(

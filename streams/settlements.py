@@ -39,13 +39,6 @@ def on_settlement(event: SettlementBooked, ctx: Context) -> None:
         for finding in decision.findings:
             ctx.raise_finding(finding, event.event_time, echoed.correlation_id)
         settle(entry, decision, event, ctx)
-    elif entry.credit_debit is CreditDebit.CRDT:
-        # Money in: no payment run of ours pays into our own account.
-        ctx.raise_finding(
-            rules.unmatched(entry, "a credit, and no payment of ours credits this account"),
-            event.event_time,
-            event.correlation_id,
-        )
     else:
         match_by_rules(entry, event, ctx)
 

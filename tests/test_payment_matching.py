@@ -203,3 +203,15 @@ def test_an_early_payment_discount_rounded_half_up_by_the_payer() -> None:
     for paid in ("100.20", "100.21"):
         decision = match_payment(line(paid, "NL-2026-00009"), [], ledger)
         assert auto(decision) == ("invoice_number_in_text", ("I9",)) and decision.match.settles is Settles.WITH_DISCOUNT
+
+
+def test_a_supplier_paying_out_a_credit_note_and_a_cheque_presented() -> None:
+    ledger = [*LEDGER, open_invoice("C1", "30.00", "CN-77", credit_note=True)]
+    refund = match_payment(line("30.00", "Gutschrift CN-77", credit=True), [], ledger)
+    assert auto(refund) == ("invoice_number_in_text", ("C1",))
+    # A credit never settles an invoice of ours, nor a debit a credit note.
+    assert match_payment(line("250.00", "NL-2026-00002", credit=True), [], ledger).match is None
+    cheque = line("1000.00", "", counterparty_account=None, counterparty_name=None, cheque=True)
+    assert auto(match_payment(cheque, [], ledger)) == ("amount_counterparty", ("I4",))
+    twice = [*ledger, open_invoice("I8", "1000.00")]
+    assert match_payment(cheque, [], twice).outcome is not Outcome.AUTO_MATCHED  # two of that amount: review

@@ -116,7 +116,9 @@ class ReconciliationWorker:
                 "transactional.id": f"reconstream-{self.topics.group}-{config.worker_id}",
                 "linger.ms": 5,
                 "compression.type": "lz4",
-                "transaction.timeout.ms": 30_000,
+                # Long enough that a loaded machine's slow commit is not aborted (and the producer fenced) by
+                # the coordinator; a crashed worker's transaction is still aborted when its successor starts.
+                "transaction.timeout.ms": 120_000,
                 "queue.buffering.max.messages": 500_000,
             }
         )
