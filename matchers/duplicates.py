@@ -187,7 +187,7 @@ class DuplicatePolicy:
 
     amount_tolerance_abs: Decimal = Decimal("1.00")  # document currency
     amount_tolerance_rel: Decimal = Decimal("0.005")  # of the larger gross amount
-    near_days: int = 7  # a re-keyed copy may carry the receipt date instead of the invoice date
+    near_days: int = 10  # a re-keyed copy may carry the receipt date instead of the invoice date (2-9 days on)
     typo_days: int = 3  # a mistyped number needs the date closer than a re-keyed one
 
 

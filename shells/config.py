@@ -48,6 +48,7 @@ class Windows(Section):
     ack: timedelta = Field(default=timedelta(hours=24), description="pain.002 expected within this of sending")
     settlement: timedelta = Field(default=timedelta(days=5), description="booked on the account within this")
     posting_sla: timedelta = Field(default=timedelta(days=3), description="posted in the ERP within this of approval")
+    posting_hold: timedelta = Field(default=timedelta(days=10), description="a line paying an unposted invoice waits")
 
 
 class ThreeWay(Section):
@@ -58,7 +59,7 @@ class ThreeWay(Section):
 class Duplicates(Section):
     amount_tolerance_abs: Decimal = Field(default=Decimal("1.00"), ge=0)
     amount_tolerance_rel: Decimal = Field(default=Decimal("0.005"), ge=0, le=1)
-    near_days: int = Field(default=7, ge=0)
+    near_days: int = Field(default=10, ge=0)
     typo_days: int = Field(default=3, ge=0)
 
 
@@ -224,6 +225,7 @@ class Config(BaseSettings):
             ack_window=self.windows.ack,
             settlement_window=self.windows.settlement,
             posting_sla=self.windows.posting_sla,
+            posting_hold=self.windows.posting_hold,
             match_policy=MatchPolicy(**self.matching.model_dump()),
             duplicate_policy=DuplicatePolicy(**self.duplicates.model_dump()),
             severity=SeverityPolicy(**self.severity.model_dump()),

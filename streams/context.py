@@ -29,6 +29,7 @@ class Settings:
     ack_window: timedelta = timedelta(hours=24)
     settlement_window: timedelta = timedelta(days=5)
     posting_sla: timedelta = timedelta(days=3)
+    posting_hold: timedelta = timedelta(days=10)  # a line paying an invoice not yet posted waits this long
     match_policy: MatchPolicy = field(default_factory=MatchPolicy)  # thresholds and tolerances of bank matching
     duplicate_policy: DuplicatePolicy = field(default_factory=DuplicatePolicy)
     severity: SeverityPolicy = field(default_factory=SeverityPolicy)

@@ -11,7 +11,7 @@ from reconstream.models.invoices import Invoice, InvoiceStatus
 from reconstream.models.outputs import ApStatus
 from reconstream.tables.records import InvoiceStage, InvoiceState
 
-from . import payment_index
+from . import payment_index, settlements
 from .context import Context
 from .errors import OrphanEvent
 
@@ -70,6 +70,7 @@ def on_invoice(event: InvoiceCaptured, ctx: Context) -> None:
     )
     for key in keys:
         ctx.state.invoice_index[key] = [*(ctx.state.invoice_index.get(key) or ()), invoice.invoice_id]
+    payment_index.add_unposted(invoice, ctx)  # a bank line may pay it before the ERP posts it
     ctx.status_update(
         invoice.invoice_id,
         event.correlation_id,
@@ -101,6 +102,7 @@ def on_invoice_status(event: InvoiceStatusChanged, ctx: Context) -> None:
             }
         )
         timers.cancel(POSTING_TIMER, change.invoice_id)
+        payment_index.remove_unposted(state.invoice, ctx)
         payment_index.add_invoice(state, ctx)  # booked: payable, so a bank line may pay it
         ctx.resolve(Category.ERP_TIMEOUT, change.invoice_id, at, f"posted as {change.erp_document_number}")
         ctx.resolve(Category.ERP_POSTING_FAILED, change.invoice_id, at, f"posted as {change.erp_document_number}")
@@ -133,3 +135,5 @@ def on_invoice_status(event: InvoiceStatusChanged, ctx: Context) -> None:
         timers.cancel(POSTING_TIMER, change.invoice_id)
         ctx.status_update(change.invoice_id, state.correlation_id, ApStatus.REJECTED, at, detail=change.error)
     ctx.state.invoices[change.invoice_id] = state
+    if change.status is InvoiceStatus.POSTED:
+        settlements.release(change.invoice_id, at, state.correlation_id, ctx)

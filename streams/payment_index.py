@@ -9,12 +9,16 @@ outlive their document (a vendor's accounts changed meanwhile) are dropped at lo
 from __future__ import annotations
 
 from reconstream.matchers import payment_matching as pm
+from reconstream.matchers.invoice_numbers import number_forms
+from reconstream.matchers.remittance import number_mentions
+from reconstream.models.invoices import Invoice
 from reconstream.tables.records import InstructionState, InvoiceStage, InvoiceState
 
 from .context import Context
 
 _INSTRUCTION = "i:"
 _INVOICE = "v:"
+_UNPOSTED = "u:"  # captured, not posted yet: a line may name it before the ERP has booked it
 
 
 def _add(ctx: Context, keys: list[str], ref: str) -> None:
@@ -55,10 +59,39 @@ def remove_invoice(state: InvoiceState, ctx: Context) -> None:
     _remove(ctx, pm.invoice_keys(open_invoice(state, ctx)), _INVOICE + state.invoice.invoice_id)
 
 
+def _number_keys(invoice: Invoice) -> list[str]:
+    return [f"num:{form}" for form in sorted(number_forms(invoice.supplier_invoice_number))]
+
+
+def add_unposted(invoice: Invoice, ctx: Context) -> None:
+    _add(ctx, _number_keys(invoice), _UNPOSTED + invoice.invoice_id)
+
+
+def remove_unposted(invoice: Invoice, ctx: Context) -> None:
+    _remove(ctx, _number_keys(invoice), _UNPOSTED + invoice.invoice_id)
+
+
+def unposted_named(line: pm.BankLine, ctx: Context) -> list[str]:
+    """Invoices the line names by number that are captured but not posted: what it may be waiting for."""
+    mentions = number_mentions(line.remittance_info) if line.remittance_info else set()
+    found = []
+    for key in (f"num:{mention}" for mention in sorted(mentions)):
+        for ref in ctx.state.payment_index.get(key) or ():
+            state = ctx.state.invoices.get(ref[len(_UNPOSTED) :]) if ref.startswith(_UNPOSTED) else None
+            if state is not None and state.stage in _AWAITING_POSTING:
+                found.append(state.invoice.invoice_id)
+    return sorted(set(found))
+
+
+_AWAITING_POSTING = frozenset({InvoiceStage.VALIDATED, InvoiceStage.APPROVED, InvoiceStage.ON_HOLD})
+
+
 def candidates(line: pm.BankLine, ctx: Context) -> tuple[list[pm.OpenInstruction], list[pm.OpenInvoice]]:
     refs = dict.fromkeys(ref for key in pm.line_keys(line) for ref in ctx.state.payment_index.get(key) or ())
     instructions, invoices = [], []
     for ref in refs:
+        if ref.startswith(_UNPOSTED):
+            continue
         if ref.startswith(_INSTRUCTION):
             instruction = ctx.state.instructions.get(ref[len(_INSTRUCTION) :])
             if instruction is not None and not (instruction.settled or instruction.rejected):

@@ -8,10 +8,12 @@ unmatched_settlement for treasury naming the candidates it weighed.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from reconstream.matchers import payment_matching as pm
 from reconstream.matchers import settlements as rules
+from reconstream.models.base import to_micros
 from reconstream.models.events import SettlementBooked
 from reconstream.models.exceptions import Category
 from reconstream.models.ids import stable_id
@@ -38,20 +40,26 @@ def on_settlement(event: SettlementBooked, ctx: Context) -> None:
         decision = rules.by_end_to_end_id(entry, echoed)
         for finding in decision.findings:
             ctx.raise_finding(finding, event.event_time, echoed.correlation_id)
-        settle(entry, decision, event, ctx)
+        settle(entry, decision, event.event_time, ctx)
     else:
-        match_by_rules(entry, event, ctx)
+        match_by_rules(entry, event.event_time, event.correlation_id, ctx)
 
 
-def match_by_rules(entry: Settlement, event: SettlementBooked, ctx: Context) -> None:
+def match_by_rules(
+    entry: Settlement, at: datetime, correlation_id: str | None, ctx: Context, may_hold: bool = True
+) -> None:
     line = pm.BankLine.of(entry)
     instructions, invoices = payment_index.candidates(line, ctx)
     decision = pm.match_payment(line, instructions, invoices, ctx.settings.match_policy)
     if decision.match is None:
+        waiting = payment_index.unposted_named(line, ctx) if may_hold else []
+        if waiting:
+            hold(entry, waiting, at, ctx)  # paid before the ERP posted it: matched when the posting comes
+            return
         finding = decision.finding(line)
         assert finding is not None
         # The review queue: the line, the candidates weighed and why none was taken.
-        ctx.raise_finding(finding, event.event_time, event.correlation_id)
+        ctx.raise_finding(finding, at, correlation_id)
         return
     match = decision.match
     instruction = paid_instruction(match, ctx)
@@ -65,9 +73,41 @@ def match_by_rules(entry: Settlement, event: SettlementBooked, ctx: Context) -> 
                 else match
             )
         chosen = rules.SettlementDecision(instruction, MatchMethod(match.rule), match.confidence, match.evidence)
-        settle(entry, chosen, event, ctx)
+        settle(entry, chosen, at, ctx)
     else:
-        pay_invoices(entry, match, event, ctx)
+        pay_invoices(entry, match, at, correlation_id, ctx)
+
+
+HOLD_TIMER = "posting_hold"
+
+
+def hold(entry: Settlement, invoice_ids: list[str], at: datetime, ctx: Context) -> None:
+    state = ctx.state
+    state.held_lines[entry.entry_id] = entry
+    for invoice_id in invoice_ids:
+        state.awaited_postings[invoice_id] = [*(state.awaited_postings.get(invoice_id) or ()), entry.entry_id]
+    state.timers.schedule(to_micros(at + ctx.settings.posting_hold), HOLD_TIMER, entry.entry_id)
+
+
+def release(invoice_id: str, at: datetime, correlation_id: str | None, ctx: Context) -> None:
+    """The invoice is posted: the lines held for it are matched now, against the ledger as it stands."""
+    for entry_id in ctx.state.awaited_postings.get(invoice_id) or ():
+        entry = ctx.state.held_lines.get(entry_id)
+        if entry is None:
+            continue  # released by another invoice it named, or its window ran out
+        del ctx.state.held_lines[entry_id]
+        ctx.state.timers.cancel(HOLD_TIMER, entry_id)
+        match_by_rules(entry, at, correlation_id, ctx, may_hold=False)
+    if invoice_id in ctx.state.awaited_postings:
+        del ctx.state.awaited_postings[invoice_id]
+
+
+def hold_expired(entry_id: str, at: datetime, ctx: Context) -> None:
+    """No posting came within the window: the line goes to review like any line that matches nothing."""
+    entry = ctx.state.held_lines.get(entry_id)
+    if entry is not None:
+        del ctx.state.held_lines[entry_id]
+        match_by_rules(entry, at, None, ctx, may_hold=False)
 
 
 def paid_instruction(match: pm.PaymentMatch, ctx: Context) -> InstructionState | None:
@@ -82,10 +122,10 @@ def paid_instruction(match: pm.PaymentMatch, ctx: Context) -> InstructionState |
     return None
 
 
-def settle(entry: Settlement, decision: rules.SettlementDecision, event: SettlementBooked, ctx: Context) -> None:
+def settle(entry: Settlement, decision: rules.SettlementDecision, at: datetime, ctx: Context) -> None:
     state = decision.instruction
     assert state is not None and decision.method is not None
-    at, instruction = event.event_time, state.instruction
+    instruction = state.instruction
     e2e = instruction.end_to_end_id
     ctx.emit(
         "matches",
@@ -126,9 +166,10 @@ def settle(entry: Settlement, decision: rules.SettlementDecision, event: Settlem
         ctx.status_update(invoice_id, invoice.correlation_id, ApStatus.PAID, at, end_to_end_id=e2e)
 
 
-def pay_invoices(entry: Settlement, match: pm.PaymentMatch, event: SettlementBooked, ctx: Context) -> None:
+def pay_invoices(
+    entry: Settlement, match: pm.PaymentMatch, at: datetime, correlation_id: str | None, ctx: Context
+) -> None:
     """A payment made outside our payment runs (a manual transfer): apply it to the invoices it names."""
-    at = event.event_time
     first = ctx.state.invoices.get(match.invoice_ids[0])
     ctx.emit(
         "matches",
@@ -143,7 +184,7 @@ def pay_invoices(entry: Settlement, match: pm.PaymentMatch, event: SettlementBoo
             amount=entry.amount,
             currency=entry.currency,
             matched_at=at,
-            correlation_id=first.correlation_id if first is not None else event.correlation_id,
+            correlation_id=first.correlation_id if first is not None else correlation_id,
         ),
     )
     for allocation in match.allocations:

@@ -11,10 +11,14 @@ from reconstream.tables.timers import Timer
 from .context import Context
 from .invoices import POSTING_TIMER
 from .payments import ACK_TIMER, SETTLEMENT_TIMER
+from .settlements import HOLD_TIMER, hold_expired
 
 
 def on_timer(timer: Timer, ctx: Context) -> None:
     at = from_micros(timer.deadline_us)
+    if timer.kind == HOLD_TIMER:
+        hold_expired(timer.ref, at, ctx)
+        return
     if timer.kind == POSTING_TIMER:
         invoice = ctx.state.invoices.get(timer.ref)
         if invoice is not None and invoice.stage is InvoiceStage.APPROVED:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reconstream.models.exceptions import ReconException
 from reconstream.models.master_data import PurchaseOrder, Vendor
+from reconstream.models.payments import Settlement
 
 from .records import AccountState, InstructionState, InvoiceState, ReceivedGoods
 from .store import JSON, ModelCodec, Store
@@ -26,6 +27,9 @@ class EngineState:
         # Indexes: blocking keys for duplicate invoices; what a bank line may pay (open instructions, invoices).
         self.invoice_index = store.table("invoice_index", JSON)
         self.payment_index = store.table("payment_index", JSON)
+        # Bank lines that name an invoice captured but not yet posted: held until it is (or a window ends).
+        self.held_lines = store.table("held_lines", ModelCodec(Settlement))
+        self.awaited_postings = store.table("awaited_postings", JSON)  # invoice id -> entry ids held for it
         self.batches = store.table("batches", JSON)
         # Idempotency: event ids and bank entry ids already applied.
         self.seen_events = store.table("seen_events", JSON)

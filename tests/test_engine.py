@@ -235,3 +235,29 @@ def test_a_line_two_invoices_fit_equally_is_a_suggestion_for_treasury_not_a_gues
     assert exception.category == "unmatched_settlement" and exception.owner_queue == "treasury"
     assert "I1" in exception.refs and "I2" in exception.refs  # the candidates it weighed
     assert engine.state.invoices["I1"].stage == engine.state.invoices["I2"].stage == "booked"
+
+
+def test_a_payment_before_its_posting_waits_for_it_and_then_pays_the_invoice() -> None:
+    early = settlement("2026-11-03T09:00:00Z", entry_id="S9", e2e=None, remittance="Rechnung INV-2026-0815")
+    events = [
+        vendor(),
+        invoice(number="INV-2026-0815"),
+        early,  # paid the same morning: the ERP has not posted it yet
+        status("2026-11-04T05:00:00Z", "I1", "approved"),
+        posted("2026-11-05T06:00:00Z"),
+    ]
+    engine, outputs = run(events)
+    assert categories(outputs) == []  # held, not thrown into the review queue
+    [match] = of(outputs, "matches")
+    assert (match.settlement_entry_id, match.invoice_ids) == ("S9", ("I1",))
+    assert [u.status.value for u in of(outputs, "status_updates")][-1] == "paid"
+    assert not list(engine.state.held_lines.items())
+
+
+def test_a_held_payment_goes_to_review_when_no_posting_comes_within_the_window() -> None:
+    early = settlement("2026-11-03T09:00:00Z", entry_id="S9", e2e=None, remittance="Rechnung INV-2026-0815")
+    later = settlement("2026-11-20T09:00:00Z", entry_id="S10", e2e=None, remittance="something else")
+    _, outputs = run([vendor(), invoice(number="INV-2026-0815"), early, later])
+    unmatched = [e for e in of(outputs, "exceptions") if e.category.value == "unmatched_settlement"]
+    assert [e.refs[0] for e in unmatched] == ["S9", "S10"]
+    assert unmatched[0].first_seen.isoformat().startswith("2026-11-13")  # the end of the 10-day hold
