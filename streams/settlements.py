@@ -21,7 +21,7 @@ from reconstream.models.outputs import ApStatus, Match, MatchMethod
 from reconstream.models.payments import CreditDebit, Settlement
 from reconstream.tables.records import InstructionState, InvoiceStage
 
-from . import cash, payment_index
+from . import cash, payment_index, returns
 from .context import Context
 from .payments import take_out_of_flight
 
@@ -41,6 +41,12 @@ def on_settlement(event: SettlementBooked, ctx: Context) -> None:
         for finding in decision.findings:
             ctx.raise_finding(finding, event.event_time, echoed.correlation_id)
         settle(entry, decision, event.event_time, ctx)
+    elif entry.credit_debit is CreditDebit.CRDT and returns.is_return(entry):
+        returned = returns.find_returned(entry, ctx)
+        if returned is not None:
+            returns.reopen(entry, returned, event.event_time, event.correlation_id, ctx)
+        else:
+            match_by_rules(entry, event.event_time, event.correlation_id, ctx, may_hold=False)
     else:
         match_by_rules(entry, event.event_time, event.correlation_id, ctx)
 
@@ -155,6 +161,7 @@ def settle(entry: Settlement, decision: rules.SettlementDecision, at: datetime, 
     if not state.rejected:
         take_out_of_flight(state, ctx, at)
     ctx.resolve(Category.MISSING_SETTLEMENT, e2e, at, f"settled by bank entry {entry.entry_id}")
+    applied: list[tuple[str, Decimal]] = []
     for invoice_id in instruction.invoice_ids:
         invoice = ctx.state.invoices.get(invoice_id)
         if invoice is None:
@@ -163,7 +170,9 @@ def settle(entry: Settlement, decision: rules.SettlementDecision, at: datetime, 
         ctx.state.invoices[invoice_id] = invoice.model_copy(
             update={"stage": InvoiceStage.PAID, "paid_amount": invoice.paid_amount + invoice.invoice.gross_amount}
         )
+        applied.append((invoice_id, invoice.invoice.gross_amount))
         ctx.status_update(invoice_id, invoice.correlation_id, ApStatus.PAID, at, end_to_end_id=e2e)
+    returns.record_payment(entry, applied, ctx)
 
 
 def pay_invoices(
@@ -187,6 +196,7 @@ def pay_invoices(
             correlation_id=first.correlation_id if first is not None else correlation_id,
         ),
     )
+    returns.record_payment(entry, [(a.invoice_id, a.amount) for a in match.allocations], ctx)
     for allocation in match.allocations:
         invoice = ctx.state.invoices.get(allocation.invoice_id)
         if invoice is None:

@@ -30,6 +30,9 @@ class EngineState:
         # Bank lines that name an invoice captured but not yet posted: held until it is (or a window ends).
         self.held_lines = store.table("held_lines", ModelCodec(Settlement))
         self.awaited_postings = store.table("awaited_postings", JSON)  # invoice id -> entry ids held for it
+        # What each applied bank line paid, and where a return of it is found (streams/returns.py).
+        self.applied_payments = store.table("applied_payments", JSON)
+        self.returns_index = store.table("returns_index", JSON)
         self.batches = store.table("batches", JSON)
         # Idempotency: event ids and bank entry ids already applied.
         self.seen_events = store.table("seen_events", JSON)

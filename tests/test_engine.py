@@ -261,3 +261,28 @@ def test_a_held_payment_goes_to_review_when_no_posting_comes_within_the_window()
     unmatched = [e for e in of(outputs, "exceptions") if e.category.value == "unmatched_settlement"]
     assert [e.refs[0] for e in unmatched] == ["S9", "S10"]
     assert unmatched[0].first_seen.isoformat().startswith("2026-11-13")  # the end of the 10-day hold
+
+
+def test_a_returned_payment_reopens_the_invoice_and_the_next_payment_pays_it() -> None:
+    from factories import HOUSE_IBAN, VENDOR_IBAN, event
+
+    paid = settlement("2026-11-04T09:00:00Z", entry_id="S1", e2e=None, remittance="INV-2026-0815")
+    returned = event(
+        "settlement.booked",
+        "2026-11-06T09:00:00Z",
+        {
+            "entry_id": "R1", "account": HOUSE_IBAN, "amount": "119.00", "currency": "EUR", "credit_debit": "CRDT",
+            "booking_date": "2026-11-06", "value_date": "2026-11-06", "counterparty_account": VENDOR_IBAN,
+            "remittance_info": "RETOURE INV-2026-0815", "return_info": {"reason_code": "AC04"},
+        },
+        schema_version=2,
+    )
+    again = settlement("2026-11-09T09:00:00Z", entry_id="S2", e2e=None, remittance="INV-2026-0815")
+    events = [vendor(), invoice(number="INV-2026-0815"), posted("2026-11-03T06:00:00Z"), paid, returned, again]
+    engine, outputs = run(events)
+    statuses = [u.status.value for u in of(outputs, "status_updates")]
+    assert statuses[-3:] == ["paid", "payment_rejected", "paid"]
+    [rejected] = [e for e in of(outputs, "exceptions") if e.category.value == "payment_rejected"]
+    assert rejected.refs[:2] == ("R1", "I1") and "AC04" in rejected.reason
+    assert [m.settlement_entry_id for m in of(outputs, "matches")] == ["S1", "S2"]  # the return pays nothing
+    assert engine.state.invoices["I1"].paid_amount == engine.state.invoices["I1"].invoice.gross_amount
