@@ -26,8 +26,8 @@ _YEAR_LAST = re.compile(r"(?<=[0-9A-Z])[^0-9A-Z]+((?:19|20)[0-9]{2})$")
 _TRAILING_DIGITS = re.compile(r"[0-9]+$")
 
 # Letters a scanner reads where the supplier printed a digit (and the reverse, folded the same way).
-OCR_FOLD = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "S": "5", "B": "8", "Z": "2"})
 OCR_PAIRS = {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "S": "5", "B": "8", "Z": "2"}
+OCR_FOLD = str.maketrans(OCR_PAIRS)
 
 # Typos in numbers shorter than this are too cheap to find by chance to count as evidence.
 MIN_TYPO_LENGTH = 4

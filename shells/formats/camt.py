@@ -73,6 +73,11 @@ class Container:
     balances: list[etree._Element] = field(default_factory=list)
     balance_count: int = 0
 
+    def account_refused(self, source: SourceFile, position: str) -> IngestResult:
+        """The error each record of a container whose account could not be read becomes."""
+        assert self.account_error is not None
+        return source.error(position, self.account_error.field, self.account_error.reason)
+
 
 @dataclass
 class Header:
@@ -158,8 +163,7 @@ def convert_balances(source: SourceFile, header: Header, container: Container) -
         container.balance_count += 1
         position = f"{container.tag}{container.index}.Bal{container.balance_count}"
         if container.account is None:
-            assert container.account_error is not None
-            yield source.error(position, container.account_error.field, container.account_error.reason)
+            yield container.account_refused(source, position)
             continue
         try:
             payload = _balance(element, container)
@@ -184,6 +188,7 @@ def _balance(element: etree._Element, container: Container) -> dict[str, Any] | 
     # Some banks leave the indicator out of a balance (Lithuanian CENTROlink): the amount is then a credit.
     sign = _direction(x.text(element, "CdtDbtInd") or "CRDT", "Bal/CdtDbtInd")
     when = x.first_text(element, "Dt/DtTm")
+    at = parse_datetime(when, "Bal/Dt/DtTm") if when else None
     day = parse_date(x.first_text(element, "Dt/Dt", "Dt/DtTm"), "Bal/Dt")
     value = Decimal(money(amount, currency, "Bal/Amt"))
     assert container.account is not None
@@ -193,9 +198,9 @@ def _balance(element: etree._Element, container: Container) -> dict[str, Any] | 
         "type": code,
         "amount": str(-value if sign == "DBIT" and value else value),
         "date": day.isoformat(),
-        "date_time": parse_datetime(when, "Bal/Dt/DtTm").isoformat() if when else None,
+        "date_time": at.isoformat() if at else None,
         "statement_id": container.ident,
-        "_at": parse_datetime(when, "Bal/Dt/DtTm") if when else None,
+        "_at": at,
     }
 
 
@@ -221,8 +226,7 @@ def convert_entry(
 ) -> Iterator[IngestResult]:
     position = f"{container.tag}{container.index}.Ntry{index}"
     if container.account is None:
-        assert container.account_error is not None
-        yield source.error(position, container.account_error.field, container.account_error.reason)
+        yield container.account_refused(source, position)
         return
     try:
         if _status(ntry) not in ("BOOK", None):
