@@ -26,7 +26,7 @@ from rapidfuzz import fuzz
 from reconstream.models.exceptions import Category
 from reconstream.models.invoices import DocumentType
 from reconstream.models.master_data import Vendor
-from reconstream.models.money import minor_units
+from reconstream.models.money import minor_units, quantize
 from reconstream.models.payments import Settlement
 from reconstream.tables.records import InstructionState, InvoiceState
 
@@ -264,8 +264,7 @@ def discount_percents(invoice: OpenInvoice, booked: date, policy: MatchPolicy) -
 
 
 def discounted(amount: Decimal, percent: Decimal, currency: str, rounding: str = ROUND_HALF_EVEN) -> Decimal:
-    exponent = Decimal(1).scaleb(-minor_units(currency))
-    return (amount * (HUNDRED - percent) / HUNDRED).quantize(exponent, rounding=rounding)
+    return quantize(amount * (HUNDRED - percent) / HUNDRED, currency, rounding)
 
 
 def open_total(invoices: Sequence[OpenInvoice]) -> Decimal:

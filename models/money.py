@@ -70,8 +70,8 @@ def minor_units(currency: str) -> int:
     return MINOR_UNITS[currency]
 
 
-def quantize(amount: Decimal, currency: str) -> Decimal:
-    return amount.quantize(_EXPONENTS[MINOR_UNITS[currency]], rounding=ROUND_HALF_EVEN)
+def quantize(amount: Decimal, currency: str, rounding: str = ROUND_HALF_EVEN) -> Decimal:
+    return amount.quantize(_EXPONENTS[MINOR_UNITS[currency]], rounding=rounding)
 
 
 def check_scale(amount: Decimal, currency: str, field: str) -> None:
