@@ -35,10 +35,9 @@ def _keys(end_to_end_id: str | None, account: str | None, amount: Decimal, curre
 def remember(entry: Settlement, applied: list[tuple[str, Decimal]]) -> tuple[dict[str, object], list[str]]:
     """What a debit paid, and the keys a return of it will be found under."""
     record = {"invoices": [[invoice_id, str(amount)] for invoice_id, amount in applied], "entry_id": entry.entry_id}
-    principal = entry.fx.instructed_amount if entry.fx is not None else entry.amount
-    currency = entry.fx.instructed_currency if entry.fx is not None else entry.currency
-    keys = _keys(entry.end_to_end_id, entry.counterparty_key, principal, currency)
-    if principal != entry.amount or currency != entry.currency:
+    line = pm.BankLine.of(entry)  # the principal, as matching reads it: a return carries that back
+    keys = _keys(entry.end_to_end_id, line.counterparty_account, line.amount, line.currency)
+    if line.amount != entry.amount or line.currency != entry.currency:
         keys += _keys(None, entry.counterparty_key, entry.amount, entry.currency)
     return record, keys
 
