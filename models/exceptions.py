@@ -147,6 +147,7 @@ class ReconException(Record):
     status: ExceptionStatus = ExceptionStatus.OPEN
     resolved_at: UtcDatetime | None = None
     resolution: str | None = None
+    policy_version: str | None = Field(default=None, description="the decision policy in force when raised")
 
 
 def raise_exception(
@@ -158,6 +159,7 @@ def raise_exception(
     amount: Decimal | None = None,
     currency: str | None = None,
     policy: SeverityPolicy = DEFAULT_SEVERITY,
+    policy_version: str | None = None,
 ) -> ReconException:
     kind, owner = ROUTING[category]
     severity = policy.severity(kind, amount)
@@ -175,4 +177,5 @@ def raise_exception(
         currency=currency,
         first_seen=at,
         due_at=at + policy.resolve_within(severity),
+        policy_version=policy_version,
     )

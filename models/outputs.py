@@ -13,13 +13,14 @@ from .money import Amount, CurrencyCode, SignedAmount
 
 
 class MatchMethod(StrEnum):
-    """The named rule that matched (matchers/payment_matching.py): how sure, and why, is in the evidence."""
+    """The named rule that matched (matchers/payment_rules/): how sure, and why, is in the evidence."""
 
     END_TO_END_ID = "end_to_end_id"
     CREDITOR_REFERENCE = "creditor_reference"
     INVOICE_NUMBER_IN_TEXT = "invoice_number_in_text"
     AMOUNT_CREDITOR_DATE = "amount_creditor_date"
     AMOUNT_COUNTERPARTY = "amount_counterparty"
+    CHEQUE_AMOUNT = "cheque_amount"
 
 
 class Match(Record):
@@ -36,6 +37,7 @@ class Match(Record):
     currency: CurrencyCode
     matched_at: UtcDatetime
     correlation_id: str | None = None
+    policy_version: str | None = Field(default=None, description="the decision policy that made the match")
 
 
 class ApStatus(StrEnum):

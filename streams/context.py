@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import NamedTuple
 
 from reconstream.matchers.duplicates import DuplicatePolicy
 from reconstream.matchers.findings import Finding
 from reconstream.matchers.payment_matching import MatchPolicy
+from reconstream.matchers.policy import policy_version
 from reconstream.matchers.three_way import AmountTolerance
 from reconstream.models.base import Record
 from reconstream.models.exceptions import Category, ExceptionStatus, ReconException, SeverityPolicy, raise_exception
@@ -34,6 +36,13 @@ class Settings:
     duplicate_policy: DuplicatePolicy = field(default_factory=DuplicatePolicy)
     severity: SeverityPolicy = field(default_factory=SeverityPolicy)
     account_companies: Mapping[str, str] = field(default_factory=dict)  # account key -> company code
+
+    @cached_property
+    def policy_version(self) -> str:
+        """Which decision policy made a match or raised an exception: a digest of everything that decides."""
+        return policy_version(
+            self.match_policy, self.duplicate_policy, self.amount_tolerance, self.posting_hold, self.settlement_window
+        )
 
 
 class Output(NamedTuple):
@@ -66,6 +75,7 @@ class Context:
             finding.amount,
             finding.currency,
             self.settings.severity,
+            self.settings.policy_version,
         )
         if exception.exception_id in self.state.exceptions:
             return None  # the same cause seen again: never a second exception

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from reconstream.matchers import payment_matching as pm
 from reconstream.matchers import settlements as rules
+from reconstream.matchers.payment_rules import end_to_end_id
 from reconstream.models.base import to_micros
 from reconstream.models.events import SettlementBooked
 from reconstream.models.exceptions import Category
@@ -37,10 +38,13 @@ def on_settlement(event: SettlementBooked, ctx: Context) -> None:
         ctx.raise_finding(rules.data_quality(entry, flag), event.event_time, event.correlation_id)
     echoed = ctx.state.instructions.get(entry.end_to_end_id) if entry.end_to_end_id else None
     if echoed is not None and not echoed.settled:
-        decision = rules.by_end_to_end_id(entry, echoed)
-        for finding in decision.findings:
+        # Our own id echoed: the line is that instruction's whatever its amount (one rule, end_to_end_id).
+        line, instruction = pm.BankLine.of(entry), pm.OpenInstruction.of(echoed)
+        match = end_to_end_id.score(line, instruction)
+        finding = end_to_end_id.mismatch(line, instruction, match)
+        if finding is not None:
             ctx.raise_finding(finding, event.event_time, echoed.correlation_id)
-        settle(entry, decision, event.event_time, ctx)
+        settle(entry, line, echoed, match, event.event_time, ctx)
     elif entry.credit_debit is CreditDebit.CRDT and returns.is_return(entry):
         returned = returns.find_returned(entry, ctx)
         if returned is not None:
@@ -78,8 +82,7 @@ def match_by_rules(
                 if sent is not None and sent.confidence >= ctx.settings.match_policy.auto_match_threshold
                 else match
             )
-        chosen = rules.SettlementDecision(instruction, MatchMethod(match.rule), match.confidence, match.evidence)
-        settle(entry, chosen, at, ctx)
+        settle(entry, line, instruction, match, at, ctx)
     else:
         pay_invoices(entry, match, at, correlation_id, ctx)
 
@@ -128,9 +131,10 @@ def paid_instruction(match: pm.PaymentMatch, ctx: Context) -> InstructionState |
     return None
 
 
-def settle(entry: Settlement, decision: rules.SettlementDecision, at: datetime, ctx: Context) -> None:
-    state = decision.instruction
-    assert state is not None and decision.method is not None
+def settle(
+    entry: Settlement, line: pm.BankLine, state: InstructionState, match: pm.PaymentMatch, at: datetime, ctx: Context
+) -> None:
+    """The line pays one of our instructions: the instruction is settled and the invoices it paid are paid."""
     instruction = state.instruction
     e2e = instruction.end_to_end_id
     ctx.emit(
@@ -141,16 +145,19 @@ def settle(entry: Settlement, decision: rules.SettlementDecision, at: datetime, 
             end_to_end_id=e2e,
             batch_id=state.batch_id,
             invoice_ids=instruction.invoice_ids,
-            method=decision.method,
-            confidence=decision.confidence,
-            evidence=decision.evidence,
+            settles=match.settles.value,
+            method=MatchMethod(match.rule),
+            confidence=match.confidence,
+            evidence=match.evidence,
             amount=entry.amount,
             currency=entry.currency,
             matched_at=at,
             correlation_id=state.correlation_id,
+            policy_version=ctx.settings.policy_version,
         ),
     )
-    settled_amount = state.settled_amount + (entry.amount if entry.currency == instruction.currency else Decimal(0))
+    # In the instruction's currency: the principal the bank reports when the payment crossed currencies.
+    settled_amount = state.settled_amount + (line.amount if line.currency == instruction.currency else Decimal(0))
     ctx.state.instructions[e2e] = state.model_copy(
         update={
             "settled_amount": settled_amount,
@@ -194,6 +201,7 @@ def pay_invoices(
             currency=entry.currency,
             matched_at=at,
             correlation_id=first.correlation_id if first is not None else correlation_id,
+            policy_version=ctx.settings.policy_version,
         ),
     )
     returns.record_payment(entry, [(a.invoice_id, a.amount) for a in match.allocations], ctx)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
-from typing import Any
 
 import pytest
+from duplicate_cases import IDENTITIES, ORIGINAL, inv
 from hypothesis import given
 from hypothesis import strategies as st
 from reconstream.matchers import duplicates
-from reconstream.matchers.duplicates import SupplierIdentity, check_duplicate, duplicate_keys
+from reconstream.matchers.duplicates import check_duplicate, duplicate_keys
 from reconstream.matchers.invoice_numbers import (
     NumberRelation,
     compare_numbers,
@@ -19,30 +18,7 @@ from reconstream.matchers.invoice_numbers import (
     normalize_invoice_number,
 )
 from reconstream.models.exceptions import Category
-from reconstream.models.invoices import DocumentType, Invoice, InvoiceLine
-
-IDENTITIES = {
-    "V1": SupplierIdentity("V1", "DE123456789", ("DE89370400440532013000",)),
-    "V1B": SupplierIdentity("V1B", "DE123456789", ()),  # onboarded twice, same tax id
-    "V1C": SupplierIdentity("V1C", None, ("DE89370400440532013000",)),  # same account, no tax id
-    "V2": SupplierIdentity("V2", "DE987654321", ("DE02120300000000202051",)),
-}
-
-
-def inv(invoice_id: str = "I1", number: str = "NL-2026-00042", net: str = "1000.00", tax: str = "190.00",
-        on: date = date(2026, 3, 4), vendor: str = "V1", **fields: Any) -> Invoice:
-    line_text = fields.pop("line", "Maintenance March")
-    return Invoice(
-        invoice_id=invoice_id, supplier_invoice_number=number, vendor_id=vendor, company_code="1000",
-        invoice_date=on, currency="EUR", net_amount=Decimal(net), tax_amount=Decimal(tax),
-        gross_amount=Decimal(net) + Decimal(tax),
-        lines=(InvoiceLine(line_no=1, description=line_text, quantity=Decimal(1), unit_price=Decimal(net),
-                           net_amount=Decimal(net)),),
-        **fields,
-    )
-
-
-ORIGINAL = inv()
+from reconstream.models.invoices import DocumentType, Invoice
 
 
 def flag(copy: Invoice, earlier: Invoice = ORIGINAL) -> duplicates.DuplicateDecision | None:

@@ -7,11 +7,10 @@ from decimal import Decimal
 
 import pytest
 from factories import HOUSE_IBAN, OTHER_IBAN, VENDOR_IBAN, invoice, purchase_order, vendor
-from reconstream.matchers import duplicates, payments, settlements, three_way, vendors
+from reconstream.matchers import duplicates, payments, three_way, vendors
 from reconstream.models.exceptions import Category
 from reconstream.models.master_data import PurchaseOrder, Vendor
-from reconstream.models.outputs import MatchMethod
-from reconstream.models.payments import PaymentInstruction, Settlement, TransactionStatus
+from reconstream.models.payments import PaymentInstruction, TransactionStatus
 from reconstream.tables.records import InstructionState, InvoiceStage, InvoiceState, ReceivedGoods
 
 T0 = datetime(2026, 11, 3, tzinfo=UTC)
@@ -153,27 +152,6 @@ def test_duplicate_payment_rules() -> None:
     assert payments.duplicate_payment(second, None, {"I1": _invoice_state(())}) is None  # retry after a rejection
     resent = payments.duplicate_payment(_instruction("E1"), _state(_instruction("E1")), {})
     assert resent is not None and resent.category is Category.DUPLICATE_PAYMENT
-
-
-def _entry(amount: str = "119.00", e2e: str | None = "E1", booked: str = "2026-11-04") -> Settlement:
-    return Settlement(
-        entry_id="S1",
-        account_iban=HOUSE_IBAN,
-        amount=Decimal(amount),
-        currency="EUR",
-        credit_debit="DBIT",
-        booking_date=date.fromisoformat(booked),
-        value_date=date.fromisoformat(booked),
-        end_to_end_id=e2e,
-        counterparty_iban=VENDOR_IBAN,
-    )
-
-
-def test_settlement_by_end_to_end_id() -> None:
-    decision = settlements.by_end_to_end_id(_entry(), _state(_instruction()))
-    assert decision.method is MatchMethod.END_TO_END_ID and decision.confidence == 100 and not decision.findings
-    short = settlements.by_end_to_end_id(_entry("104.00"), _state(_instruction()))
-    assert [f.category for f in short.findings] == [Category.SETTLEMENT_AMOUNT_MISMATCH]
 
 
 def test_party_names_compare_past_case_umlauts_legal_forms_and_truncation() -> None:
