@@ -19,10 +19,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from random import Random
+from typing import Any
 
 from reconstream.matchers import duplicates
 from reconstream.matchers.duplicates import SupplierIdentity
@@ -61,9 +63,49 @@ def run_quality(invoices: int, seed: int, keep: Path | None) -> dict[str, object
         )
         seconds = time.perf_counter() - started
         result = score(folder / "labels.json", folder / "out")
+        result["routing"] = routing(folder / "labels.json", folder / "out")
     result["events"] = summary.events
     result["engine_seconds"] = round(seconds, 1)
     return result
+
+
+def routing(labels_path: Path, out: Path) -> dict[str, object]:
+    """Where each labeled line ended up: routed by its bank codes (and as what), matched, in treasury's review
+    queue, or nowhere. Lines that pay no invoice should be routed; lines that pay one never."""
+    labels = json.loads(labels_path.read_text())
+    classified = {r["settlement_entry_id"]: r for r in _jsonl(out / "classified_lines.jsonl")}
+    matched = {r["settlement_entry_id"] for r in _jsonl(out / "matches.jsonl")}
+    review = {
+        r["refs"][0] for r in _jsonl(out / "exceptions.jsonl") if r["category"] == "unmatched_settlement" and r["refs"]
+    }
+    by_kind: dict[str, Counter[str]] = defaultdict(Counter)
+    paying_routed = 0
+    for line in labels["lines"]:
+        ref = line["ref"]
+        where = (
+            f"routed:{classified[ref]['line_class']}"
+            if ref in classified
+            else "matched" if ref in matched else "review" if ref in review else "none"
+        )
+        if line["expect"] == "non_invoice":
+            by_kind[line["kind"]][where] += 1
+        elif line["expect"] == "match" and ref in classified:
+            paying_routed += 1
+    non_invoice = sum(sum(c.values()) for c in by_kind.values())
+    routed = sum(n for c in by_kind.values() for where, n in c.items() if where.startswith("routed:"))
+    return {
+        "non_invoice_lines": non_invoice,
+        "routed": routed,
+        "routed_share": round(routed / non_invoice, 4) if non_invoice else 1.0,
+        "invoice_paying_lines_routed_away": paying_routed,
+        "by_kind": {kind: dict(counter) for kind, counter in sorted(by_kind.items())},
+    }
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 # -- speed: blocking keeps the cost per invoice flat -----------------------------------------------
@@ -204,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             k: quality["payments"][k]
             for k in ("auto_matched_right_share", "wrong_matches", "wrong_match_share_of_all_lines")
         },
+        "routing": {k: quality["routing"][k] for k in ("routed_share", "invoice_paying_lines_routed_away")},
         "speed_ratio": (result.get("speed") or {}).get("ratio_large_to_small"),  # type: ignore[union-attr]
         "targets_met": result["targets_met"],
     }

@@ -25,7 +25,7 @@ from .payment_model import (
     Settles,
 )
 from .payment_rules import PAYMENT_RULES, RANK, Lookup
-from .payment_rules.amount_counterparty import subsets_near
+from .payment_rules.amount_counterparty import AmountCounterparty, subsets_near
 from .payment_rules.amount_creditor_date import score as by_amount_creditor_date
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "invoice_keys",
     "line_keys",
     "match_payment",
+    "party_keys",
     "subsets_near",
 ]
 
@@ -106,6 +107,11 @@ def _order(match: PaymentMatch) -> tuple[int, int, tuple[str, ...]]:
 def line_keys(line: BankLine) -> list[str]:
     """Index keys whose invoices and instructions are this line's candidates; none scans the ledger."""
     return list(dict.fromkeys(key for rule in PAYMENT_RULES for key in rule.line_keys(line)))
+
+
+def party_keys(line: BankLine) -> list[str]:
+    """The keys that find the line's counterparty's documents: its account and its name."""
+    return AmountCounterparty().line_keys(line)
 
 
 def invoice_keys(invoice: OpenInvoice) -> list[str]:

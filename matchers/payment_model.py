@@ -151,6 +151,9 @@ class MatchPolicy:
     subset_budget: int = 20_000  # search nodes; beyond it uniqueness is unproven and nothing is auto-matched
     name_similarity: int = 90  # rapidfuzz token_set_ratio for a counterparty known by name only
     over_tolerance_abs: Decimal = Decimal("50.00")  # a named payment may exceed what is open by a bank fee
+    # A payer who deducts postage or a dispute leaves the rest owed: the invoice stays open for it unless
+    # the deployment writes such differences off.
+    short_write_off: bool = False
 
 
 DEFAULT_POLICY = MatchPolicy()

@@ -42,6 +42,23 @@ def discounted(amount: Decimal, percent: Decimal, currency: str, rounding: str =
     return quantize(amount * (HUNDRED - percent) / HUNDRED, currency, rounding)
 
 
+# How payers arrive at what they remit after a discount: the amount less the percentage, rounded half-even or
+# half-up; or the discount rounded on its own and taken off (as ERP payment programs compute it: 3 % of
+# 1,617.50 is 48.525, half-up 48.53, so 1,568.97 where rounding the payment gives 1,568.98).
+DISCOUNT_ROUNDINGS = (
+    ("payment", ROUND_HALF_EVEN),
+    ("payment", ROUND_HALF_UP),
+    ("discount", ROUND_HALF_UP),
+    ("discount", ROUND_HALF_EVEN),
+)
+
+
+def payable_after_discount(amount: Decimal, percent: Decimal, currency: str, rounded: str, rounding: str) -> Decimal:
+    if rounded == "payment":
+        return discounted(amount, percent, currency, rounding)
+    return amount - quantize(amount * percent / HUNDRED, currency, rounding)
+
+
 def open_total(invoices: Sequence[OpenInvoice]) -> Decimal:
     """What the invoices leave to pay together: their open amounts less the credit notes among them."""
     return sum((invoice.signed_open for invoice in invoices), Decimal(0))
@@ -60,10 +77,14 @@ def settles(
     payable = [invoice for invoice in invoices if not invoice.credit_note]
     terms = [set(discount_percents(invoice, booked, policy)) for invoice in payable]
     common = set.intersection(*terms) if terms else set()
+    credits = sum((i.signed_open for i in invoices if i.credit_note), Decimal(0))
     for percent in sorted(common):
-        for rounding in (ROUND_HALF_EVEN, ROUND_HALF_UP):  # payers round half up as often as not
-            after = sum((discounted(i.open_amount, percent, currency, rounding) for i in payable), Decimal(0))
-            if paid == after + sum((i.signed_open for i in invoices if i.credit_note), Decimal(0)):
+        for rounded, rounding in DISCOUNT_ROUNDINGS:  # one payer rounds all its invoices alike
+            after = sum(
+                (payable_after_discount(i.open_amount, percent, currency, rounded, rounding) for i in payable),
+                Decimal(0),
+            )
+            if paid == after + credits:
                 return Settles.WITH_DISCOUNT, f"{percent} % early-payment discount taken on {fmt(total, currency)}"
     # Short on one invoice is a write-off; short on a combination is one guess too many.
     if len(invoices) == 1 and total - short_tolerance(total, policy) <= paid < total:
@@ -83,9 +104,12 @@ def as_itemised(line: BankLine, invoices: Sequence[OpenInvoice]) -> tuple[Settle
     return Settles.WITH_DISCOUNT, f"settles {len(invoices)} document(s) as the payer itemised them"
 
 
-def allocate(paid: Decimal, invoices: Sequence[OpenInvoice], how: Settles) -> tuple[Allocation, ...]:
-    """Full settlements close every invoice; a partial one fills the oldest due first."""
-    if how is not Settles.PARTLY:
+def allocate(
+    paid: Decimal, invoices: Sequence[OpenInvoice], how: Settles, write_off_short: bool = False
+) -> tuple[Allocation, ...]:
+    """Full settlements close every invoice; a partial one, and a short one unless differences are written
+    off, fills the oldest due first and leaves the rest open."""
+    if how is not Settles.PARTLY and not (how is Settles.SHORT and not write_off_short):
         return tuple(Allocation(invoice.invoice_id, invoice.open_amount, True) for invoice in invoices)
     allocations, left = [], paid
     for credit in (invoice for invoice in invoices if invoice.credit_note):

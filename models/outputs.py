@@ -1,4 +1,5 @@
-"""What the engine emits besides exceptions: matches, AP status updates, dead letters, cash positions."""
+"""What the engine emits besides exceptions: matches, classified bank lines, AP status updates, dead letters,
+cash positions."""
 
 from __future__ import annotations
 
@@ -38,6 +39,36 @@ class Match(Record):
     matched_at: UtcDatetime
     correlation_id: str | None = None
     policy_version: str | None = Field(default=None, description="the decision policy that made the match")
+
+
+class BooksTo(StrEnum):
+    """Whose books a bank line that pays no supplier invoice belongs in: who posts or applies it."""
+
+    GENERAL_LEDGER = "general_ledger"  # salaries, taxes, social security, fees, interest, cards, cash
+    ACCOUNTS_RECEIVABLE = "accounts_receivable"  # a customer paying us: cash application on the AR side
+    ACCOUNTS_PAYABLE = "accounts_payable"  # a down payment to a supplier: AP records it against the order
+    TREASURY = "treasury"  # transfers between the group's own accounts, cash pooling
+
+
+class ClassifiedLine(Record):
+    """A bank line the bank's own codes say pays no supplier invoice, routed to whoever books it, instead of
+    treasury's queue of unmatched settlements."""
+
+    classification_id: str
+    settlement_entry_id: str
+    account: str = Field(description="the house account's key")
+    booking_date: date
+    credit_debit: str
+    amount: Amount
+    currency: CurrencyCode
+    line_class: str = Field(description="salary, tax, social_security, bank_fee, interest, card, cash, ...")
+    books_to: BooksTo
+    evidence: str = Field(description="which code or purpose said so, and where its meaning is published")
+    counterparty_name: str | None = None
+    remittance_info: str | None = None
+    classified_at: UtcDatetime
+    correlation_id: str | None = None
+    policy_version: str | None = None
 
 
 class ApStatus(StrEnum):

@@ -131,7 +131,8 @@ def add_kafka_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     produce.set_defaults(handler=cmd_produce)
 
     tail = commands.add_parser("tail", help="follow an output topic")
-    tail.add_argument("what", choices=["exceptions", "matches", "status", "dead_letters", "cash_positions"])
+    outputs = ["exceptions", "matches", "classified", "status", "dead_letters", "cash_positions"]
+    tail.add_argument("what", choices=outputs)
     tail.add_argument("--broker", help=broker_help)
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record, not the newest")
     tail.add_argument("--idle-exit", type=float, metavar="SECONDS", help="stop after this long without a record")

@@ -24,6 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
     YamlConfigSettingsSource,
 )
+from reconstream.matchers.bank_codes import CodeRule, LineClass, from_config
 from reconstream.matchers.duplicates import DuplicatePolicy
 from reconstream.matchers.payment_matching import MatchPolicy
 from reconstream.matchers.three_way import AmountTolerance
@@ -76,6 +77,7 @@ class Matching(Section):
     subset_budget: int = Field(default=20_000, ge=1)
     name_similarity: int = Field(default=90, ge=0, le=100)
     over_tolerance_abs: Decimal = Field(default=Decimal("50.00"), ge=0)
+    short_write_off: bool = False
 
 
 class Severity(Section):
@@ -144,38 +146,30 @@ class Formats(Section):
     max_document_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
 
 
-BankCodeClass = Literal[
-    "supplier_payment",
-    "direct_debit",
-    "salary",
-    "tax",
-    "social_security",
-    "bank_fee",
-    "interest",
-    "card",
-    "cash",
-    "intercompany",
-    "return",
-    "customer_receipt",
-    "other",
-]
-
-
 class BankCodeRule(Section):
     """A bank transaction code (ISO domain/family/subfamily, or a bank's proprietary code) and what it means."""
 
     domain: str | None = None
     family: str | None = None
     subfamily: str | None = None
-    proprietary: str | None = Field(default=None, description="e.g. a German GVC '116' or a BAI2 type code '475'")
+    proprietary: str | None = Field(default=None, description="the bank's own code, e.g. '116' or 'NTRF+116+9310'")
+    issuer: str | None = Field(
+        default=None, description="whose code: DK (a German GVC), SWIFT (an MT940 type without N), BAI, or as written"
+    )
     purpose: str | None = Field(default=None, description="ISO purpose code, e.g. SALA, TAXS")
-    means: BankCodeClass
+    credit_debit: Literal["CRDT", "DBIT"] | None = Field(default=None, description="holds in this direction only")
+    means: LineClass
 
     @model_validator(mode="after")
     def _says_something(self) -> BankCodeRule:
-        if not any((self.domain, self.family, self.subfamily, self.proprietary, self.purpose)):
-            raise ValueError("a rule needs at least one of domain, family, subfamily, proprietary, purpose")
+        self.rule()  # the core's own validation, with its own words
         return self
+
+    def rule(self) -> CodeRule:
+        return from_config(
+            self.domain, self.family, self.subfamily, self.proprietary, self.purpose, self.means.value,
+            issuer=self.issuer, credit_debit=self.credit_debit,
+        )
 
 
 class Config(BaseSettings):
@@ -230,6 +224,7 @@ class Config(BaseSettings):
             duplicate_policy=DuplicatePolicy(**self.duplicates.model_dump()),
             severity=SeverityPolicy(**self.severity.model_dump()),
             account_companies={account.canonical().key: account.company_code for account in self.accounts},
+            code_rules=tuple(rule.rule() for rule in self.bank_codes),
         )
 
     def ingest_options(self) -> IngestOptions:

@@ -39,6 +39,7 @@ class RunSummary:
     owners: Counter[str] = field(default_factory=Counter)
     matches: int = 0
     match_methods: Counter[str] = field(default_factory=Counter)  # by the rule that matched
+    line_classes: Counter[str] = field(default_factory=Counter)  # bank lines routed by their codes, by class
     status_updates: int = 0
     dead_letters: int = 0
     cash_positions: list[dict[str, Any]] = field(default_factory=list)
@@ -52,6 +53,8 @@ class RunSummary:
             elif output.stream == "matches":
                 self.matches += 1
                 self.match_methods[output.record.method.value] += 1  # type: ignore[attr-defined]
+            elif output.stream == "classified_lines":
+                self.line_classes[output.record.line_class] += 1  # type: ignore[attr-defined]
             elif output.stream == "status_updates":
                 self.status_updates += 1
             elif output.stream == "dead_letters":
@@ -65,6 +68,7 @@ class RunSummary:
             "owners": dict(self.owners),
             "matches": self.matches,
             "match_methods": dict(self.match_methods),
+            "line_classes": dict(self.line_classes),
             "status_updates": self.status_updates,
             "dead_letters": self.dead_letters,
         }
@@ -78,6 +82,7 @@ class RunSummary:
             owners=Counter(data["owners"]),
             matches=data["matches"],
             match_methods=Counter(data.get("match_methods", {})),
+            line_classes=Counter(data.get("line_classes", {})),
             status_updates=data["status_updates"],
             dead_letters=data["dead_letters"],
         )

@@ -30,6 +30,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+from reconstream.matchers.bank_codes import BOOKS_TO
 from reconstream.models.events import EVENT_TYPE_OF, Event, EventError, Stream
 from reconstream.models.exceptions import ROUTING, Category, ExceptionStatus
 from reconstream.models.outputs import ApStatus, MatchMethod
@@ -235,6 +236,12 @@ class RunMetrics:
             ("method",),
             [(method.value,) for method in MatchMethod],
         )
+        self.classified = Tally(
+            "recon_bank_lines_classified",
+            "Bank lines that pay no supplier invoice, routed by their bank codes, by class and by whose books.",
+            ("line_class", "books_to"),
+            [(kind.value, books.value) for kind, books in BOOKS_TO.items()],
+        )
         self.erp_sync = Tally(
             "recon_erp_sync",
             "ERP posting outcomes seen: booked, failed (refused), timeout (no answer in the SLA).",
@@ -272,6 +279,7 @@ class RunMetrics:
             self.invoices_captured,
             self.payments_sent,
             self.matched,
+            self.classified,
             self.erp_sync,
             self.posting_latency,
             self.approval_to_posting,
@@ -369,6 +377,9 @@ class RunMetrics:
                 self._exception(output.record)
             elif kind == "matches":
                 self._match(output.record)
+            elif kind == "classified_lines":
+                record = output.record
+                self.classified.inc((record.line_class, record.books_to.value))  # type: ignore[attr-defined]
             elif kind == "dead_letters":
                 category = output.record.category  # type: ignore[attr-defined]
                 if category not in DEAD_LETTER_CATEGORIES:

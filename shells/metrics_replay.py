@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 from reconstream.models.exceptions import ReconException
-from reconstream.models.outputs import DeadLetter, Match, StatusUpdate
+from reconstream.models.outputs import ClassifiedLine, DeadLetter, Match, StatusUpdate
 from reconstream.streams import Output
 
 from .metrics import STREAM_OF_EVENT_TYPE, UNKNOWN, RunMetrics
@@ -26,6 +26,7 @@ _FILES: dict[str, tuple[type[Any], tuple[str, ...]]] = {
     "status_updates": (StatusUpdate, ("at",)),
     "exceptions": (ReconException, ("resolved_at", "first_seen")),
     "matches": (Match, ("matched_at",)),
+    "classified_lines": (ClassifiedLine, ("classified_at",)),
 }
 
 
@@ -83,19 +84,27 @@ def replay(metrics: RunMetrics, out_dir: Path, input_dir: Path | None = None) ->
     return metrics
 
 
+def _event_time(event: dict[str, Any]) -> datetime:
+    """The event's time, as the engine reads it: a time without its offset is refused (dead-lettered)."""
+    at = datetime.fromisoformat(event["event_time"])
+    if at.tzinfo is None:
+        raise ValueError("event_time without a UTC offset")
+    return at
+
+
 def _acknowledgments(metrics: RunMetrics, input_dir: Path) -> None:
     released: dict[str, datetime] = {}
     for line in _lines(input_dir / "payment_batches.jsonl"):
         try:
             event = orjson.loads(line)
-            released.setdefault(event["payload"]["batch_id"], datetime.fromisoformat(event["event_time"]))
+            released.setdefault(event["payload"]["batch_id"], _event_time(event))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             continue  # dead-lettered by the engine, skipped here
     acks: list[tuple[datetime, str]] = []
     for line in _lines(input_dir / "bank_acks.jsonl"):
         try:
             event = orjson.loads(line)
-            acks.append((datetime.fromisoformat(event["event_time"]), event["payload"]["original_batch_id"]))
+            acks.append((_event_time(event), event["payload"]["original_batch_id"]))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             continue
     for at, batch_id in sorted(acks):

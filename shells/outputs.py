@@ -14,7 +14,7 @@ from typing import IO, Any
 import orjson
 from reconstream.streams import Output
 
-OUTPUT_FILES = ("exceptions", "matches", "status_updates", "dead_letters", "audit")
+OUTPUT_FILES = ("exceptions", "matches", "classified_lines", "status_updates", "dead_letters", "audit")
 GENESIS = "0" * 64
 
 
@@ -92,6 +92,7 @@ class AuditChain:
 _ID_FIELD = {
     "exceptions": "exception_id",
     "matches": "match_id",
+    "classified_lines": "classification_id",
     "status_updates": "update_id",
     "dead_letters": "dead_letter_id",
 }

@@ -19,6 +19,8 @@ def print_summary(summary: RunSummary, console: Console) -> None:
     console.print(
         f"{summary.matches:,} settlements matched "
         f"({', '.join(f'{n:,} by {method}' for method, n in summary.match_methods.most_common())}), "
+        f"{sum(summary.line_classes.values()):,} bank lines routed by their codes "
+        f"({', '.join(f'{n:,} {kind}' for kind, n in summary.line_classes.most_common())}), "
         f"{summary.status_updates:,} status updates for AP, "
         f"{summary.dead_letters:,} dead letters"
     )

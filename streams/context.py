@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import NamedTuple
 
+from reconstream.matchers.bank_codes import CodeRule
 from reconstream.matchers.duplicates import DuplicatePolicy
 from reconstream.matchers.findings import Finding
 from reconstream.matchers.payment_matching import MatchPolicy
@@ -36,19 +37,25 @@ class Settings:
     duplicate_policy: DuplicatePolicy = field(default_factory=DuplicatePolicy)
     severity: SeverityPolicy = field(default_factory=SeverityPolicy)
     account_companies: Mapping[str, str] = field(default_factory=dict)  # account key -> company code
+    code_rules: tuple[CodeRule, ...] = ()  # the deployment's bank codes, before the published defaults
 
     @cached_property
     def policy_version(self) -> str:
         """Which decision policy made a match or raised an exception: a digest of everything that decides."""
         return policy_version(
-            self.match_policy, self.duplicate_policy, self.amount_tolerance, self.posting_hold, self.settlement_window
+            self.match_policy,
+            self.duplicate_policy,
+            self.amount_tolerance,
+            self.posting_hold,
+            self.settlement_window,
+            self.code_rules,
         )
 
 
 class Output(NamedTuple):
     """One emitted record and the output stream it belongs to."""
 
-    stream: str  # exceptions | matches | status_updates | dead_letters
+    stream: str  # exceptions | matches | classified_lines | status_updates | dead_letters | cash_positions
     record: Record
 
 

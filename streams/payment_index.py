@@ -86,8 +86,25 @@ def unposted_named(line: pm.BankLine, ctx: Context) -> list[str]:
 _AWAITING_POSTING = frozenset({InvoiceStage.VALIDATED, InvoiceStage.APPROVED, InvoiceStage.ON_HOLD})
 
 
+# A key filed under more documents than this (a year, "RE 2026/42" printed by many suppliers, a round
+# amount) names none of them by itself: only those of the line's counterparty are taken from it. Without
+# it the candidates of a line grow with the ledger, and none of the dropped ones could be auto-matched (a
+# number names an invoice only together with its payee).
+COMMON_KEY = 50
+
+
 def candidates(line: pm.BankLine, ctx: Context) -> tuple[list[pm.OpenInstruction], list[pm.OpenInvoice]]:
-    refs = dict.fromkeys(ref for key in pm.line_keys(line) for ref in ctx.state.payment_index.get(key) or ())
+    index = ctx.state.payment_index
+    party_keys = pm.party_keys(line)
+    party: set[str] | None = None
+    refs: dict[str, None] = {}
+    for key in pm.line_keys(line):
+        bucket = index.get(key) or ()
+        if len(bucket) > COMMON_KEY and key not in party_keys:
+            if party is None:
+                party = {ref for party_key in party_keys for ref in index.get(party_key) or ()}
+            bucket = [ref for ref in bucket if ref in party]
+        refs.update(dict.fromkeys(bucket))
     instructions, invoices = [], []
     for ref in refs:
         if ref.startswith(_UNPOSTED):

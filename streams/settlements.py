@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from reconstream.matchers import bank_codes
 from reconstream.matchers import payment_matching as pm
 from reconstream.matchers import settlements as rules
 from reconstream.matchers.payment_rules import end_to_end_id
@@ -18,7 +19,7 @@ from reconstream.models.base import to_micros
 from reconstream.models.events import SettlementBooked
 from reconstream.models.exceptions import Category
 from reconstream.models.ids import stable_id
-from reconstream.models.outputs import ApStatus, Match, MatchMethod
+from reconstream.models.outputs import ApStatus, ClassifiedLine, Match, MatchMethod
 from reconstream.models.payments import CreditDebit, Settlement
 from reconstream.tables.records import InstructionState, InvoiceStage
 
@@ -66,6 +67,8 @@ def match_by_rules(
         if waiting:
             hold(entry, waiting, at, ctx)  # paid before the ERP posted it: matched when the posting comes
             return
+        if classify_line(entry, decision, at, correlation_id, ctx):
+            return  # the bank's codes say it pays no supplier invoice: routed to whoever books it
         finding = decision.finding(line)
         assert finding is not None
         # The review queue: the line, the candidates weighed and why none was taken.
@@ -85,6 +88,44 @@ def match_by_rules(
         settle(entry, line, instruction, match, at, ctx)
     else:
         pay_invoices(entry, match, at, correlation_id, ctx)
+
+
+def classify_line(
+    entry: Settlement, decision: pm.PaymentDecision, at: datetime, correlation_id: str | None, ctx: Context
+) -> bool:
+    """A line no invoice took that the bank's transaction or purpose code calls a salary, tax, fee, customer
+    receipt ...: emitted for the books it belongs in. A class that may still be a supplier's refund keeps
+    a line with candidates in review."""
+    found = bank_codes.classify(
+        entry.bank_transaction_code, entry.purpose, entry.credit_debit is CreditDebit.CRDT,
+        configured=ctx.settings.code_rules,
+    )
+    books_to = bank_codes.BOOKS_TO.get(found.line_class) if found is not None else None
+    if found is None or books_to is None:
+        return False
+    if decision.candidates and found.line_class not in bank_codes.NEVER_PAYS_INVOICES:
+        return False
+    ctx.emit(
+        "classified_lines",
+        ClassifiedLine(
+            classification_id=stable_id("classified", entry.entry_id),
+            settlement_entry_id=entry.entry_id,
+            account=entry.account.key,
+            booking_date=entry.booking_date,
+            credit_debit=entry.credit_debit.value,
+            amount=entry.amount,
+            currency=entry.currency,
+            line_class=found.line_class.value,
+            books_to=books_to,
+            evidence=found.evidence,
+            counterparty_name=entry.counterparty_name,
+            remittance_info=(entry.remittance_info or "")[:280] or None,
+            classified_at=at,
+            correlation_id=correlation_id,
+            policy_version=ctx.settings.policy_version,
+        ),
+    )
+    return True
 
 
 HOLD_TIMER = "posting_hold"

@@ -81,9 +81,7 @@ class Batch:
 
 
 class PaymentDesk:
-    def __init__(
-        self, rng: Random, master: VendorMaster, start: date, end: date, known_ibans: dict[str, None]
-    ) -> None:
+    def __init__(self, rng: Random, master: VendorMaster, start: date, end: date, known_ibans: dict[str, None]) -> None:
         self.rng = rng
         self.master = master
         self.horizon = at(end)
@@ -427,3 +425,32 @@ class PaymentDesk:
             }
             if journal.add(Stream.SETTLEMENTS, ts, company.bank, payload) is not None:
                 planting.plant(Category.UNMATCHED_SETTLEMENT, entry_id)
+
+    def emit_payroll_and_charges(self, journal: Journal, fmt: Formatter, start: date) -> None:
+        """Lines every month has that pay no supplier invoice: the payroll run (ISO PMNT/ICDT/SALA with
+        purpose SALA) and the bank's account charges (ACMT/MDOP/CHRG). They carry the codes banks send, so
+        the engine routes them to the general ledger; they plant nothing (no exception is expected)."""
+        days = (to_date(self.horizon) - start).days
+        for index, company in enumerate(self.master.companies):
+            for day, cents, code, purpose, text in (
+                (min(24, days - 2), 4_000_000 + 100_000 * index, ("PMNT", "ICDT", "SALA"), "SALA", "SALARIES"),
+                (min(27, days - 1), 2_350 + 100 * index, ("ACMT", "MDOP", "CHRG"), None, "ACCOUNT CHARGES"),
+            ):
+                booked = fmt.date(start + timedelta(days=day))
+                self.entry_serial += 1
+                entry_id = f"{company.country}{booked.replace('-', '')}{self.entry_serial:08d}"
+                payload: dict[str, Any] = {
+                    "entry_id": entry_id,
+                    "account_iban": company.debtor_iban,
+                    "amount": money(cents),
+                    "currency": company.currency,
+                    "credit_debit": "DBIT",
+                    "booking_date": booked,
+                    "value_date": booked,
+                    "remittance_info": text,
+                    "bank_transaction_code": dict(zip(("domain", "family", "subfamily"), code, strict=True)),
+                    **({"purpose": purpose} if purpose else {}),
+                }
+                journal.add(
+                    Stream.SETTLEMENTS, at(start + timedelta(days=day), 18), company.bank, payload, schema_version=2
+                )

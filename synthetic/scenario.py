@@ -56,6 +56,7 @@ def generate(out_dir: Path, invoices: int, seed: int, start: date = date(2026, 1
     desk.plan([doc for doc in docs if doc.posted_ts is not None and not doc.credit_note], counts)
     desk.emit(journal, fmt, planting)
     desk.emit_unmatched(journal, fmt, planting, counts[Category.UNMATCHED_SETTLEMENT], start)
+    desk.emit_payroll_and_charges(journal, fmt, start)
 
     # The banks' statements add up what the journal booked on each account: written after every settlement.
     emit_statements(journal, fmt, rng, planting, master.companies, start, end, counts[Category.BALANCE_MISMATCH])

@@ -93,7 +93,12 @@ def notification(settlements: list[Json], created: str) -> bytes:
             e.Amt(p["amount"], Ccy=p["currency"]),
             e.CdtDbtInd(p["credit_debit"]),
             *([e.RltdPties(*parties)] if parties else []),
+            *([e.Purp(e.Cd(p["purpose"]))] if p.get("purpose") else []),
             *([e.RmtInf(*remittance)] if remittance else []),
+        )
+        code = p.get("bank_transaction_code")
+        domain = (
+            [e.Domn(e.Cd(code["domain"]), e.Fmly(e.Cd(code["family"]), e.SubFmlyCd(code["subfamily"])))] if code else []
         )
         return e.Ntry(
             e.Amt(p["amount"], Ccy=p["currency"]),
@@ -102,6 +107,7 @@ def notification(settlements: list[Json], created: str) -> bytes:
             e.BookgDt(e.Dt(p["booking_date"])),
             e.ValDt(e.Dt(p["value_date"])),
             e.AcctSvcrRef(p["entry_id"]),
+            *([e.BkTxCd(*domain)] if code else []),
             e.NtryDtls(detail),
         )
 

@@ -88,3 +88,23 @@ def test_recon_run_with_an_account_mapping_converts_bai2_and_a_domestic_mt940(tm
     assert mk["booked_balance"] == mk["bank_balance"]
     audit = [orjson.loads(line) for line in (out / "audit.jsonl").read_bytes().splitlines()]
     assert sum(record["outcome"] == "applied" for record in audit) == len(audit)
+
+
+def test_bank_code_rules_reach_the_engine_and_a_rule_that_says_nothing_is_named(tmp_path: Path) -> None:
+    good = tmp_path / "codes.toml"
+    good.write_text(
+        '[[bank_codes]]\nproprietary = "NMSC+835"\nmeans = "intercompany"\n'
+        '[[bank_codes]]\nproprietary = "808"\nissuer = "DK"\ncredit_debit = "DBIT"\nmeans = "bank_fee"\n'
+    )
+    settings = load_config(good).engine_settings()
+    assert [(r.proprietary, r.means.value) for r in settings.code_rules] == [
+        ("NMSC+835", "intercompany"),
+        ("808", "bank_fee"),
+    ]
+    assert settings.policy_version != Config().engine_settings().policy_version
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[bank_codes]]\nmeans = "salary"\n[[bank_codes]]\nfamily = "ICDT"\nmeans = "wages"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(bad)
+    keys = {error.split(":")[0] for error in caught.value.errors}
+    assert {"bank_codes.0", "bank_codes.1.means"} <= keys

@@ -194,3 +194,34 @@ def test_same_file_same_event_ids() -> None:
     first = [r.event["event_id"] for r in convert("camt053_v02_statement.xml") if r.event]
     again = [r.event["event_id"] for r in convert("camt053_v02_statement.xml") if r.event]
     assert first == again and len(set(first)) == len(first)
+
+
+RETURN_053 = """<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>
+<GrpHdr><MsgId>M1</MsgId><CreDtTm>2026-01-19T21:31:00Z</CreDtTm></GrpHdr>
+<Stmt><Id>S1</Id><CreDtTm>2026-01-19T21:31:00Z</CreDtTm>
+<Acct><Id><IBAN>DE75426501500578308629</IBAN></Id><Ccy>EUR</Ccy></Acct>
+<Ntry><Amt Ccy="EUR">23261.65</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+<BookgDt><Dt>2026-01-19</Dt></BookgDt><ValDt><Dt>2026-01-19</Dt></ValDt><AcctSvcrRef>R1</AcctSvcrRef>
+<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>ICDT</Cd><SubFmlyCd>RRTN</SubFmlyCd></Fmly></Domn></BkTxCd>
+<NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>
+<RltdPties><Dbtr><Nm>NORDHAFEN INDUSTRIE GMBH</Nm></Dbtr>
+<DbtrAcct><Id><IBAN>DE75426501500578308629</IBAN></Id></DbtrAcct>
+<Cdtr><Nm>Ruiz Componentes SL</Nm></Cdtr><CdtrAcct><Id><IBAN>ES7101827463335939491500</IBAN></Id></CdtrAcct></RltdPties>
+<RtrInf><Rsn><Cd>AC01</Cd></Rsn></RtrInf></TxDtls></NtryDtls></Ntry>
+</Stmt></BkToCstmrStmt></Document>
+"""
+
+
+def test_a_returned_transfer_names_the_creditor_it_did_not_reach_not_ourselves(tmp_path: Path) -> None:
+    # The bank reports a return with the original payment's parties: the debtor is our own account.
+    path = tmp_path / "return.xml"
+    path.write_text(RETURN_053, encoding="utf-8")
+    (entry,) = [
+        r.event["payload"]
+        for r in ingest_file(path, "auto", OPTIONS)
+        if r.event is not None and r.event["event_type"] == "settlement.booked"
+    ]
+    assert entry["credit_debit"] == "CRDT"
+    assert entry["counterparty_account"]["id"] == "ES7101827463335939491500"
+    assert entry["counterparty_name"] == "Ruiz Componentes SL"

@@ -27,6 +27,8 @@ LABEL_BOUNDS = {
     "operation": 4,
     "result": 3,
     "method": 8,
+    "line_class": 14,  # matchers.bank_codes.LineClass
+    "books_to": 4,
     "document": 3,
     "topic": 16,
     "partition": 64,

@@ -125,9 +125,9 @@ def by_amount_counterparty(
         )
         total = sum((i.open_amount for i in chosen), Decimal(0))
         ids = tuple(sorted(i.invoice_id for i in chosen))
+        allocations = allocate(line.amount, chosen, how, policy.short_write_off)
         matches.append(
-            PaymentMatch("amount_counterparty", confidence, evidence, ids, how, allocate(line.amount, chosen, how),
-                         None, line.amount - total)
+            PaymentMatch("amount_counterparty", confidence, evidence, ids, how, allocations, None, line.amount - total)
         )
     if exhausted:
         matches = [capped(m, 85, "search budget ran out: other combinations unchecked") for m in matches]

@@ -56,5 +56,5 @@ def by_reference(
         evidence.append("counterparty not recognised")
     return PaymentMatch(
         rule, confidence - penalty, tuple(evidence), tuple(i.invoice_id for i in usable), how,
-        allocate(line.amount, usable, how), None, line.amount - total,
+        allocate(line.amount, usable, how, policy.short_write_off), None, line.amount - total,
     )

@@ -359,9 +359,17 @@ def _detail(
     single: bool,
 ) -> dict[str, Any]:
     payload = _settlement(entry, entry_id, amount, direction, container)
-    other, name = d.counterparty(tx, direction)
-    side = "CdtrAcct" if direction == "DBIT" else "DbtrAcct"
     assert container.account is not None
+    party_of = direction
+    other, name = d.counterparty(tx, party_of)
+    code = d.bank_transaction_code(tx) or entry.code or {}
+    returned = x.find(tx, "RtrInf") is not None or code.get("subfamily") == "RRTN"
+    if returned and other is not None and other.ref.key == container.account.ref.key:
+        # A return carries the original payment's parties: on our returned transfer the debtor is us, and
+        # the party to look at is the creditor the money did not reach.
+        party_of = "CRDT" if direction == "DBIT" else "DBIT"
+        other, name = d.counterparty(tx, party_of)
+    side = "CdtrAcct" if party_of == "DBIT" else "DbtrAcct"
     with_accounts(payload, container.account, other, ("Acct/Id", f"TxDtls/RltdPties/{side}/Id"))
     payload["end_to_end_id"] = x.text(tx, "Refs/EndToEndId")
     payload["counterparty_name"] = name

@@ -15,6 +15,7 @@ from .topics import Topics
 TAILABLE = {
     "exceptions": "exceptions",
     "matches": "matches",
+    "classified": "classified_lines",
     "status": "status_updates",
     "dead_letters": "dead_letters",
     "cash_positions": "cash_positions",

@@ -17,7 +17,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from reconstream.models.events import Stream
 
 DEFAULT_PARTITIONS = 6
-OUTPUT_STREAMS = ("exceptions", "matches", "status_updates", "dead_letters", "cash_positions")
+OUTPUT_STREAMS = ("exceptions", "matches", "classified_lines", "status_updates", "dead_letters", "cash_positions")
 
 
 @dataclass(frozen=True)

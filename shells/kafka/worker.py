@@ -39,7 +39,7 @@ from ..metrics import RunMetrics
 from ..outputs import output_id, record_json
 from .partition import LedgerPartition
 from .sending import send
-from .topics import DEFAULT_PARTITIONS, Topics, ensure_topics
+from .topics import DEFAULT_PARTITIONS, OUTPUT_STREAMS, Topics, ensure_topics
 
 log = logging.getLogger("reconstream.worker")
 RebalanceCallback = Callable[[Consumer, list[TopicPartition]], None]
@@ -69,10 +69,7 @@ class ReconciliationWorker:
         self.config = config
         self.topics = config.topics
         self.streams = self.topics.streams()
-        self.outputs = {
-            name: self.topics.output(name)
-            for name in ("exceptions", "matches", "status_updates", "dead_letters", "cash_positions")
-        }
+        self.outputs = {name: self.topics.output(name) for name in OUTPUT_STREAMS}
         self.ledgers: dict[int, LedgerPartition] = {}
         self.received: dict[tuple[str, int], int] = {}  # next offset fetched, per input topic-partition
         self.consumed: dict[tuple[str, int], int] = {}  # next offset applied: what the transaction commits

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from matching_cases import LEDGER, OTHER, auto, line, lookup, open_invoice
-from reconstream.matchers.payment_matching import Outcome, Settles, match_payment
+from reconstream.matchers.payment_matching import MatchPolicy, Outcome, Settles, match_payment
 from reconstream.matchers.payment_rules.invoice_number_in_text import InvoiceNumberInText
 
 # (amount, remittance text, extra invoices) -> (invoices, settles, confidence), or None for no candidate
@@ -76,3 +76,20 @@ def test_keys_are_the_numbers_forms() -> None:
     rule = InvoiceNumberInText()
     assert "num:202600004" in rule.invoice_keys(LEDGER[3])
     assert set(rule.line_keys(line("1.00", "RE NL-2026-00004"))) & set(rule.invoice_keys(LEDGER[3]))
+
+
+def test_a_short_payment_leaves_the_rest_open_unless_the_policy_writes_it_off() -> None:
+    short = line("990.00", "NL-2026-00004 abzgl. Porto")
+    (kept,) = match_payment(short, [], LEDGER).match.allocations  # type: ignore[union-attr]
+    assert (kept.amount, kept.closes) == (Decimal("990.00"), False)
+    written_off = match_payment(short, [], LEDGER, MatchPolicy(short_write_off=True)).match
+    assert written_off is not None and written_off.allocations[0].closes
+
+
+def test_a_discount_rounded_on_its_own_and_taken_off() -> None:
+    # 3 % of 1,617.50 is 48.525: the payment rounded is 1,568.98, the discount rounded half up and taken off 1,568.97.
+    ledger = [open_invoice("I9", "1617.50", "NL-2026-00009")]
+    for paid in ("1568.98", "1568.97"):
+        decision = match_payment(line(paid, "NL-2026-00009"), [], ledger)
+        assert decision.match is not None and decision.match.settles is Settles.WITH_DISCOUNT
+        assert decision.match.allocations[0].closes
