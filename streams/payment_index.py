@@ -86,11 +86,12 @@ def unposted_named(line: pm.BankLine, ctx: Context) -> list[str]:
 _AWAITING_POSTING = frozenset({InvoiceStage.VALIDATED, InvoiceStage.APPROVED, InvoiceStage.ON_HOLD})
 
 
-# A key filed under more documents than this (a year, "RE 2026/42" printed by many suppliers, a round
-# amount) names none of them by itself: only those of the line's counterparty are taken from it. Without
-# it the candidates of a line grow with the ledger, and none of the dropped ones could be auto-matched (a
-# number names an invoice only together with its payee).
-COMMON_KEY = 50
+# A key filed under more documents than this (a year, "RE 2026/42" printed by many suppliers, an amount
+# many invoices share) names none of them by itself: only those of the line's counterparty are taken from
+# it. Without it the candidates of a line grow with the ledger, and none of those dropped could be
+# auto-matched: a number names an invoice only together with its payee (an unknown payee costs a named
+# invoice 15 points, below the threshold), and a cheque only when its amount is unique.
+COMMON_KEY = 8
 
 
 def candidates(line: pm.BankLine, ctx: Context) -> tuple[list[pm.OpenInstruction], list[pm.OpenInvoice]]:
