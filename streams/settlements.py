@@ -2,8 +2,10 @@
 
 A line that echoes the end-to-end id of an open instruction is that instruction's (an amount that differs
 is its own exception, the line still linked). Any other debit goes to the payment matcher with the open
-instructions and invoices its keys select: auto-matched above the threshold, otherwise an
-unmatched_settlement for treasury naming the candidates it weighed.
+instructions and invoices its keys select: auto-matched above the threshold; otherwise, when its bank
+and purpose codes say it pays no supplier invoice (a salary, a tax, a fee, a customer receipt ...), a
+classified line for the books it belongs in; else an unmatched_settlement for treasury naming the
+candidates it weighed.
 """
 
 from __future__ import annotations
