@@ -367,7 +367,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_config_check(args: argparse.Namespace) -> int:
     path = config_path(args.config)
     config = config_of(args)  # a ConfigError names every bad key (main prints it, exit 2)
-    print(f"# {path or 'no config file: the defaults'}: valid", file=sys.stderr)
+    version = config.engine_settings().policy_version  # what every match made under this file will record
+    print(f"# {path or 'no config file: the defaults'}: valid, matching policy {version}", file=sys.stderr)
     print(orjson.dumps(effective(config), option=orjson.OPT_INDENT_2).decode())
     return 0
 
