@@ -128,3 +128,17 @@ def test_a_credit_a_supplier_refund_may_explain_stays_in_review() -> None:
     assert "classified_lines" not in outputs and unmatched(outputs) == ["REFUND"]
     (review,) = [e for e in outputs["exceptions"] if e.category.value == "unmatched_settlement"]
     assert {"C1", "C2"} <= set(review.refs) and review.policy_version == Settings().policy_version
+
+
+def test_a_line_reported_again_in_a_later_statement_changes_nothing() -> None:
+    # The intraday camt.054 and the evening camt.053 report the same bank line under other event ids.
+    paying = settlement("2026-11-05T08:00:00Z", entry_id="S9", amount="119.00", e2e=None, remittance="INV-1")
+    again = settlement("2026-11-05T21:00:00Z", entry_id="S9", amount="119.00", e2e=None, remittance="INV-1")
+    fee = [
+        line("FEE", "23.50", bank_transaction_code={"domain": "ACMT", "family": "MDOP", "subfamily": "CHRG"})
+        for _ in range(2)
+    ]
+    outputs = run([vendor(), invoice(net="100.00"), posted("2026-11-03T06:00:00Z"), paying, again, *fee])
+    assert [m.settlement_entry_id for m in outputs["matches"]] == ["S9"]
+    assert [c.settlement_entry_id for c in outputs["classified_lines"]] == ["FEE"]
+    assert [u.status.value for u in outputs["status_updates"] if u.status.value == "paid"] == ["paid"]
