@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -58,16 +59,23 @@ def child_parse(input_dir: Path) -> dict[str, float]:
 
 
 def child_engine(input_dir: Path, state: bool) -> dict[str, float]:
+    from reconstream.shells import collector
     from reconstream.shells.embedded import run
+
+    collector.tune()  # as `recon run` does
     with tempfile.TemporaryDirectory() as scratch:
         state_dir = Path(scratch) / "state" if state else None
+        cpu = time.process_time()
         summary = run(input_dir, Path(scratch) / "out", state_dir)
+        cpu = time.process_time() - cpu
     return {"events": summary.events, "seconds": summary.seconds, "events_per_s": summary.events / summary.seconds,
+            "cpu_seconds": cpu, "events_per_cpu_s": summary.events / cpu,
             "peak_rss_mb": peak_rss_mb(), "exceptions": sum(summary.exceptions.values()), "matches": summary.matches}
 
 
-def in_child(*args: str) -> dict[str, float]:
-    done = subprocess.run([sys.executable, __file__, "--child", *args], check=True, capture_output=True, text=True)
+def in_child(*args: str, env: dict[str, str] | None = None) -> dict[str, float]:
+    done = subprocess.run([sys.executable, __file__, "--child", *args], check=True, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -78,6 +86,8 @@ def main() -> int:
     parser.add_argument("--state", action="store_true", help="also run with persistent rocksdict state")
     parser.add_argument("--data-dir", type=Path, default=HERE / ".data")
     parser.add_argument("--out", type=Path, default=RESULTS / "throughput.json")
+    parser.add_argument("--gc-compare", action="store_true",
+                        help="also run the engine with Python's default collector settings (RECON_GC=default)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -100,6 +110,10 @@ def main() -> int:
         "engine_share_of_parse_rate": engine["events_per_s"] / parse["lines_per_s"],
         "target_events_per_s": 100_000,
     }
+    if args.gc_compare:
+        default = in_child("engine-memory", str(input_dir), env={"RECON_GC": "default"})
+        result["engine_memory_state_default_gc"] = default
+        result["tuned_gc_vs_default_per_cpu_s"] = engine["events_per_cpu_s"] / default["events_per_cpu_s"]
     if args.state:
         durable = in_child("engine-state", str(input_dir))
         result["engine_rocksdict_state"] = durable

@@ -16,7 +16,7 @@ from reconstream.models.events import event_json_schemas
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import embedded
+from . import collector, embedded
 from .cli_serve import add_serve_commands, add_serve_option, serving
 from .config import ENV_VAR, EXAMPLE, Config, ConfigError, config_path, effective, load_config
 from .inputs import total_bytes
@@ -27,6 +27,8 @@ from .outputs import verify_audit
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None:  # the `recon` process itself, not a caller inside another program
+        collector.tune()
     try:
         return int(args.handler(args) or 0)
     except ConfigError as exc:

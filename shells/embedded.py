@@ -22,6 +22,7 @@ from reconstream.streams import Engine, Output, Settings
 from reconstream.tables import MemoryStore, RocksStore, Store
 from reconstream.tables.state import EngineState
 
+from . import collector
 from .formats.canonical import IngestOptions
 from .inputs import InputLine, Position, Stream, file_name, merged
 from .metrics import ObservedEngine, RunMetrics
@@ -162,6 +163,7 @@ class EmbeddedRunner:
             self.metrics.set_consumer_lag(name, 0, total - (position.line if position else 0))
 
     def _checkpoint(self) -> None:
+        collector.settle()
         self._report_lag()
         lengths = self.outputs.flush()
         self.store.commit(

@@ -35,6 +35,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from prometheus_client import start_http_server
 from reconstream.streams import Output, Settings
 
+from .. import collector
 from ..metrics import RunMetrics
 from ..outputs import output_id, record_json
 from .partition import LedgerPartition
@@ -440,6 +441,7 @@ class ReconciliationWorker:
         self.producer.begin_transaction()
         self._uncommitted = 0
         self._last_commit = time.monotonic()
+        collector.settle()
 
     def _report_lag(self) -> None:
         """End offset minus committed offset, per input topic-partition this worker owns."""
