@@ -111,7 +111,10 @@ def line_keys(line: BankLine) -> list[str]:
 
 def party_keys(line: BankLine) -> list[str]:
     """The keys that find the line's counterparty's documents: its account and its name."""
-    return AmountCounterparty().line_keys(line)
+    return _PAYEE.line_keys(line)
+
+
+_PAYEE = AmountCounterparty()  # the rule that looks documents up by who the counterparty is
 
 
 def invoice_keys(invoice: OpenInvoice) -> list[str]:

@@ -95,15 +95,14 @@ COMMON_KEY = 8
 
 
 def candidates(line: pm.BankLine, ctx: Context) -> tuple[list[pm.OpenInstruction], list[pm.OpenInvoice]]:
-    index = ctx.state.payment_index
-    party_keys = pm.party_keys(line)
+    buckets = {key: ctx.state.payment_index.get(key) or () for key in pm.line_keys(line)}
+    party_keys = pm.party_keys(line)  # among the line's keys: their buckets are read once, above
     party: set[str] | None = None
     refs: dict[str, None] = {}
-    for key in pm.line_keys(line):
-        bucket = index.get(key) or ()
+    for key, bucket in buckets.items():
         if len(bucket) > COMMON_KEY and key not in party_keys:
             if party is None:
-                party = {ref for party_key in party_keys for ref in index.get(party_key) or ()}
+                party = {ref for party_key in party_keys for ref in buckets.get(party_key, ())}
             bucket = [ref for ref in bucket if ref in party]
         refs.update(dict.fromkeys(bucket))
     instructions, invoices = [], []

@@ -27,7 +27,8 @@ def by_reference(
     if not usable:
         return None
     # Many suppliers print "RE 2026/42": a number names an invoice only together with its payee.
-    recognised = [invoice for invoice in usable if counterparty_evidence(line, invoice, policy)[1] is not None]
+    payee = {invoice.invoice_id: counterparty_evidence(line, invoice, policy) for invoice in usable}
+    recognised = [invoice for invoice in usable if payee[invoice.invoice_id][1] is not None]
     usable = sorted(recognised or usable, key=lambda i: i.invoice_id)
     total = open_total(usable)
     if total <= 0:
@@ -49,7 +50,7 @@ def by_reference(
         confidence = confidences[Settles.SHORT]  # the named invoices, in full, and our fee
     if how is Settles.PARTLY and len(usable) > 1:
         confidence = 80  # which of the named invoices the money is for is a clerk's call
-    penalties = [counterparty_evidence(line, invoice, policy) for invoice in usable]
+    penalties = [payee[invoice.invoice_id] for invoice in usable]
     penalty = max(p for p, _ in penalties)
     evidence += sorted({e for _, e in penalties if e})
     if penalty >= 15:

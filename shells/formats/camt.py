@@ -362,8 +362,8 @@ def _detail(
     assert container.account is not None
     party_of = direction
     other, name = d.counterparty(tx, party_of)
-    code = d.bank_transaction_code(tx) or entry.code or {}
-    returned = x.find(tx, "RtrInf") is not None or code.get("subfamily") == "RRTN"
+    code = d.bank_transaction_code(tx) or entry.code
+    returned = x.find(tx, "RtrInf") is not None or (code or {}).get("subfamily") == "RRTN"
     if returned and other is not None and other.ref.key == container.account.ref.key:
         # A return carries the original payment's parties: on our returned transfer the debtor is us, and
         # the party to look at is the creditor the money did not reach.
@@ -385,7 +385,7 @@ def _detail(
     # The entry's own charges belong to its only detail; in a batch booking they are the charges line's.
     payload["charges"] = d.charges(tx, entry.currency) or (entry.charges if single else None) or None
     payload["fx"] = d.foreign_exchange(tx, entry.currency, amount)
-    payload["bank_transaction_code"] = d.bank_transaction_code(tx) or entry.code
+    payload["bank_transaction_code"] = code
     payload["return_info"] = d.return_info(tx)
     payload.update(d.parties(tx))
     return payload
