@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from rapidfuzz.distance import OSA
 
@@ -29,10 +30,15 @@ _TRAILING_DIGITS = re.compile(r"[0-9]+$")
 OCR_PAIRS = {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "S": "5", "B": "8", "Z": "2"}
 OCR_FOLD = str.maketrans(OCR_PAIRS)
 
+# Every form below is a pure function of one number, asked for again each time its invoice is filed in
+# or taken out of an index and each time a copy of it is compared: a bounded cache answers the repeats.
+FORMS_CACHE = 1 << 16
+
 # Typos in numbers shorter than this are too cheap to find by chance to count as evidence.
 MIN_TYPO_LENGTH = 4
 
 
+@lru_cache(maxsize=FORMS_CACHE)
 def normalize_invoice_number(number: str) -> str:
     """Upper case, no leading zeros in any digit group, no punctuation or spaces.
 
@@ -42,6 +48,7 @@ def normalize_invoice_number(number: str) -> str:
     return _NOT_ALNUM.sub("", _LEADING_ZEROS.sub("", number.upper())) or "0"
 
 
+@lru_cache(maxsize=FORMS_CACHE)
 def compact_number(number: str) -> str:
     """Upper case without separators, zeros kept: "INV-2026-000504" and "INV2026000504" are one number,
     which stripping each digit group's zeros first ("INV2026504") would keep apart."""
@@ -51,7 +58,8 @@ def compact_number(number: str) -> str:
 MIN_CORE_LENGTH = 5  # a bare sequence shorter than this ("42") turns up in any text
 
 
-def number_forms(number: str) -> set[str]:
+@lru_cache(maxsize=FORMS_CACHE)
+def number_forms(number: str) -> frozenset[str]:
     """The forms a payer's text may carry an invoice number in: normalised, without separators (zeros
     kept), with OCR look-alikes folded, and without its prefix and year (when long enough to mean it)."""
     forms = {normalize_invoice_number(number), compact_number(number), fold(number)}
@@ -59,7 +67,7 @@ def number_forms(number: str) -> set[str]:
     for short in (core_number(number), normalize_invoice_number(bare), compact_number(bare)):
         if len(short) >= MIN_CORE_LENGTH:
             forms.add(short)
-    return {form for form in forms if form and form != "0"}
+    return frozenset(form for form in forms if form and form != "0")
 
 
 def core_number(number: str) -> str:
@@ -67,6 +75,7 @@ def core_number(number: str) -> str:
     return _split_year(number)[0]
 
 
+@lru_cache(maxsize=FORMS_CACHE)
 def _split_year(number: str) -> tuple[str, frozenset[str]]:
     """(core, the year groups taken off it)."""
     text = _PREFIX.sub("", number.upper().strip())
@@ -84,11 +93,13 @@ def _years_agree(years: frozenset[str], earlier_years: frozenset[str]) -> bool:
     return not years or not earlier_years or bool(years & earlier_years)
 
 
+@lru_cache(maxsize=FORMS_CACHE)
 def fold(number: str) -> str:
     """OCR look-alike letters as the digits they stand for, then normalised."""
     return normalize_invoice_number(number.upper().translate(OCR_FOLD))
 
 
+@lru_cache(maxsize=FORMS_CACHE)
 def skeletons(number: str) -> tuple[str, ...]:
     """The folded whole number and the folded core: the blocking keys for re-keyed and scanned copies.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _UMLAUTS = str.maketrans({"Ä": "AE", "Ö": "OE", "Ü": "UE", "ß": "SS", "Æ": "AE", "Ø": "O", "Å": "A"})
 _FOLDED = (("AE", "A"), ("OE", "O"), ("UE", "U"))
@@ -74,6 +75,7 @@ LEGAL_FORMS = frozenset(
 TRUNCATED_MIN = 10  # a bank's cut name counts as the vendor's only if this much of it is left
 
 
+@lru_cache(maxsize=1 << 14)  # a vendor's name is normalised at each filing and each comparison
 def normalized(name: str) -> str:
     """One comparable form of a party name: upper case ASCII words, umlauts folded, no legal form."""
     text = unicodedata.normalize("NFKD", name.upper().translate(_UMLAUTS))
@@ -84,6 +86,7 @@ def normalized(name: str) -> str:
     return " ".join(words)
 
 
+@lru_cache(maxsize=1 << 14)
 def name_key(name: str) -> str:
     """The index bucket of a name: its first word and the start of its second (banks cut names short,
     but rarely before that), so the Müller Logistik and Müller Bau of one family land apart."""

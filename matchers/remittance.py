@@ -6,6 +6,8 @@ The reference checks are data validation and live with the model (models/credito
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
+from functools import lru_cache
 
 from reconstream.models.creditor_references import compact_rf, is_valid_rf, rf_reference
 
@@ -45,7 +47,8 @@ def find_rf_references(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def number_mentions(text: str) -> set[str]:
+@lru_cache(maxsize=1 << 12)  # one line's text is read for its keys, its candidates and what it waits for
+def number_mentions(text: str) -> frozenset[str]:
     """Normalised forms of every run of up to four adjacent tokens that holds a digit.
 
     "Pmt INV 000042 + INV-43/2026" yields "INV42", "42", "INV43", "432026" ... so an invoice number
@@ -60,10 +63,10 @@ def number_mentions(text: str) -> set[str]:
             if not any(ch.isdigit() for ch in gram[-1]):
                 continue
             mentions |= {form for form in number_forms("-".join(gram)) if len(form) >= MIN_NUMBER_LENGTH}
-    return mentions
+    return frozenset(mentions)
 
 
-def mentions_invoice(mentions: set[str], invoice_number: str) -> bool:
+def mentions_invoice(mentions: AbstractSet[str], invoice_number: str) -> bool:
     """Whether the text names the number in any of its forms: punctuated, without its prefix or leading
     zeros, misread by a scanner (number_forms)."""
     return any(len(form) >= MIN_NUMBER_LENGTH and form in mentions for form in number_forms(invoice_number))

@@ -73,7 +73,7 @@ def remove_unposted(invoice: Invoice, ctx: Context) -> None:
 
 def unposted_named(line: pm.BankLine, ctx: Context) -> list[str]:
     """Invoices the line names by number that are captured but not posted: what it may be waiting for."""
-    mentions = number_mentions(line.remittance_info) if line.remittance_info else set()
+    mentions = number_mentions(line.remittance_info) if line.remittance_info else frozenset()
     found = []
     for key in (f"num:{mention}" for mention in sorted(mentions)):
         for ref in ctx.state.payment_index.get(key) or ():
