@@ -38,6 +38,7 @@ class RocksTable(Generic[V]):
         self._codec = codec
         self._prefix = name.encode() + _SEP
         self._pending: dict[str, Any] = {}
+        self._encoded: dict[str, bytes] = {}  # pending values a changelog has encoded already, for the commit
         self._cache: dict[str, V] = {}
         self._cache_size = cache_size
 
@@ -73,9 +74,11 @@ class RocksTable(Generic[V]):
 
     def __setitem__(self, key: str, value: V) -> None:
         self._pending[key] = value
+        self._encoded.pop(key, None)
 
     def __delitem__(self, key: str) -> None:
         self._pending[key] = _DELETED
+        self._encoded.pop(key, None)
 
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
@@ -95,9 +98,17 @@ class RocksTable(Generic[V]):
             yield key, (self._codec.decode(value) if isinstance(value, bytes) else value)
 
     def pending_changes(self) -> Iterator[tuple[bytes, bytes | None]]:
-        """Each pending write as (stored key, encoded value), None for a delete: what a changelog carries."""
+        """Each pending write as (stored key, encoded value), None for a delete: what a changelog carries.
+
+        The encodings are kept for the commit that follows, so a change is encoded once for both."""
         for key, value in self._pending.items():
-            yield self._key(key), None if value is _DELETED else self._codec.encode(value)
+            yield self._key(key), None if value is _DELETED else self._encode(key, value)
+
+    def _encode(self, key: str, value: V) -> bytes:
+        data = self._encoded.get(key)
+        if data is None:
+            data = self._encoded[key] = self._codec.encode(value)
+        return data
 
     def write_pending(self, batch: WriteBatch) -> None:
         for key, value in self._pending.items():
@@ -105,12 +116,13 @@ class RocksTable(Generic[V]):
                 batch.delete(self._key(key))
                 self._cache.pop(key, None)
             else:
-                batch.put(self._key(key), self._codec.encode(value))
+                batch.put(self._key(key), self._encode(key, value))
                 self._remember(key, value)
-        self._pending.clear()
+        self.discard_pending()
 
     def discard_pending(self) -> None:
         self._pending.clear()
+        self._encoded.clear()
 
 
 class RocksStore:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from reconstream.models.master_data import Vendor
 from reconstream.tables import JSON, MemoryStore, ModelCodec, RocksStore, Store
+from reconstream.tables.store import JsonCodec
 from reconstream.tables.timers import TimerQueue
 
 
@@ -89,3 +91,37 @@ def test_pending_changes_replayed_into_a_fresh_store_give_the_same_tables(tmp_pa
     assert replica.checkpoint() == {"changelog_offset": 3}
     source.close()
     replica.close()
+
+
+class CountingCodec(JsonCodec):
+    """The JSON codec, counting what it encodes."""
+
+    def __init__(self) -> None:
+        self.encoded = 0
+
+    def encode(self, value: Any) -> bytes:
+        self.encoded += 1
+        return super().encode(value)
+
+
+def test_a_change_shipped_to_the_changelog_is_encoded_once_for_both_the_changelog_and_the_store(
+    tmp_path: Path,
+) -> None:
+    store = RocksStore(tmp_path)
+    codec = CountingCodec()
+    table = store.table("invoices", codec)
+    table["AP-1"] = {"stage": "validated"}
+    table["AP-1"] = {"stage": "booked"}  # overwritten before the changelog reads it: one value, one encoding
+    table["AP-2"] = {"stage": "paid"}
+    changes = store.pending_changes()
+    store.commit()
+    assert codec.encoded == 2
+    assert sorted(changes) == [(b"invoices\x00AP-1", b'{"stage":"booked"}'), (b"invoices\x00AP-2", b'{"stage":"paid"}')]
+    table["AP-2"] = {"stage": "returned"}  # changed after a commit: encoded anew, never the old bytes
+    store.pending_changes()
+    store.commit()
+    assert codec.encoded == 3
+    store.close()
+    reopened = RocksStore(tmp_path)
+    assert reopened.table("invoices", JSON).get("AP-2") == {"stage": "returned"}
+    reopened.close()
