@@ -4,7 +4,10 @@ Each measurement runs in its own child process so that its peak RSS is its own. 
 of the same files, measured in the same run, is the ceiling any JSON pipeline has on this machine:
 report the engine as a share of it, since absolute figures move with the machine's load.
 
-    .venv/bin/python benchmarks/throughput.py [--invoices 205000] [--seed 7] [--state]
+    .venv/bin/python benchmarks/throughput.py [--invoices 10000 200000] [--seed 7] [--state] [--before REV]
+
+Figures are per CPU-second (the machines are shared), and each is compared with another measured in the
+same run: the parse-only rate, and with --before the engine of an earlier commit on the same input.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -47,22 +52,25 @@ def peak_rss_mb() -> float:
 
 def child_parse(input_dir: Path) -> dict[str, float]:
     lines = 0
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for name in STREAM_FILES:
         with (input_dir / f"{name}.jsonl").open("rb") as handle:
             for raw in handle:
                 with contextlib.suppress(orjson.JSONDecodeError):  # planted garbage costs a parse attempt too
                     orjson.loads(raw)
                 lines += 1
-    seconds = time.perf_counter() - started
-    return {"lines": lines, "seconds": seconds, "lines_per_s": lines / seconds, "peak_rss_mb": peak_rss_mb()}
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {"lines": lines, "seconds": seconds, "lines_per_s": lines / seconds, "cpu_seconds": cpu,
+            "lines_per_cpu_s": lines / cpu, "peak_rss_mb": peak_rss_mb()}
 
 
 def child_engine(input_dir: Path, state: bool) -> dict[str, float]:
-    from reconstream.shells import collector
     from reconstream.shells.embedded import run
 
-    collector.tune()  # as `recon run` does
+    with contextlib.suppress(ImportError):  # a pinned revision from before the collector tuning has none
+        from reconstream.shells import collector
+
+        collector.tune()  # as `recon run` does
     with tempfile.TemporaryDirectory() as scratch:
         state_dir = Path(scratch) / "state" if state else None
         cpu = time.process_time()
@@ -70,7 +78,8 @@ def child_engine(input_dir: Path, state: bool) -> dict[str, float]:
         cpu = time.process_time() - cpu
     return {"events": summary.events, "seconds": summary.seconds, "events_per_s": summary.events / summary.seconds,
             "cpu_seconds": cpu, "events_per_cpu_s": summary.events / cpu,
-            "peak_rss_mb": peak_rss_mb(), "exceptions": sum(summary.exceptions.values()), "matches": summary.matches}
+            "cpu_us_per_event": 1e6 * cpu / summary.events, "peak_rss_mb": peak_rss_mb(),
+            "exceptions": sum(summary.exceptions.values()), "matches": summary.matches}
 
 
 def in_child(*args: str, env: dict[str, str] | None = None) -> dict[str, float]:
@@ -79,11 +88,64 @@ def in_child(*args: str, env: dict[str, str] | None = None) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@contextlib.contextmanager
+def pinned(revision: str) -> Iterator[dict[str, str]]:
+    """The engine of an earlier commit, importable as `reconstream`: the before of a before/after in one run.
+
+    A detached worktree of the revision, and a package folder whose subpackages link to its top-level
+    folders (the layout pyproject.toml maps), put first on PYTHONPATH for the child.
+    """
+    repo = HERE.parent
+    with tempfile.TemporaryDirectory(prefix="recon-pinned-") as scratch:
+        tree, package = Path(scratch) / "tree", Path(scratch) / "pkg" / "reconstream"
+        subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "-q", str(tree), revision], check=True)
+        try:
+            package.mkdir(parents=True)
+            (package / "__init__.py").write_text("")
+            for folder in ("models", "matchers", "tables", "streams", "shells", "synthetic"):
+                (package / folder).symlink_to(tree / folder)
+            yield {"PYTHONPATH": str(package.parent)}
+        finally:
+            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], check=False)
+
+
+def measure(invoices: int, args: argparse.Namespace, before_env: dict[str, str] | None) -> dict[str, Any]:
+    input_dir = scenario(invoices, args.seed, args.data_dir)
+    size_mb = sum((input_dir / f"{n}.jsonl").stat().st_size for n in STREAM_FILES) / 1e6
+    parse = in_child("parse", str(input_dir))
+    engine = in_child("engine-memory", str(input_dir))
+    result: dict[str, Any] = {
+        "scenario": {"invoices": invoices, "seed": args.seed, "events": engine["events"], "input_mb": size_mb},
+        "orjson_parse_only": parse,
+        "engine_memory_state": engine,
+        "engine_share_of_parse_rate_per_cpu_s": engine["events_per_cpu_s"] / parse["lines_per_cpu_s"],
+    }
+    if before_env is not None:
+        before = in_child("engine-memory", str(input_dir), env=before_env)
+        result["before_engine_memory_state"] = before
+        result["before_share_of_parse_rate_per_cpu_s"] = before["events_per_cpu_s"] / parse["lines_per_cpu_s"]
+        result["after_vs_before_per_cpu_s"] = engine["events_per_cpu_s"] / before["events_per_cpu_s"]
+        result["peak_rss_after_vs_before"] = engine["peak_rss_mb"] / before["peak_rss_mb"]
+        result["same_decisions_as_before"] = all(engine[k] == before[k] for k in ("events", "exceptions", "matches"))
+    if args.gc_compare:
+        default = in_child("engine-memory", str(input_dir), env={"RECON_GC": "default"})
+        result["engine_memory_state_default_gc"] = default
+        result["tuned_gc_vs_default_per_cpu_s"] = engine["events_per_cpu_s"] / default["events_per_cpu_s"]
+    if args.state:
+        durable = in_child("engine-state", str(input_dir))
+        result["engine_rocksdict_state"] = durable
+        result["rocksdict_share_of_memory_rate_per_cpu_s"] = durable["events_per_cpu_s"] / engine["events_per_cpu_s"]
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--invoices", type=int, default=205_000, help="205,000 invoices make about 1,000,000 events")
+    parser.add_argument("--invoices", type=int, nargs="+", default=[205_000],
+                        help="one or more sizes; 205,000 invoices make about 1,000,000 events")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--state", action="store_true", help="also run with persistent rocksdict state")
+    parser.add_argument("--before", metavar="REVISION",
+                        help="also run the engine of this git revision on the same input, as the before")
     parser.add_argument("--data-dir", type=Path, default=HERE / ".data")
     parser.add_argument("--out", type=Path, default=RESULTS / "throughput.json")
     parser.add_argument("--gc-compare", action="store_true",
@@ -96,32 +158,34 @@ def main() -> int:
         print(json.dumps(result))
         return 0
 
-    input_dir = scenario(args.invoices, args.seed, args.data_dir)
-    size_mb = sum((input_dir / f"{n}.jsonl").stat().st_size for n in STREAM_FILES) / 1e6
-    parse = in_child("parse", str(input_dir))
-    engine = in_child("engine-memory", str(input_dir))
-    result = {
+    with contextlib.ExitStack() as stack:
+        before_env = stack.enter_context(pinned(args.before)) if args.before else None
+        sizes = [measure(invoices, args, before_env) for invoices in args.invoices]
+    result: dict[str, Any] = {
         "benchmark": "embedded throughput, month-end scenario",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "cpus": _cpus(), "platform": platform.platform()},
-        "scenario": {"invoices": args.invoices, "seed": args.seed, "events": engine["events"], "input_mb": size_mb},
-        "orjson_parse_only": parse,
-        "engine_memory_state": engine,
-        "engine_share_of_parse_rate": engine["events_per_s"] / parse["lines_per_s"],
-        "target_events_per_s": 100_000,
+        "revision": _revision(),
+        "before_revision": args.before,
+        "sizes": sizes,
     }
-    if args.gc_compare:
-        default = in_child("engine-memory", str(input_dir), env={"RECON_GC": "default"})
-        result["engine_memory_state_default_gc"] = default
-        result["tuned_gc_vs_default_per_cpu_s"] = engine["events_per_cpu_s"] / default["events_per_cpu_s"]
-    if args.state:
-        durable = in_child("engine-state", str(input_dir))
-        result["engine_rocksdict_state"] = durable
-        result["rocksdict_share_of_memory_rate"] = durable["events_per_s"] / engine["events_per_s"]
+    if len(sizes) > 1:
+        # Flat as state grows: CPU per event at the largest size against the smallest.
+        first, last = sizes[0]["engine_memory_state"], sizes[-1]["engine_memory_state"]
+        result["cost_per_event_largest_vs_smallest"] = last["cpu_us_per_event"] / first["cpu_us_per_event"]
+        if args.before:
+            first, last = sizes[0]["before_engine_memory_state"], sizes[-1]["before_engine_memory_state"]
+            result["before_cost_per_event_largest_vs_smallest"] = last["cpu_us_per_event"] / first["cpu_us_per_event"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result))
     return 0
+
+
+def _revision() -> str:
+    done = subprocess.run(["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, check=False)
+    return done.stdout.strip()
 
 
 def _cpus() -> int:
