@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
@@ -12,6 +13,38 @@ class Record(BaseModel):
     """Immutable: state changes are new records, so a table never holds a half-updated one."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+    def model_post_init(self, context: Any, /) -> None:
+        # pydantic gives every instance its own set of the names of the fields it was given, a large share
+        # of a month's state. A record is frozen, and nothing changes that set in place (pydantic's copies
+        # change a copy of it), so records given the same fields share one.
+        _set(self, "__pydantic_fields_set__", _shared(self.__pydantic_fields_set__))
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """pydantic's shallow copy with updates (not validated, as there), sharing the fields set, without
+        pydantic's general path for extra fields and private attributes (no record has them)."""
+        if deep:
+            return super().model_copy(update=update, deep=True)
+        copied = object.__new__(type(self))
+        values = self.__dict__.copy()
+        fields_set = self.__pydantic_fields_set__
+        if update:
+            values.update(update)
+            if not fields_set.issuperset(update):
+                fields_set = _shared(fields_set | update.keys())
+        _set(copied, "__dict__", values)
+        _set(copied, "__pydantic_extra__", None)
+        _set(copied, "__pydantic_fields_set__", fields_set)
+        _set(copied, "__pydantic_private__", None)
+        return copied
+
+
+_set = object.__setattr__  # a frozen record refuses attribute assignment; building one is not one
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+
+
+def _shared(fields_set: set[str]) -> set[str]:
+    return _FIELDS_SETS.setdefault(frozenset(fields_set), fields_set)
 
 
 def _utc(value: datetime) -> datetime:

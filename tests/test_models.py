@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
 import pytest
+from pydantic import ValidationError
 from reconstream.models.events import EventError, Stream, event_json_schemas, parse
 from reconstream.models.exceptions import ROUTING, Category, Kind, OwnerQueue, raise_exception
 from reconstream.models.money import quantize
+from reconstream.models.outputs import ApStatus, StatusUpdate
 
 INVOICE: dict[str, Any] = {
     "event_id": "e1",
@@ -135,3 +138,23 @@ def test_json_schema_for_every_event_type() -> None:
     schemas = event_json_schemas()
     assert len(schemas) == len(Stream)
     assert "payload" in schemas["settlement.booked"]["properties"]
+
+
+def _status_update(**fields: Any) -> StatusUpdate:
+    at = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+    return StatusUpdate(**{"update_id": "upd-1", "invoice_id": "AP-1", "status": ApStatus.APPROVED, "at": at, **fields})
+
+
+def test_records_given_the_same_fields_share_one_fields_set_and_a_copy_never_changes_its_original() -> None:
+    first, second = _status_update(), _status_update()
+    assert first.__pydantic_fields_set__ is second.__pydantic_fields_set__  # shared: memory, not meaning
+    booked = first.model_copy(update={"status": ApStatus.BOOKED, "erp_document_number": "5100000042"})
+    assert booked.status is ApStatus.BOOKED and booked.erp_document_number == "5100000042"
+    assert first.status is ApStatus.APPROVED and first.erp_document_number is None
+    assert first.model_fields_set == {"update_id", "invoice_id", "status", "at"}
+    assert booked.model_fields_set == first.model_fields_set | {"erp_document_number"}
+    assert booked == _status_update(status=ApStatus.BOOKED, erp_document_number="5100000042")
+    assert booked.model_dump(exclude_unset=True)["erp_document_number"] == "5100000042"
+    with pytest.raises(ValidationError):
+        booked.status = ApStatus.PAID  # type: ignore[misc]  # still frozen
+    assert copy.deepcopy(booked) == booked and first.model_copy() == first
