@@ -1,13 +1,14 @@
 """End-to-end throughput and latency of the Kafka workers against a local broker, with one and two workers.
 
 - throughput: the month is produced first, then the workers apply it; records/s between the first and the
-  last record applied (from each worker's status.json). The yardstick, measured in the same run: a plain
-  confluent-kafka consumer reading and JSON-parsing the same input topics.
+  last record applied (from each worker's status.json), and records per CPU-second of the worker processes.
+  The yardsticks, measured in the same run: a plain confluent-kafka consumer reading and JSON-parsing the
+  same input topics, and the embedded engine on the same month, both per CPU-second as well.
 - latency: the workers run first, the month is produced at a paced rate, and a read_committed consumer
   measures, for every exception and match, the time from its input's Kafka timestamp to the moment the
   output became readable (the worker's transaction committed). p50 and p99.
 
-    .venv/bin/python benchmarks/kafka.py [--invoices 20000] [--rate 3000]   # broker: $KAFKA_BOOTSTRAP or started
+    .venv/bin/python benchmarks/kafka.py [--invoices 20000] [--rate LINES_PER_S]   # broker: $KAFKA_BOOTSTRAP or started
 """
 
 from __future__ import annotations
@@ -72,11 +73,17 @@ def start_workers(bootstrap: str, prefix: str, scratch: Path, count: int, idle: 
 
 
 def wait_all(workers: list[tuple[Path, Any]]) -> list[dict[str, Any]]:
+    """Each worker's status.json, with the CPU seconds its process used (start-up and recovery included)
+    where this call reaps it (a worker polled to its end before has no usage left to read)."""
     statuses = []
     for data_dir, process in workers:
-        if process.wait(timeout=1800) != 0:
+        cpu = None
+        if process.returncode is None:
+            _, code, usage = os.wait4(process.pid, 0)
+            process.returncode, cpu = os.waitstatus_to_exitcode(code), usage.ru_utime + usage.ru_stime
+        if process.returncode != 0:
             raise RuntimeError(f"worker in {data_dir} exited with {process.returncode}")
-        statuses.append(orjson.loads((data_dir / "status.json").read_bytes()))
+        statuses.append({**orjson.loads((data_dir / "status.json").read_bytes()), "cpu_seconds": cpu})
     return statuses
 
 
@@ -108,20 +115,40 @@ def consume_only(bootstrap: str, prefix: str) -> dict[str, float]:
     consumer.subscribe(topics)
     partitions = sum(len(consumer.list_topics(t, timeout=10).topics[t].partitions) for t in topics)
     at_end: set[tuple[str, int]] = set()
-    records, first = 0, None
+    records, first, last = 0, 0.0, 0.0
+    cpu = time.process_time()  # the process's CPU: librdkafka's fetch threads count too
     while len(at_end) < partitions:
         for message in consumer.consume(5000, 1.0):
             if message.error():
                 if message.error().code() == KafkaError._PARTITION_EOF:
                     at_end.add((message.topic(), message.partition()))
                 continue
-            first = first or time.perf_counter()
+            last = time.perf_counter()
+            first = first or last
             with contextlib.suppress(orjson.JSONDecodeError):  # planted garbage costs a parse attempt too
                 orjson.loads(message.value())
             records += 1
-    seconds = time.perf_counter() - (first or time.perf_counter())
+    cpu = time.process_time() - cpu
     consumer.close()
-    return {"records": records, "seconds": seconds, "records_per_s": records / seconds if seconds else 0.0}
+    # Up to the last record read: the consume call that then waits out its timeout for the end of each
+    # partition reads nothing, and counting it made this ceiling look five times lower than it is.
+    seconds = last - first
+    return {
+        "records": records,
+        "seconds": seconds,
+        "records_per_s": records / seconds if seconds else 0.0,
+        "cpu_seconds": cpu,
+        "records_per_cpu_s": records / cpu if cpu else 0.0,
+    }
+
+
+def embedded(input_dir: Path) -> dict[str, float]:
+    """The embedded engine on the same month, per CPU-second (benchmarks/throughput.py's child)."""
+    done = subprocess.run(
+        [sys.executable, str(HERE / "throughput.py"), "--child", "engine-memory", str(input_dir)],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def throughput(input_dir: Path, bootstrap: str, scratch: Path, workers: int) -> dict[str, Any]:
@@ -131,18 +158,24 @@ def throughput(input_dir: Path, bootstrap: str, scratch: Path, workers: int) -> 
     applied = sum(s["applied"] for s in statuses)
     first = min(s["first_applied_at"] for s in statuses if s["first_applied_at"])
     last = max(s["last_applied_at"] for s in statuses if s["last_applied_at"])
+    cpu = sum(s["cpu_seconds"] for s in statuses)
     result = {
         "workers": workers,
         "records_applied": applied,
         "seconds": last - first,
         "records_per_s": applied / (last - first),
         "records_per_s_per_worker": applied / (last - first) / workers,
+        "cpu_seconds": cpu,
+        "records_per_cpu_s": applied / cpu,
         "partitions_per_worker": [sorted(int(p) for p, n in s["applied_by_partition"].items() if n) for s in statuses],
         "produce_seconds": produce_s,
     }
     if workers == 1:
-        result["consume_only"] = consume_only(bootstrap, prefix)
-        result["share_of_consume_only"] = result["records_per_s"] / result["consume_only"]["records_per_s"]
+        ceiling = result["consume_only"] = consume_only(bootstrap, prefix)
+        result["share_of_consume_only"] = result["records_per_s"] / ceiling["records_per_s"]
+        result["share_of_consume_only_per_cpu_s"] = result["records_per_cpu_s"] / ceiling["records_per_cpu_s"]
+        engine = result["embedded_engine"] = embedded(input_dir)
+        result["share_of_embedded_per_cpu_s"] = result["records_per_cpu_s"] / engine["events_per_cpu_s"]
     return result
 
 
@@ -201,7 +234,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--invoices", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--rate", type=float, default=3_000, help="input lines/s for the latency runs")
+    parser.add_argument("--rate", type=float, help="input lines/s for the latency runs (default: half the load one "
+                        "worker applied in the throughput run)")
     parser.add_argument("--data-dir", type=Path, default=HERE / ".data")
     parser.add_argument("--out", type=Path, default=RESULTS / "kafka.json")
     args = parser.parse_args()
@@ -220,7 +254,10 @@ def main() -> int:
             },
             "scenario": {"invoices": args.invoices, "seed": args.seed},
             "throughput": [throughput(input_dir, bootstrap, scratch, n) for n in (1, 2)],
-            "latency": [latency(input_dir, bootstrap, scratch, n, args.rate) for n in (1, 2)],
+        }
+        rate = args.rate or round(result["throughput"][0]["records_per_s"] / 2)  # half load
+        result |= {
+            "latency": [latency(input_dir, bootstrap, scratch, n, rate) for n in (1, 2)],
             "target_records_per_s_per_worker": 50_000,
         }
     finally:
