@@ -52,6 +52,15 @@ class Windows(Section):
     posting_hold: timedelta = Field(default=timedelta(days=10), description="a line paying an unposted invoice waits")
 
 
+class Retention(Section):
+    """How long applied ids are remembered (event time): what bounds the idempotency state."""
+
+    event_ids: timedelta = Field(default=timedelta(days=90), gt=timedelta(0),
+                                 description="an event id seen again within this changes nothing")
+    bank_entries: timedelta = Field(default=timedelta(days=400), gt=timedelta(0),
+                                    description="a bank line in a later or re-sent statement is booked once")
+
+
 class ThreeWay(Section):
     share: Decimal = Field(default=Decimal("0.01"), ge=0, le=1)
     absolute: Decimal = Field(default=Decimal("1.00"), ge=0)
@@ -178,6 +187,7 @@ class Config(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RECON_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     windows: Windows = Windows()
+    retention: Retention = Retention()
     three_way: ThreeWay = ThreeWay()
     duplicates: Duplicates = Duplicates()
     matching: Matching = Matching()
@@ -225,6 +235,8 @@ class Config(BaseSettings):
             severity=SeverityPolicy(**self.severity.model_dump()),
             account_companies={account.canonical().key: account.company_code for account in self.accounts},
             code_rules=tuple(rule.rule() for rule in self.bank_codes),
+            event_id_window=self.retention.event_ids,
+            bank_entry_window=self.retention.bank_entries,
         )
 
     def ingest_options(self) -> IngestOptions:

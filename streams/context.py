@@ -38,6 +38,10 @@ class Settings:
     severity: SeverityPolicy = field(default_factory=SeverityPolicy)
     account_companies: Mapping[str, str] = field(default_factory=dict)  # account key -> company code
     code_rules: tuple[CodeRule, ...] = ()  # the deployment's bank codes, before the published defaults
+    # How long an applied id is remembered, so that the same event or bank line again changes nothing:
+    # state stays bounded, and a replay older than this is applied again (docs/operations.md).
+    event_id_window: timedelta | None = timedelta(days=90)
+    bank_entry_window: timedelta | None = timedelta(days=400)  # statements are re-sent, corrected, re-imported
 
     @cached_property
     def policy_version(self) -> str:

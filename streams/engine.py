@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from reconstream.models.base import from_micros, to_micros
@@ -44,6 +44,8 @@ class Engine:
     def __init__(self, state: EngineState, settings: Settings | None = None) -> None:
         self.state = state
         self.ctx = Context(state, settings or Settings())
+        state.seen_events.window_us = _micros(self.ctx.settings.event_id_window)
+        state.seen_entries.window_us = _micros(self.ctx.settings.bank_entry_window)
 
     @property
     def watermark_us(self) -> int:
@@ -64,7 +66,7 @@ class Engine:
             error = EventError(Category.SCHEMA_VIOLATION.value, orphan.field, orphan.reason, event.event_id)
             raw = event.model_dump_json().encode()
             self._dead_letter(error, source, _stream_of(event), raw, to_micros(event.event_time))
-        self.state.seen_events[event.event_id] = 1
+        self.state.seen_events.add(event.event_id, self.watermark_us)
         return self.ctx.drain()
 
     def cash_positions(self) -> list[CashPosition]:
@@ -81,6 +83,8 @@ class Engine:
             self.state.meta[WATERMARK_KEY] = event_time_us
             for timer in self.state.timers.pop_due(event_time_us):
                 on_timer(timer, self.ctx)
+            self.state.seen_events.advance(event_time_us)
+            self.state.seen_entries.advance(event_time_us)
 
     def reject(self, error: EventError, source: str, stream: str, raw: bytes, at_us: int = 0) -> list[Output]:
         """Input that cannot be applied: a dead letter with its reason, and an exception for its owner.
@@ -118,6 +122,10 @@ class Engine:
         if exception.exception_id not in self.state.exceptions:
             self.state.exceptions[exception.exception_id] = exception
             self.ctx.emit("exceptions", exception)
+
+
+def _micros(window: timedelta | None) -> int | None:
+    return None if window is None else window // timedelta(microseconds=1)
 
 
 def _stream_of(event: Event) -> str:

@@ -34,7 +34,7 @@ def on_settlement(event: SettlementBooked, ctx: Context) -> None:
     entry = event.payload
     if entry.entry_id in ctx.state.seen_entries:
         return  # the same bank line in a later statement: booked once, matched once
-    ctx.state.seen_entries[entry.entry_id] = 1
+    ctx.state.seen_entries.add(entry.entry_id, to_micros(event.event_time))
     signed = entry.amount if entry.credit_debit is CreditDebit.CRDT else -entry.amount
     cash.book(ctx, entry.account.key, entry.currency, entry.booking_date, signed, event.event_time, entry.statement_id)
     for flag in entry.data_quality:

@@ -7,6 +7,7 @@ from reconstream.models.master_data import PurchaseOrder, Vendor
 from reconstream.models.payments import Settlement
 
 from .records import AccountState, InstructionState, InvoiceState, ReceivedGoods
+from .seen import SeenIds
 from .store import JSON, ModelCodec, Store
 from .timers import TimerQueue
 
@@ -34,8 +35,9 @@ class EngineState:
         self.applied_payments = store.table("applied_payments", JSON)
         self.returns_index = store.table("returns_index", JSON)
         self.batches = store.table("batches", JSON)
-        # Idempotency: event ids and bank entry ids already applied.
-        self.seen_events = store.table("seen_events", JSON)
-        self.seen_entries = store.table("seen_entries", JSON)
         self.meta = store.table("meta", JSON)
+        # Idempotency: event ids and bank entry ids already applied, each for a window of event time (the
+        # engine sets the windows from its settings; without them nothing is forgotten).
+        self.seen_events = SeenIds(store, "seen_events", self.meta, None)
+        self.seen_entries = SeenIds(store, "seen_entries", self.meta, None)
         self.timers = TimerQueue(store)

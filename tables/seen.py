@@ -1,0 +1,64 @@
+"""Ids already applied (event ids, bank entry ids), remembered for a window of event time, not forever.
+
+Two generations of one table: ids go into the current one. When event time has moved a window past the
+start of the current generation, the previous one is forgotten and the current one becomes the previous.
+An id is so remembered for at least one window after it was applied and at most two, a lookup reads two
+tables, and forgetting is one pass over a window's ids once a window. Without a window nothing is forgotten.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .store import JSON, Store, Table
+
+
+class SeenIds:
+    def __init__(self, store: Store, name: str, meta: Table[Any], window_us: int | None) -> None:
+        self._store, self._name, self._meta, self.window_us = store, name, meta, window_us
+        # Generation 0 keeps the table's original name, so state written before windows existed reads on.
+        generation, self._since_us = meta.get(self._meta_key) or (0, None)
+        self._generation = int(generation)
+        self._current = self._table(self._generation)
+        self._previous = self._table(self._generation - 1) if self._generation else None
+
+    @property
+    def _meta_key(self) -> str:
+        return f"{self._name}.generation"
+
+    def _table(self, generation: int) -> Table[Any]:
+        return self._store.table(self._name if generation == 0 else f"{self._name}.{generation}", JSON)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._current or (self._previous is not None and key in self._previous)
+
+    def add(self, key: str, at_us: int) -> None:
+        """Remember an id applied when event time stood at `at_us`."""
+        if self._since_us is None:
+            self._since_us = at_us
+            self._meta[self._meta_key] = [self._generation, at_us]
+        self._current[key] = 1
+
+    def advance(self, watermark_us: int) -> None:
+        """Event time has reached `watermark_us`: start a new generation once the current one is a window old."""
+        if self.window_us is None or self._since_us is None or watermark_us < self._since_us + self.window_us:
+            return
+        if self._previous is not None:
+            forget(self._previous)
+        if watermark_us >= self._since_us + 2 * self.window_us:
+            forget(self._current)  # event time jumped: every id in it is older than a window too
+        self._generation += 1
+        self._previous, self._current = self._current, self._table(self._generation)
+        self._since_us = watermark_us
+        self._meta[self._meta_key] = [self._generation, watermark_us]
+
+    def __len__(self) -> int:
+        """Ids remembered now (a full pass: for tests and reports, not the hot path)."""
+        tables = [self._current] if self._previous is None else [self._current, self._previous]
+        return sum(1 for table in tables for _ in table.items())
+
+
+def forget(table: Table[Any]) -> None:
+    """Delete every row of a table, as deletes a changelog carries too."""
+    for key in [key for key, _ in table.items()]:
+        del table[key]

@@ -1,0 +1,95 @@
+"""Applied ids are remembered for a window of event time: a replay inside it changes nothing, state stays bounded."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from factories import settlement, vendor
+from reconstream.models.base import to_micros
+from reconstream.streams import Engine
+from reconstream.streams.context import Settings
+from reconstream.tables import JSON, MemoryStore, RocksStore, Store
+from reconstream.tables.seen import SeenIds
+from reconstream.tables.state import EngineState
+
+DAY_US = 86_400 * 1_000_000
+
+
+def seen(store: Store, window_days: int | None = 10) -> SeenIds:
+    return SeenIds(store, "seen_events", store.table("meta", JSON), window_days * DAY_US if window_days else None)
+
+
+def test_an_id_is_remembered_for_at_least_one_window_and_forgotten_within_two() -> None:
+    ids = seen(MemoryStore())
+    ids.add("ev-day0", 0)
+    for day in range(1, 10):
+        ids.advance(day * DAY_US)
+        assert "ev-day0" in ids
+    ids.advance(10 * DAY_US)  # a window since the generation began: it becomes the previous one
+    ids.add("ev-day10", 10 * DAY_US)
+    assert "ev-day0" in ids and "ev-day10" in ids
+    ids.advance(19 * DAY_US)
+    assert "ev-day0" in ids
+    ids.advance(20 * DAY_US)  # two windows after day 0, one after day 10
+    assert "ev-day0" not in ids and "ev-day10" in ids
+    assert len(ids) == 1
+
+
+def test_without_a_window_nothing_is_forgotten() -> None:
+    ids = seen(MemoryStore(), window_days=None)
+    ids.add("ev-1", 0)
+    ids.advance(10_000 * DAY_US)
+    assert "ev-1" in ids
+
+
+def test_generations_survive_a_restart_and_state_from_before_windows_reads_on(tmp_path: Path) -> None:
+    store = RocksStore(tmp_path)
+    store.table("seen_events", JSON)["ev-old"] = 1  # written before windows existed: generation 0's table
+    store.commit()
+    store.close()
+    store = RocksStore(tmp_path)
+    ids = seen(store)
+    assert "ev-old" in ids
+    ids.add("ev-1", 0)
+    ids.advance(10 * DAY_US)
+    ids.add("ev-2", 10 * DAY_US)
+    store.commit()
+    store.close()
+    store = RocksStore(tmp_path)
+    ids = seen(store)
+    assert {"ev-old", "ev-1", "ev-2"} <= {key for key in ("ev-old", "ev-1", "ev-2") if key in ids}
+    ids.advance(20 * DAY_US)  # forgets generation 0, the original table included
+    store.commit()
+    store.close()
+    store = RocksStore(tmp_path)
+    ids = seen(store)
+    assert "ev-old" not in ids and "ev-1" not in ids and "ev-2" in ids
+    assert list(store.table("seen_events", JSON).items()) == []
+    store.close()
+
+
+def run_replays(window: timedelta) -> list[list[str]]:
+    """The same vendor event applied on day 0, replayed on day 5 and on day 30; output streams of each."""
+    engine = Engine(EngineState(MemoryStore()), Settings(event_id_window=window))
+    upsert = vendor(at="2026-01-01T00:00:00Z")
+    streams = []
+    for day in ("2026-01-01", "2026-01-06", "2026-01-31"):
+        engine.advance_to(to_micros(datetime.fromisoformat(f"{day}T12:00:00+00:00")))
+        before = upsert.event_id in engine.state.seen_events
+        outputs = engine.process(upsert)
+        streams.append([*(["seen"] if before else []), *(o.stream for o in outputs)])
+    return streams
+
+
+def test_a_replay_inside_the_window_changes_nothing_and_one_after_two_windows_is_applied_again() -> None:
+    assert run_replays(timedelta(days=10)) == [[], ["seen"], []]  # day 30: forgotten, applied again (silently)
+    assert run_replays(timedelta(days=90)) == [[], ["seen"], ["seen"]]
+
+
+def test_a_bank_line_in_a_statement_re_sent_inside_its_window_is_booked_once() -> None:
+    engine = Engine(EngineState(MemoryStore()), Settings(bank_entry_window=timedelta(days=30)))
+    engine.process(settlement("2026-01-05T10:00:00Z", entry_id="STMT-1/1", e2e=None))
+    again = settlement("2026-01-20T10:00:00Z", entry_id="STMT-1/1", e2e=None)  # same line, new event id
+    assert engine.process(again) == []
+    assert "STMT-1/1" in engine.state.seen_entries
