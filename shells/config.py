@@ -59,6 +59,8 @@ class Retention(Section):
                                  description="an event id seen again within this changes nothing")
     bank_entries: timedelta = Field(default=timedelta(days=400), gt=timedelta(0),
                                     description="a bank line in a later or re-sent statement is booked once")
+    paid_invoices: timedelta = Field(default=timedelta(days=400), gt=timedelta(0),
+                                     description="a paid invoice stays (duplicates of it caught) this long")
 
 
 class ThreeWay(Section):
@@ -237,6 +239,7 @@ class Config(BaseSettings):
             code_rules=tuple(rule.rule() for rule in self.bank_codes),
             event_id_window=self.retention.event_ids,
             bank_entry_window=self.retention.bank_entries,
+            paid_invoice_retention=self.retention.paid_invoices,
         )
 
     def ingest_options(self) -> IngestOptions:

@@ -42,6 +42,7 @@ class Settings:
     # state stays bounded, and a replay older than this is applied again (docs/operations.md).
     event_id_window: timedelta | None = timedelta(days=90)
     bank_entry_window: timedelta | None = timedelta(days=400)  # statements are re-sent, corrected, re-imported
+    paid_invoice_retention: timedelta | None = timedelta(days=400)  # a copy of it is still caught a year on
 
     @cached_property
     def policy_version(self) -> str:

@@ -25,7 +25,7 @@ from reconstream.models.outputs import ApStatus, ClassifiedLine, Match, MatchMet
 from reconstream.models.payments import CreditDebit, Settlement
 from reconstream.tables.records import InstructionState, InvoiceStage
 
-from . import cash, payment_index, returns
+from . import cash, payment_index, retention, returns
 from .context import Context
 from .payments import take_out_of_flight
 
@@ -222,6 +222,7 @@ def settle(
         )
         applied.append((invoice_id, invoice.invoice.gross_amount))
         ctx.status_update(invoice_id, invoice.correlation_id, ApStatus.PAID, at, end_to_end_id=e2e)
+        retention.paid(invoice_id, at, ctx)
     returns.record_payment(entry, applied, ctx)
 
 
@@ -256,6 +257,7 @@ def pay_invoices(
         if allocation.closes:
             payment_index.remove_invoice(invoice, ctx)
             paid = paid.model_copy(update={"stage": InvoiceStage.PAID})
+            retention.paid(allocation.invoice_id, at, ctx)
             ctx.status_update(
                 invoice.invoice.invoice_id,
                 invoice.correlation_id,

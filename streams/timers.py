@@ -11,6 +11,7 @@ from reconstream.tables.timers import Timer
 from .context import Context
 from .invoices import POSTING_TIMER
 from .payments import ACK_TIMER, SETTLEMENT_TIMER
+from .retention import RETIRE_TIMER, retire
 from .settlements import HOLD_TIMER, hold_expired
 
 
@@ -18,6 +19,9 @@ def on_timer(timer: Timer, ctx: Context) -> None:
     at = from_micros(timer.deadline_us)
     if timer.kind == HOLD_TIMER:
         hold_expired(timer.ref, at, ctx)
+        return
+    if timer.kind == RETIRE_TIMER:
+        retire(timer.ref, ctx)
         return
     if timer.kind == POSTING_TIMER:
         invoice = ctx.state.invoices.get(timer.ref)

@@ -1,0 +1,45 @@
+"""Paid invoices leave the state a retention window after they were paid: the largest table stays bounded.
+
+Until then a paid invoice is what a later copy of it is found against (duplicate detection), what a
+returned payment reopens, and what the pages show. After it, a copy of the invoice captured again is no
+longer recognised as a duplicate, and a status event for it is dead-lettered as naming an unknown
+invoice: the window is set longer than both (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from reconstream.matchers import duplicates
+from reconstream.models.base import to_micros
+from reconstream.tables.records import InvoiceStage
+
+from .context import Context
+
+RETIRE_TIMER = "retire"
+
+
+def paid(invoice_id: str, at: datetime, ctx: Context) -> None:
+    """An invoice was paid in full at `at`: it retires a window later, unless a return reopens it."""
+    retention = ctx.settings.paid_invoice_retention
+    if retention is not None:
+        ctx.state.timers.schedule(to_micros(at + retention), RETIRE_TIMER, invoice_id)
+
+
+def retire(invoice_id: str, ctx: Context) -> None:
+    state = ctx.state.invoices.get(invoice_id)
+    if state is None or state.stage is not InvoiceStage.PAID:
+        return  # reopened by a return since (it retires after its next payment), or gone
+    invoice = state.invoice
+    vendor = ctx.state.vendors.get(invoice.vendor_id)
+    identity = duplicates.SupplierIdentity.of(vendor) if vendor is not None else None
+    index = ctx.state.invoice_index
+    # Filed under the keys of the vendor as it was then; keys the vendor's changes left behind are
+    # skipped at lookup like any that names an invoice no longer in the state.
+    for key in duplicates.duplicate_keys(invoice, identity):
+        ids = [other for other in index.get(key) or () if other != invoice_id]
+        if ids:
+            index[key] = ids
+        elif key in index:
+            del index[key]
+    del ctx.state.invoices[invoice_id]
