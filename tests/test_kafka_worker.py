@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -17,7 +18,8 @@ from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 from reconstream.shells.embedded import run
 from reconstream.shells.kafka.tail import read_topic
 from reconstream.shells.kafka.topics import OUTPUT_STREAMS, Topics
@@ -106,13 +108,25 @@ def env_for(bootstrap: str, topics: Topics) -> dict[str, str]:
 
 
 def produce(scenario: Path, bootstrap: str, topics: Topics) -> None:
-    subprocess.run(
+    done = subprocess.run(
         [*RECON, "produce", "--input", str(scenario)],
         env=env_for(bootstrap, topics),
-        check=True,
         capture_output=True,
         timeout=600,
     )
+    assert done.returncode == 0, f"recon produce exited with {done.returncode}: {done.stderr.decode()[-3000:]}"
+    found = re.search(rb"as ([\d,]+) messages", done.stdout)
+    assert found is not None, done.stdout
+    # A record lost on its way into the log shows up later as a wrong order or an orphan: say so here.
+    assert input_records(bootstrap, topics) == int(found[1].replace(b",", b""))
+
+
+def input_records(bootstrap: str, topics: Topics) -> int:
+    """How many records the (fresh) input topics hold."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    metadata = admin.list_topics(timeout=30).topics
+    wanted = {TopicPartition(t, n): OffsetSpec.latest() for t in topics.streams() for n in metadata[t].partitions}
+    return sum(future.result().offset for future in admin.list_offsets(wanted, request_timeout=30).values())
 
 
 def start_worker(

@@ -75,6 +75,11 @@ def produce(
         {
             "bootstrap.servers": bootstrap,
             "enable.idempotence": True,  # a retried send is written once, in order
+            # One request at a time: with several in flight, a batch refused by a partition's new leader is
+            # counted as delivered when the next batch of that partition is accepted ("implicitly acked"),
+            # and lost, for a producer the partition holds no state of yet (see topics._await_leaders).
+            # Costs little here: parsing and routing bound `recon produce`, not the broker round trip.
+            "max.in.flight.requests.per.connection": 1,
             "linger.ms": 20,
             "compression.type": "lz4",
             "partitioner": "murmur2_random",  # the Java clients' default: any producer keying by ledger agrees

@@ -12,11 +12,22 @@ import os
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from reconstream.models.events import Stream
 
 DEFAULT_PARTITIONS = 6
+# What a broker answers about a partition it is named leader of but has not taken on yet (or has no
+# high watermark for yet): the metadata it serves runs ahead of its replica manager.
+_NOT_SERVING = {
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.REPLICA_NOT_AVAILABLE,
+    KafkaError.FENCED_LEADER_EPOCH,
+    KafkaError.UNKNOWN_LEADER_EPOCH,
+    KafkaError.OFFSET_NOT_AVAILABLE,
+}
 OUTPUT_STREAMS = ("exceptions", "matches", "classified_lines", "status_updates", "dead_letters", "cash_positions")
 
 
@@ -89,8 +100,14 @@ def ensure_topics(bootstrap: str, topics: Topics, partitions: int = DEFAULT_PART
 
 
 def _await_leaders(admin: AdminClient, names: list[str], timeout: float) -> None:
-    """Wait until every partition of every topic has a leader: a record sent to a partition of a topic
-    created a moment ago can otherwise vanish without a delivery error (seen here, once in a few runs)."""
+    """Wait until every partition of every topic is served by its leader.
+
+    Metadata names a leader before that broker has taken the partition on: until it has, produce requests
+    fail with NOT_LEADER_OR_FOLLOWER. An idempotent producer then loses records without a delivery error:
+    a later batch of the same partition, already in flight, is accepted (the broker takes any first
+    sequence from a producer it has no state for) and librdkafka counts the failed batch as delivered
+    with it ("implicitly acked"). Only a request the leader itself answers shows it is ready.
+    """
     deadline = time.monotonic() + timeout
     while True:
         metadata = admin.list_topics(timeout=timeout).topics
@@ -103,7 +120,24 @@ def _await_leaders(admin: AdminClient, names: list[str], timeout: float) -> None
             or any(p.leader < 0 or p.error is not None for p in metadata[name].partitions.values())
         ]
         if not pending:
+            pending = _not_served(admin, {name: list(metadata[name].partitions) for name in names}, timeout)
+        if not pending:
             return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"topics without a leader after {timeout:.0f} s: {', '.join(pending)}")
+            raise RuntimeError(f"topics without a serving leader after {timeout:.0f} s: {', '.join(pending)}")
         time.sleep(0.1)
+
+
+def _not_served(admin: AdminClient, partitions: dict[str, list[int]], timeout: float) -> list[str]:
+    """The topics some partition of which its leader does not answer yet (ListOffsets goes to the leader's log)."""
+    wanted = {TopicPartition(name, n): OffsetSpec.latest() for name, numbers in partitions.items() for n in numbers}
+    pending: set[str] = set()
+    for tp, future in admin.list_offsets(wanted, request_timeout=timeout).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            error = exc.args[0]
+            if not (error.retriable() or error.code() in _NOT_SERVING):
+                raise
+            pending.add(tp.topic)
+    return sorted(pending)
