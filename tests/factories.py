@@ -168,3 +168,18 @@ def settlement(
     if remittance:
         payload["remittance_info"] = remittance
     return event("settlement.booked", at, payload)
+
+
+def paid_invoice_flow(settle_amount: str = "119.00") -> list[Event]:
+    """One invoice from vendor master data to its settlement on the bank account, nothing wrong on the way."""
+    return [
+        vendor(),
+        purchase_order(),
+        goods_receipt(),
+        invoice(po="PO-1", net="100.00"),
+        status("2026-11-03T05:00:00Z", "I1", "approved"),
+        posted("2026-11-03T06:00:00Z"),
+        batch("2026-11-04T06:00:00Z"),
+        ack("2026-11-04T06:10:00Z"),
+        settlement("2026-11-05T08:00:00Z", amount=settle_amount),
+    ]

@@ -13,6 +13,7 @@ from factories import (
     goods_receipt,
     instruction,
     invoice,
+    paid_invoice_flow,
     posted,
     purchase_order,
     settlement,
@@ -39,20 +40,6 @@ def of(outputs: list[Output], stream: str) -> list:  # type: ignore[type-arg]
 
 def categories(outputs: list[Output]) -> list[str]:
     return [e.category.value for e in of(outputs, "exceptions") if e.status == "open"]
-
-
-def paid_invoice_flow(settle_amount: str = "119.00") -> list[Event]:
-    return [
-        vendor(),
-        purchase_order(),
-        goods_receipt(),
-        invoice(po="PO-1", net="100.00"),
-        status("2026-11-03T05:00:00Z", "I1", "approved"),
-        posted("2026-11-03T06:00:00Z"),
-        batch("2026-11-04T06:00:00Z"),
-        ack("2026-11-04T06:10:00Z"),
-        settlement("2026-11-05T08:00:00Z", amount=settle_amount),
-    ]
 
 
 def test_clean_flow_closes_the_loop_and_raises_nothing() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from factories import ack, batch, goods_receipt, invoice, posted, purchase_order, settlement, status, vendor
+from factories import invoice, paid_invoice_flow, settlement
 from reconstream.models.base import to_micros
 from reconstream.models.events import Event
 from reconstream.streams import Engine, Output
@@ -14,17 +14,7 @@ from reconstream.tables.state import EngineState
 
 
 def paid_invoice(engine: Engine) -> None:
-    for event in (
-        vendor(),
-        purchase_order(),
-        goods_receipt(),
-        invoice(po="PO-1", net="100.00"),
-        status("2026-11-03T05:00:00Z", "I1", "approved"),
-        posted("2026-11-03T06:00:00Z"),
-        batch("2026-11-04T06:00:00Z"),
-        ack("2026-11-04T06:10:00Z"),
-        settlement("2026-11-05T08:00:00Z"),
-    ):
+    for event in paid_invoice_flow():
         engine.process(event)
 
 
