@@ -58,7 +58,7 @@ def test_generations_survive_a_restart_and_state_from_before_windows_reads_on(tm
     store.close()
     store = RocksStore(tmp_path)
     ids = seen(store)
-    assert {"ev-old", "ev-1", "ev-2"} <= {key for key in ("ev-old", "ev-1", "ev-2") if key in ids}
+    assert all(key in ids for key in ("ev-old", "ev-1", "ev-2"))
     ids.advance(20 * DAY_US)  # forgets generation 0, the original table included
     store.commit()
     store.close()
