@@ -9,6 +9,7 @@ from reconstream.models.events import InvoiceCaptured, InvoiceStatusChanged
 from reconstream.models.exceptions import Category
 from reconstream.models.invoices import Invoice, InvoiceStatus
 from reconstream.models.outputs import ApStatus
+from reconstream.tables.index import file_under
 from reconstream.tables.records import InvoiceStage, InvoiceState
 
 from . import payment_index, settlements
@@ -68,8 +69,7 @@ def on_invoice(event: InvoiceCaptured, ctx: Context) -> None:
     ctx.state.invoices[invoice.invoice_id] = InvoiceState(
         invoice=invoice, correlation_id=event.correlation_id, stage=stage, captured_at=event.event_time
     )
-    for key in keys:
-        ctx.state.invoice_index[key] = [*(ctx.state.invoice_index.get(key) or ()), invoice.invoice_id]
+    file_under(ctx.state.invoice_index, keys, invoice.invoice_id)
     payment_index.add_unposted(invoice, ctx)  # a bank line may pay it before the ERP posts it
     ctx.status_update(
         invoice.invoice_id,

@@ -12,6 +12,7 @@ from reconstream.matchers import payment_matching as pm
 from reconstream.matchers.invoice_numbers import number_forms
 from reconstream.matchers.remittance import number_mentions
 from reconstream.models.invoices import Invoice
+from reconstream.tables.index import file_under, unfile
 from reconstream.tables.records import InstructionState, InvoiceStage, InvoiceState
 
 from .context import Context
@@ -21,42 +22,26 @@ _INVOICE = "v:"
 _UNPOSTED = "u:"  # captured, not posted yet: a line may name it before the ERP has booked it
 
 
-def _add(ctx: Context, keys: list[str], ref: str) -> None:
-    index = ctx.state.payment_index
-    for key in keys:
-        refs = index.get(key) or []
-        if ref not in refs:
-            index[key] = [*refs, ref]
-
-
-def _remove(ctx: Context, keys: list[str], ref: str) -> None:
-    index = ctx.state.payment_index
-    for key in keys:
-        refs = [r for r in index.get(key) or () if r != ref]
-        if refs:
-            index[key] = refs
-        elif key in index:
-            del index[key]
-
-
 def open_invoice(state: InvoiceState, ctx: Context) -> pm.OpenInvoice:
     return pm.OpenInvoice.of(state, ctx.state.vendors.get(state.invoice.vendor_id), state.invoice.creditor_reference)
 
 
 def add_instruction(state: InstructionState, ctx: Context) -> None:
-    _add(ctx, pm.instruction_keys(pm.OpenInstruction.of(state)), _INSTRUCTION + state.instruction.end_to_end_id)
+    keys = pm.instruction_keys(pm.OpenInstruction.of(state))
+    file_under(ctx.state.payment_index, keys, _INSTRUCTION + state.instruction.end_to_end_id)
 
 
 def remove_instruction(state: InstructionState, ctx: Context) -> None:
-    _remove(ctx, pm.instruction_keys(pm.OpenInstruction.of(state)), _INSTRUCTION + state.instruction.end_to_end_id)
+    keys = pm.instruction_keys(pm.OpenInstruction.of(state))
+    unfile(ctx.state.payment_index, keys, _INSTRUCTION + state.instruction.end_to_end_id)
 
 
 def add_invoice(state: InvoiceState, ctx: Context) -> None:
-    _add(ctx, pm.invoice_keys(open_invoice(state, ctx)), _INVOICE + state.invoice.invoice_id)
+    file_under(ctx.state.payment_index, pm.invoice_keys(open_invoice(state, ctx)), _INVOICE + state.invoice.invoice_id)
 
 
 def remove_invoice(state: InvoiceState, ctx: Context) -> None:
-    _remove(ctx, pm.invoice_keys(open_invoice(state, ctx)), _INVOICE + state.invoice.invoice_id)
+    unfile(ctx.state.payment_index, pm.invoice_keys(open_invoice(state, ctx)), _INVOICE + state.invoice.invoice_id)
 
 
 def _number_keys(invoice: Invoice) -> list[str]:
@@ -64,11 +49,11 @@ def _number_keys(invoice: Invoice) -> list[str]:
 
 
 def add_unposted(invoice: Invoice, ctx: Context) -> None:
-    _add(ctx, _number_keys(invoice), _UNPOSTED + invoice.invoice_id)
+    file_under(ctx.state.payment_index, _number_keys(invoice), _UNPOSTED + invoice.invoice_id)
 
 
 def remove_unposted(invoice: Invoice, ctx: Context) -> None:
-    _remove(ctx, _number_keys(invoice), _UNPOSTED + invoice.invoice_id)
+    unfile(ctx.state.payment_index, _number_keys(invoice), _UNPOSTED + invoice.invoice_id)
 
 
 def unposted_named(line: pm.BankLine, ctx: Context) -> list[str]:

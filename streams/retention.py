@@ -12,8 +12,10 @@ from datetime import datetime
 
 from reconstream.matchers import duplicates
 from reconstream.models.base import to_micros
+from reconstream.tables.index import unfile
 from reconstream.tables.records import InvoiceStage
 
+from . import invoices
 from .context import Context
 
 RETIRE_TIMER = "retire"
@@ -31,15 +33,8 @@ def retire(invoice_id: str, ctx: Context) -> None:
     if state is None or state.stage is not InvoiceStage.PAID:
         return  # reopened by a return since (it retires after its next payment), or gone
     invoice = state.invoice
-    vendor = ctx.state.vendors.get(invoice.vendor_id)
-    identity = duplicates.SupplierIdentity.of(vendor) if vendor is not None else None
-    index = ctx.state.invoice_index
-    # Filed under the keys of the vendor as it was then; keys the vendor's changes left behind are
+    # Unfiled under the keys of the vendor as it is now; keys a change of the vendor left behind are
     # skipped at lookup like any that names an invoice no longer in the state.
-    for key in duplicates.duplicate_keys(invoice, identity):
-        ids = [other for other in index.get(key) or () if other != invoice_id]
-        if ids:
-            index[key] = ids
-        elif key in index:
-            del index[key]
+    keys = duplicates.duplicate_keys(invoice, invoices.supplier_identity(invoice.vendor_id, ctx))
+    unfile(ctx.state.invoice_index, keys, invoice_id)
     del ctx.state.invoices[invoice_id]
