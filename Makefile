@@ -19,12 +19,13 @@ test: $(STAMP) ops-tools
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-# Prometheus (with promtool) and Chromium from Debian's packages, for the ops and browser tests; where apt
-# cannot run, those tests say what is missing.
+# Prometheus (with promtool), Chromium and PostgreSQL from Debian's packages, for the ops, browser and case
+# store tests (which start their own servers); where apt cannot run, those tests say what is missing.
 ops-tools:
-	@command -v promtool >/dev/null && command -v chromium >/dev/null || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus chromium \
-		>/dev/null; } || echo "ops-tools: prometheus or chromium not installed"
+	@command -v promtool >/dev/null && command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb \
+		>/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends prometheus chromium postgresql >/dev/null; } \
+		|| echo "ops-tools: prometheus, chromium or postgresql not installed"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

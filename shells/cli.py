@@ -8,6 +8,8 @@ import os
 import socket
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +19,17 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import collector, embedded
-from .cli_serve import add_serve_commands, add_serve_option, serving
+from .auth import AuthError
+from .cases import DatabaseConfigError
+from .cli_keys import add_keys_commands
+from .cli_serve import ServeRefused, add_serve_commands, add_serve_option, serving
+from .cli_webhooks import OUTBOX_FILE, add_webhook_commands, targets_of
 from .config import ENV_VAR, EXAMPLE, Config, ConfigError, config_path, effective, load_config
 from .inputs import total_bytes
 from .metrics import RunMetrics
 from .outputs import verify_audit
+from .secrets import SecretError
+from .sinks import Sink
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,8 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         collector.tune()
     try:
         return int(args.handler(args) or 0)
-    except ConfigError as exc:
+    except (ConfigError, DatabaseConfigError, AuthError, SecretError) as exc:
         print(f"recon: config: {exc}", file=sys.stderr)
+        return 2
+    except ServeRefused as exc:
+        print(f"recon: {exc}", file=sys.stderr)
         return 2
 
 
@@ -87,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_kafka_commands(commands)
     add_format_commands(commands)
     add_serve_commands(commands)
+    add_keys_commands(commands)
+    add_webhook_commands(commands)
 
     audit = commands.add_parser("audit", help="audit log tools")
     audit_commands = audit.add_subparsers(required=True, metavar="ACTION")
@@ -232,10 +245,59 @@ def _run_with_progress(
     config: Config | None = None,
 ) -> embedded.RunSummary:
     config = config or Config()
+    with case_sinks(config, out_dir) as sinks:
+        return _run_with_sinks(input_dir, out_dir, state_dir, checkpoint_every, console, show, metrics, config, sinks)
+
+
+@contextmanager
+def case_sinks(config: Config, out_dir: Path) -> Iterator[Callable[[str], list[Sink]] | None]:
+    """The sinks a run has beside its files, as the config asks: the case store, webhooks. Closed (and the
+    webhooks given `[delivery] drain_seconds` to go out) when the run ends."""
+    url = config.case_store_url(out_dir)
+    targets = targets_of(config) if config.webhooks else []
+    if url is None and not targets:
+        yield None
+        return
+    with ExitStack() as stack:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        made: list[Callable[[str], Sink]] = []
+        if url is not None:
+            from .cases.store import CaseStore
+            from .sinks.cases import CaseStoreSink
+
+            store = CaseStore.open(url)
+            stack.callback(store.close)
+            made.append(lambda run_id: CaseStoreSink(store, f"run:{run_id}"))
+        if targets:
+            from .sinks.webhook import WebhookSink
+            from .webhooks.delivery import Deliverer
+            from .webhooks.outbox import Outbox
+            from .webhooks.running import DeliveryThread
+
+            outbox = Outbox(out_dir / OUTBOX_FILE)
+            stack.callback(outbox.close)
+            delivery = DeliveryThread(Deliverer(outbox, {t.name: t for t in targets})).start()
+            stack.callback(delivery.finish, config.delivery.drain_seconds)
+            made.append(lambda run_id: WebhookSink(outbox, targets))
+        yield lambda run_id: [make(run_id) for make in made]
+
+
+def _run_with_sinks(
+    input_dir: Path,
+    out_dir: Path,
+    state_dir: Path | None,
+    checkpoint_every: int,
+    console: Console,
+    show: bool,
+    metrics: RunMetrics | None,
+    config: Config,
+    sinks: Callable[[str], list[Sink]] | None,
+) -> embedded.RunSummary:
     settings, options = config.engine_settings(), config.ingest_options()
     if not show:
         return embedded.run(
-            input_dir, out_dir, state_dir, settings, checkpoint_every, ingest_options=options, metrics=metrics
+            input_dir, out_dir, state_dir, settings, checkpoint_every, ingest_options=options, metrics=metrics,
+            sinks=sinks,
         )
     columns = (
         TextColumn("reconciling"),
@@ -255,6 +317,7 @@ def _run_with_progress(
             progress=lambda events, done: bar.update(task, completed=done, events=events),
             ingest_options=options,
             metrics=metrics,
+            sinks=sinks,
         )
     return summary
 
@@ -265,7 +328,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     console = Console(stderr=True)
     config = config_of(args)
-    with serving(args.serve, args.out, args.input) as metrics:
+    with serving(args.serve, args.out, args.input, config=config) as metrics:
         summary = _run_with_progress(
             args.input,
             args.out,
@@ -307,7 +370,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         console.print(f"generating a month-end of {args.invoices:,} invoices (seed {args.seed}) ...")
         labels: Labels = generate(input_dir, invoices=args.invoices, seed=args.seed)
         # With --serve the pages and /metrics stay up after the summary, until Ctrl-C, over this month.
-        with serving(args.serve, out_dir, input_dir) as metrics:
+        with serving(args.serve, out_dir, input_dir, config=config) as metrics:
             summary = _run_with_progress(input_dir, out_dir, None, 5000, console, console.is_terminal, metrics, config)
             print_summary(summary, console)
             with (out_dir / "exceptions.jsonl").open("rb") as handle:

@@ -8,7 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .config import Config
 from .metrics import RunMetrics
+
+
+class ServeRefused(ValueError):
+    """The service would be reachable beyond this machine with nobody's identity checked."""
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -50,14 +55,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.out.is_dir():
         print(f"recon serve: --out {args.out} is not a folder", file=sys.stderr)
         return 2
-    print(f"serving {args.out} on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
-    serve(args.out, args.host, args.port, input_dir=args.input)
+    from .cli import config_of
+
+    try:
+        config = config_of(args)
+        print(f"serving {args.out} on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
+        serve(args.out, args.host, args.port, input_dir=args.input, config=config)
+    except ServeRefused as exc:
+        print(f"recon serve: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
 @contextmanager
 def serving(
-    address: tuple[str, int] | None, out_dir: Path, input_dir: Path | None, keep_serving: bool = True
+    address: tuple[str, int] | None,
+    out_dir: Path,
+    input_dir: Path | None,
+    keep_serving: bool = True,
+    config: Config | None = None,
 ) -> Iterator[RunMetrics | None]:
     """With an address: live metrics for the run and the web service up while it runs.
 
@@ -71,7 +87,7 @@ def serving(
 
     metrics = RunMetrics()
     out_dir.mkdir(parents=True, exist_ok=True)
-    server = start_background(out_dir, address[0], address[1], metrics.registry, input_dir)
+    server = start_background(out_dir, address[0], address[1], metrics.registry, input_dir, config)
     print(f"serving on http://{address[0]}:{server.port}/ (metrics at /metrics)", file=sys.stderr)
     try:
         yield metrics

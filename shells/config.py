@@ -14,7 +14,7 @@ import os
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
@@ -29,11 +29,14 @@ from reconstream.matchers.duplicates import DuplicatePolicy
 from reconstream.matchers.payment_matching import MatchPolicy
 from reconstream.matchers.three_way import AmountTolerance
 from reconstream.models.accounts import AccountRef, AccountScheme, compact, looks_like_iban
-from reconstream.models.exceptions import SeverityPolicy
+from reconstream.models.exceptions import OwnerQueue, SeverityPolicy
 from reconstream.models.money import MINOR_UNITS
 from reconstream.streams import Settings
 
 from .formats.canonical import IngestOptions
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 ENV_VAR = "RECON_CONFIG"
 EXAMPLE = Path(__file__).with_name("config.example.toml")
@@ -183,6 +186,71 @@ class BankCodeRule(Section):
         )
 
 
+class Database(Section):
+    """The case store, where exceptions are worked: a SQLite file in the run's output folder unless a URL
+    names another database (PostgreSQL: `postgresql+psycopg://user@host:5432/name`)."""
+
+    enabled: bool = Field(default=True, description="project the run's exceptions into the case store")
+    url: str | None = Field(default=None, description="SQLAlchemy URL without the password; default <out>/cases.sqlite")
+    password_env: str | None = Field(default=None, description="environment variable holding the password")
+    password_file: Path | None = Field(default=None, description="file holding the password")
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> Database:
+        if self.password_env and self.password_file:
+            raise ValueError("password_env: name the password once, in password_env or in password_file")
+        return self
+
+
+class Auth(Section):
+    """Who may use the web service. Without any of it `recon serve` listens on loopback only."""
+
+    api_keys_file: Path | None = Field(default=None, description="TOML file of API keys by SHA-256 (recon keys add)")
+    oidc_issuer: str | None = Field(default=None, description="issuer (iss) of the OIDC access tokens accepted")
+    oidc_audience: str | None = Field(default=None, description="audience (aud) the tokens must name")
+    oidc_jwks_url: str | None = Field(default=None, description="the issuer's JWKS endpoint (its signing keys)")
+    role_claim: str = Field(default="roles", description="claim holding the reconstream role (a string or a list)")
+    name_claim: str = Field(default="preferred_username", description="claim naming the person (else sub)")
+
+    @model_validator(mode="after")
+    def _oidc_whole(self) -> Auth:
+        given = [self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url]
+        if any(given) and not all(given):
+            raise ValueError("oidc_issuer: OIDC needs oidc_issuer, oidc_audience and oidc_jwks_url together")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        return self.api_keys_file is not None or self.oidc_issuer is not None
+
+
+OutputStreamName = Literal["exceptions", "matches", "status_updates", "classified_lines", "dead_letters"]
+
+
+class Webhook(Section):
+    """A receiver of signed webhooks (HMAC-SHA256 over timestamp and body, `Recon-Signature`)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="names the receiver in the outbox")
+    url: str = Field(pattern=r"^https?://", description="where deliveries are POSTed")
+    streams: tuple[OutputStreamName, ...] = Field(default=("exceptions",), min_length=1)
+    owner_queues: tuple[OwnerQueue, ...] = Field(default=(), description="only these queues; all if empty")
+    secret_env: str | None = Field(default=None, description="environment variable holding the signing secret")
+    secret_file: Path | None = Field(default=None, description="file holding the signing secret")
+    max_attempts: int = Field(default=8, ge=1, le=100, description="then the delivery is dead-lettered")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    max_backoff_seconds: float = Field(default=300.0, gt=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> Webhook:
+        if bool(self.secret_env) == (self.secret_file is not None):
+            raise ValueError("secret_env: name the signing secret once, in secret_env or in secret_file")
+        return self
+
+
+class Delivery(Section):
+    drain_seconds: float = Field(default=30.0, ge=0, description="at the end of a run, keep delivering this long")
+
+
 class Config(BaseSettings):
     """Everything a deployment may set. The defaults are what `recon demo` runs with."""
 
@@ -197,6 +265,10 @@ class Config(BaseSettings):
     accounts: tuple[Account, ...] = ()
     formats: Formats = Formats()
     bank_codes: tuple[BankCodeRule, ...] = ()
+    database: Database = Database()
+    auth: Auth = Auth()
+    webhooks: tuple[Webhook, ...] = ()
+    delivery: Delivery = Delivery()
 
     @model_validator(mode="after")
     def _accounts_distinct(self) -> Config:
@@ -265,6 +337,15 @@ class Config(BaseSettings):
             flat_mapping=self.formats.csv_mapping,
             max_document_bytes=self.formats.max_document_bytes,
         )
+
+    def case_store_url(self, out_dir: Path) -> URL | None:
+        """Where this run's cases go; None when the case store is off. The password is read here, late."""
+        if not self.database.enabled:
+            return None
+        from .cases.database import database_url  # SQLAlchemy only for commands that open the store
+
+        url = self.database.url or f"sqlite:///{(out_dir / 'cases.sqlite').resolve()}"
+        return database_url(url, self.database.password_env, self.database.password_file)
 
     def house_accounts(self) -> dict[str, str]:
         """Account key -> company code, for every name an account goes by (what the Kafka router keys on)."""

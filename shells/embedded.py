@@ -9,6 +9,7 @@ from the committed positions, so a `kill -9` at any point neither loses nor doub
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from . import collector
 from .formats.canonical import IngestOptions
 from .inputs import InputLine, Position, Stream, file_name, merged
 from .metrics import ObservedEngine, RunMetrics
-from .outputs import AuditChain, OutputFiles
+from .outputs import AuditChain
+from .sinks import FileSink, Sink
 
 Progress = Callable[[int, int], None]  # (lines read, bytes read)
 
@@ -99,6 +101,7 @@ class EmbeddedRunner:
         checkpoint_every: int = 5000,
         ingest_options: IngestOptions | None = None,
         metrics: RunMetrics | None = None,
+        sinks: Callable[[str], list[Sink]] | None = None,
     ) -> None:
         self.input_dir, self.out_dir = input_dir, out_dir
         self.metrics = metrics
@@ -116,8 +119,16 @@ class EmbeddedRunner:
             self.positions = {source_name(k): Position(**v) for k, v in checkpoint["inputs"].items()}
             self.summary = RunSummary.from_state(checkpoint["summary"])
             self.audit = AuditChain(checkpoint["audit"]["seq"], checkpoint["audit"]["head"])
-        self.outputs = OutputFiles(out_dir, checkpoint["outputs"] if checkpoint is not None else None)
+        # The run's name outlives a kill in its checkpoint: a sink that dedupes by position keys on it.
+        self.run_id = checkpoint.get("run_id") if checkpoint is not None else None
+        self.run_id = self.run_id or uuid.uuid4().hex
+        self.files = FileSink(out_dir, checkpoint["outputs"] if checkpoint is not None else None)
+        self.sinks: list[Sink] = [self.files, *(sinks(self.run_id) if sinks is not None else [])]
         self.input_lines = count_lines(input_dir) if metrics is not None else {}
+        if checkpoint is None:
+            # The run's name is committed before any sink sees a record: a kill before the first checkpoint
+            # resumes as the same run, so a sink that already has its records skips them.
+            self._checkpoint()
 
     def run(self, progress: Progress | None = None) -> RunSummary:
         started = time.perf_counter()
@@ -148,8 +159,12 @@ class EmbeddedRunner:
             outputs = engine.process(event, source)
             dead = any(o.stream == "dead_letters" for o in outputs)
             outcome = "duplicate" if seen else ("dead_letter" if dead else "applied")
-        self.outputs.write(outputs)
-        self.outputs.write_audit(self.audit.record(source, event_id, event_type, outcome, outputs))
+        entry = self.audit.record(source, event_id, event_type, outcome, outputs)
+        position = self.audit.seq
+        for sink in self.sinks:
+            for output in outputs:
+                sink.add(output, position)
+            sink.add_audit(entry, position)
         self.summary.events += 1
         self.summary.outcomes[outcome] += 1
         self.summary.count(outputs)
@@ -165,11 +180,14 @@ class EmbeddedRunner:
     def _checkpoint(self) -> None:
         collector.settle()
         self._report_lag()
-        lengths = self.outputs.flush()
+        # Every sink first, then the state with the input positions: a crash between the two replays
+        # outputs the sinks already have (they skip them), never loses one.
+        flushed = {sink.name: sink.flush() for sink in self.sinks}
         self.store.commit(
             {
+                "run_id": self.run_id,
                 "inputs": {name: vars_of(position) for name, position in self.positions.items()},
-                "outputs": lengths,
+                "outputs": flushed[self.files.name],
                 "audit": {"seq": self.audit.seq, "head": self.audit.head},
                 "summary": self.summary.to_state(),
             }
@@ -184,7 +202,8 @@ class EmbeddedRunner:
         return positions
 
     def close(self) -> None:
-        self.outputs.close()
+        for sink in self.sinks:
+            sink.close()
         self.store.close()
 
 
@@ -218,8 +237,9 @@ def run(
     progress: Progress | None = None,
     ingest_options: IngestOptions | None = None,
     metrics: RunMetrics | None = None,
+    sinks: Callable[[str], list[Sink]] | None = None,
 ) -> RunSummary:
-    runner = EmbeddedRunner(input_dir, out_dir, state_dir, settings, checkpoint_every, ingest_options, metrics)
+    runner = EmbeddedRunner(input_dir, out_dir, state_dir, settings, checkpoint_every, ingest_options, metrics, sinks)
     try:
         return runner.run(progress)
     finally:

@@ -1,15 +1,10 @@
-"""Output files of the embedded shell, and the hash-chained audit log.
-
-Files are only appended to. A checkpoint records their lengths; on resume they are cut back to those
-lengths, so output written after the last checkpoint is written again exactly once.
-"""
+"""Output records as bytes, and the hash-chained audit log (the files themselves: sinks/files.py)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 from reconstream.streams import Output
@@ -18,46 +13,9 @@ OUTPUT_FILES = ("exceptions", "matches", "classified_lines", "status_updates", "
 GENESIS = "0" * 64
 
 
-def _line(record: dict[str, Any]) -> bytes:
-    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS) + b"\n"
-
-
 def record_json(output: Output) -> bytes:
     """An output record as one JSON object, the same bytes in a file line and in a Kafka message."""
     return orjson.dumps(output.record.model_dump(mode="json", exclude_none=True), option=orjson.OPT_SORT_KEYS)
-
-
-class OutputFiles:
-    def __init__(self, out_dir: Path, resume_lengths: dict[str, int] | None) -> None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        self._handles: dict[str, IO[bytes]] = {}
-        for name in OUTPUT_FILES:
-            path = out_dir / f"{name}.jsonl"
-            if resume_lengths is None:
-                path.write_bytes(b"")
-            else:
-                with path.open("ab") as handle:
-                    handle.truncate(resume_lengths.get(name, 0))
-            self._handles[name] = path.open("ab", buffering=1 << 20)
-
-    def write(self, outputs: Iterable[Output]) -> None:
-        for output in outputs:
-            self._handles[output.stream].write(record_json(output) + b"\n")
-
-    def write_audit(self, record: dict[str, Any]) -> None:
-        self._handles["audit"].write(_line(record))
-
-    def flush(self) -> dict[str, int]:
-        """Push everything to the OS and return each file's length, for the checkpoint."""
-        lengths = {}
-        for name, handle in self._handles.items():
-            handle.flush()
-            lengths[name] = handle.tell()
-        return lengths
-
-    def close(self) -> None:
-        for handle in self._handles.values():
-            handle.close()
 
 
 def chain_hash(previous: str, record: dict[str, Any]) -> str:

@@ -1,7 +1,12 @@
-"""Running the web service: blocking (`recon serve`), or beside a run in a thread (`--serve` on run/demo)."""
+"""Running the web service: blocking (`recon serve`), or beside a run in a thread (`--serve` on run/demo).
+
+What it serves comes from the config file: the case store of `[database]` (by default the run folder's
+cases.sqlite) and the authentication of `[auth]`. Without authentication it binds to loopback only.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from pathlib import Path
@@ -10,16 +15,73 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from .auth import ApiKeys, Authenticator, OidcSettings, OidcVerifier
+from .cases.store import CaseStore
+from .cli_serve import ServeRefused
+from .config import Config
 from .metrics import RunMetrics
 from .metrics_replay import replay
 from .web import RunFolder, create_app
 
 
-def build_app(out_dir: Path, registry: CollectorRegistry | None = None, input_dir: Path | None = None) -> FastAPI:
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def authenticator_of(config: Config) -> Authenticator:
+    auth = config.auth
+    api_keys = ApiKeys.load(auth.api_keys_file) if auth.api_keys_file is not None else None
+    oidc = None
+    if auth.oidc_issuer and auth.oidc_audience and auth.oidc_jwks_url:
+        oidc = OidcVerifier(
+            OidcSettings(
+                issuer=auth.oidc_issuer,
+                audience=auth.oidc_audience,
+                jwks_url=auth.oidc_jwks_url,
+                role_claim=auth.role_claim,
+                name_claim=auth.name_claim,
+            )
+        )
+    return Authenticator(api_keys, oidc)
+
+
+def check_binding(host: str, authenticator: Authenticator) -> None:
+    if not authenticator.configured and not is_loopback(host):
+        raise ServeRefused(
+            f"refusing to serve on {host}: without [auth] (API keys or OIDC) in the config file anyone who can "
+            "reach the port would see every queue and account; serve on 127.0.0.1, or configure [auth]"
+        )
+
+
+def open_case_store(config: Config, out_dir: Path, create: bool) -> CaseStore | None:
+    """The case store the pages work on. A run folder's default SQLite file is opened only if it exists,
+    unless `create` (a run is about to project into it)."""
+    url = config.case_store_url(out_dir)
+    if url is None:
+        return None
+    if config.database.url is None and not create and not (out_dir / "cases.sqlite").exists():
+        return None
+    return CaseStore.open(url)
+
+
+def build_app(
+    out_dir: Path,
+    registry: CollectorRegistry | None = None,
+    input_dir: Path | None = None,
+    config: Config | None = None,
+    create_cases: bool = False,
+) -> FastAPI:
     """The app over an output folder. Without a live registry the metrics are rebuilt from the folder."""
+    config = config or Config()
     if registry is None:
         registry = replay(RunMetrics(), out_dir, input_dir).registry
-    return create_app(RunFolder(out_dir, input_dir), registry)
+    store = open_case_store(config, out_dir, create_cases)
+    return create_app(RunFolder(out_dir, input_dir), registry, store, authenticator_of(config))
 
 
 def serve(
@@ -28,9 +90,12 @@ def serve(
     port: int = 8000,
     registry: CollectorRegistry | None = None,
     input_dir: Path | None = None,
+    config: Config | None = None,
 ) -> None:
     """Serve until interrupted."""
-    uvicorn.run(build_app(out_dir, registry, input_dir), host=host, port=port, log_level="warning")
+    app = build_app(out_dir, registry, input_dir, config)
+    check_binding(host, app.state.authenticator)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 class BackgroundServer:
@@ -65,9 +130,19 @@ class BackgroundServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+        store: CaseStore | None = self.server.config.app.state.case_store  # type: ignore[union-attr]
+        if store is not None:
+            store.close()
 
 
 def start_background(
-    out_dir: Path, host: str, port: int, registry: CollectorRegistry, input_dir: Path | None = None
+    out_dir: Path,
+    host: str,
+    port: int,
+    registry: CollectorRegistry,
+    input_dir: Path | None = None,
+    config: Config | None = None,
 ) -> BackgroundServer:
-    return BackgroundServer(create_app(RunFolder(out_dir, input_dir), registry), host, port).start()
+    app = build_app(out_dir, registry, input_dir, config, create_cases=True)
+    check_binding(host, app.state.authenticator)
+    return BackgroundServer(app, host, port).start()

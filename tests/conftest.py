@@ -1,3 +1,3 @@
-"""Shared pytest setup. kafka_broker provides the session fixture `kafka_bootstrap` (a real broker)."""
+"""Shared pytest setup: session fixtures `kafka_bootstrap` (a real broker) and `postgres_server` (a real PostgreSQL)."""
 
-pytest_plugins = ["kafka_broker"]
+pytest_plugins = ["kafka_broker", "postgres_server"]

@@ -12,7 +12,9 @@ from pathlib import Path
 import orjson
 import pytest
 import yaml
+from reconstream.shells.cases.store import CaseStore
 from reconstream.shells.metrics import SLA_METRICS, RunMetrics
+from reconstream.shells.web.case_metrics import CaseQueueMetrics
 
 OPS = Path(__file__).resolve().parents[1] / "ops"
 DASHBOARD = OPS / "grafana" / "dashboards" / "reconstream.json"
@@ -31,10 +33,14 @@ def promtool(*args: str) -> str:
     return done.stdout
 
 
-def exported_names() -> set[str]:
-    """Every series name the engine's registry exposes, with the suffixes Prometheus adds."""
+def exported_names(case_store_dir: Path) -> set[str]:
+    """Every series name the engine's registry and the case store's gauges expose, with the suffixes
+    Prometheus adds."""
     names: set[str] = set()
-    for family in RunMetrics().registry.collect():
+    store = CaseStore.open(f"sqlite:///{case_store_dir / 'cases.sqlite'}")
+    families = [*RunMetrics().registry.collect(), *CaseQueueMetrics(store).collect()]
+    store.close()
+    for family in families:
         names.add(family.name)
         names.update(sample.name for sample in family.samples)
         if family.type in ("counter", "histogram"):
@@ -84,8 +90,8 @@ def test_dashboard_panels_have_units_a_templated_datasource_and_rate_intervals()
                 assert window == "$__rate_interval", (panel["title"], target["expr"])
 
 
-def test_dashboard_and_alerts_ask_only_for_metrics_the_engine_exports() -> None:
-    exported = exported_names()
+def test_dashboard_and_alerts_ask_only_for_metrics_the_engine_exports(tmp_path: Path) -> None:
+    exported = exported_names(tmp_path)
     alerts = (OPS / "prometheus" / "alerts.yml").read_text()
     used = {name for _, expr in queries() for name in _METRIC.findall(expr)} | set(_METRIC.findall(alerts))
     assert used - exported == set()

@@ -1,0 +1,5 @@
+"""The case store (SQLAlchemy over SQLite or PostgreSQL): cases, actions, their audit; migrations by Alembic."""
+
+
+class DatabaseConfigError(ValueError):
+    """The case store cannot be reached as configured (the message never carries a password)."""

@@ -1,0 +1,142 @@
+"""Working cases in a real browser (headless Chromium driven by Playwright) against a real `recon serve`
+over a real run's case store: an AP clerk logs in, filters, assigns, comments and resolves, and reads the
+timeline; an auditor sees every queue and can act on none."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from reconstream.shells.auth import key_digest
+from reconstream.synthetic import generate
+
+RECON = [sys.executable, "-m", "reconstream.shells.cli"]
+KEYS = {"ap_clerk": "browser-test-key-ap-clerk-0001", "auditor": "browser-test-key-auditor-0001"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("browser")
+    generate(root / "in", invoices=400, seed=5)
+    keys = root / "keys.toml"
+    keys.write_text(
+        "".join(
+            f'[[keys]]\nname = "{role}-person"\nrole = "{role}"\nsha256 = "{key_digest(key)}"\n\n'
+            for role, key in KEYS.items()
+        )
+    )
+    config = root / "recon.toml"
+    config.write_text(f'[auth]\napi_keys_file = "{keys}"\n')
+    subprocess.run(
+        [*RECON, "run", "--config", str(config), "--input", str(root / "in"), "--out", str(root / "out"), "--quiet"],
+        check=True,
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [*RECON, "serve", "--config", str(config), "--out", str(root / "out"), "--port", str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            pytest.fail("recon serve did not start")
+        time.sleep(0.2)
+    try:
+        yield base
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        pytest.fail("chromium is not installed (make test installs Debian's chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=binary, args=["--no-sandbox", "--disable-gpu"])
+        yield launched
+        launched.close()
+
+
+def logged_in(browser: Browser, base: str, role: str) -> Page:
+    page = browser.new_context().new_page()
+    page.goto(f"{base}/cases")
+    assert page.url.endswith("/login")
+    page.fill("#token", KEYS[role])
+    page.click("#login")
+    page.wait_for_url(f"{base}/cases")
+    assert page.inner_text("#who") == f"{role}-person"
+    return page
+
+
+def test_an_ap_clerk_filters_assigns_comments_and_resolves(service: str, browser: Browser) -> None:
+    page = logged_in(browser, service, "ap_clerk")
+    owners = {cell.split(" ")[0] for cell in page.locator("#cases tbody tr td:nth-child(3)").all_inner_texts()}
+    assert owners <= {"duplicate_invoice", "amount_mismatch", "po_missing", "gr_missing"}  # the AP queue only
+    page.select_option("select[name=category]", "duplicate_invoice")
+    page.click("#apply-filters")
+    page.wait_for_load_state()
+    assert "category=duplicate_invoice" in page.url
+    categories = set(page.locator("#cases tbody tr td:nth-child(3)").all_inner_texts())
+    assert categories == {"duplicate_invoice"}
+    page.locator("#cases tbody tr").first.locator("a").first.click()
+    page.wait_for_selector("#timeline")
+    case_url = page.url
+    page.fill("#assign input[name=assignee]", "ana")
+    page.click("#assign button")
+    page.wait_for_url(case_url)
+    assert page.inner_text("#assignee") == "ana"
+    page.fill("#comment input[name=note]", "same supplier, same amount: the copy came by e-mail")
+    page.click("#comment button")
+    page.wait_for_url(case_url)
+    page.select_option("#resolve select[name=resolution_code]", "duplicate_confirmed_blocked")
+    page.fill("#resolve input[name=note]", "blocked in the ERP")
+    page.click("#resolve button")
+    page.wait_for_url(case_url)
+    assert page.inner_text("#status") == "resolved"
+    assert "duplicate_confirmed_blocked by ap_clerk-person" in page.inner_text("#resolution")
+    kinds = page.locator("#timeline tbody tr td:nth-child(4)").all_inner_texts()
+    actors = page.locator("#timeline tbody tr td:nth-child(3)").all_inner_texts()
+    assert kinds == ["raised", "assigned", "commented", "resolved"]
+    assert actors == ["engine", "ap_clerk-person", "ap_clerk-person", "ap_clerk-person"]
+    assert "the copy came by e-mail" in page.inner_text("#timeline")
+    page.goto(f"{service}/cases?category=duplicate_invoice&status=resolved")
+    assert page.locator("#cases tbody tr").count() == 1
+
+
+def test_an_auditor_sees_every_queue_and_cannot_act(service: str, browser: Browser) -> None:
+    page = logged_in(browser, service, "auditor")
+    page.goto(f"{service}/cases?owner=treasury")
+    assert page.locator("#cases tbody tr").count() > 0
+    page.locator("#cases tbody tr").first.locator("a").first.click()
+    page.wait_for_selector("#timeline")
+    assert page.locator("form#assign, form#comment, form#resolve, form#bulk").count() == 0
+    exception_id = page.url.rsplit("/", 1)[1]
+    # A hand-made post with the auditor's own session is refused all the same.
+    csrf = page.evaluate("() => document.cookie")  # HttpOnly: the page's script cannot read the session
+    assert "recon_session" not in csrf
+    refused = page.request.post(
+        f"{service}/cases/{exception_id}/act", form={"kind": "commented", "note": "x", "csrf": "forged"}
+    )
+    assert refused.status == 403
