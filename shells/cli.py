@@ -145,6 +145,17 @@ def add_kafka_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     produce.add_argument("--rate", type=float, metavar="LINES_PER_S", help="pace the input (default: full speed)")
     produce.set_defaults(handler=cmd_produce)
 
+    project = commands.add_parser(
+        "project", help="project the workers' exceptions into the case store (the pages and API read it)"
+    )
+    project.add_argument("--broker", help=broker_help)
+    project.add_argument("--topic-prefix", help="topic name prefix (default: $RECON_TOPIC_PREFIX or recon)")
+    project.add_argument(
+        "--out", type=Path, default=Path("."), help="folder of the default SQLite case store ([database] without url)"
+    )
+    project.add_argument("--idle-exit", type=float, metavar="SECONDS", help="stop after this long without a record")
+    project.add_argument("--batch", type=int, default=2000, help="records per read; a partition's share is one commit")
+    project.set_defaults(handler=cmd_project)
     tail = commands.add_parser("tail", help="follow an output topic")
     outputs = ["exceptions", "matches", "classified", "status", "dead_letters", "cash_positions"]
     tail.add_argument("what", choices=outputs)
@@ -222,6 +233,29 @@ def cmd_produce(args: argparse.Namespace) -> int:
     print(
         f"produced {summary.lines:,} input lines as {summary.messages:,} messages "
         f"({summary.ticks:,} watermark ticks) over {summary.partitions} partitions"
+    )
+    return 0
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    from .cases.store import CaseStore
+    from .kafka.projector import project_cases
+    from .kafka.topics import Topics
+
+    url = config_of(args).case_store_url(args.out)
+    if url is None:
+        print("recon project: [database] enabled = false in the config: nothing to project into", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    store = CaseStore.open(url)
+    try:
+        topics = Topics.from_env(args.topic_prefix)
+        summary = project_cases(_broker(args.broker), topics, store, args.idle_exit, args.batch)
+    finally:
+        store.close()
+    print(
+        f"read {summary.records:,} exception records, applied {summary.applied:,}"
+        + (f", {summary.unreadable:,} unreadable (named above)" if summary.unreadable else "")
     )
     return 0
 

@@ -5,26 +5,18 @@ timeline; an auditor sees every queue and can act on none."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from reconstream.shells.auth import key_digest
 from reconstream.synthetic import generate
+from servers import free_port, wait_until_healthy
 
 RECON = [sys.executable, "-m", "reconstream.shells.cli"]
 KEYS = {"ap_clerk": "browser-test-key-ap-clerk-0001", "auditor": "browser-test-key-auditor-0001"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +43,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            pytest.fail("recon serve did not start")
-        time.sleep(0.2)
+    wait_until_healthy(base, server)
     try:
         yield base
     finally:

@@ -4,22 +4,14 @@ appears in what the process prints."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
-import pytest
+from servers import free_port, wait_until_healthy
 
 RECON = [sys.executable, "-m", "reconstream.shells.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_serving_beyond_loopback_without_auth_is_refused(tmp_path: Path) -> None:
@@ -57,16 +49,7 @@ def test_keys_made_by_recon_keys_add_open_the_service_to_their_holders_only(tmp_
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                pytest.fail(f"recon serve did not start: {server.stderr.read() if server.stderr else ''}")
-            time.sleep(0.2)
+        wait_until_healthy(base, server)
         assert httpx.get(f"{base}/api/exceptions").status_code == 401
         assert httpx.get(f"{base}/api/exceptions", headers={"Authorization": "Bearer wrong"}).status_code == 401
         mine = httpx.get(f"{base}/api/exceptions", headers={"Authorization": f"Bearer {key}"})

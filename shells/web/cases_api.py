@@ -228,14 +228,24 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+def store_of(request: Request) -> CaseStore:
+    store: CaseStore | None = request.app.state.case_store
+    if store is None:
+        raise HTTPException(503, "no case store is configured for this service")
+    return store
+
+
+def csv_response(store: CaseStore, found: CaseFilter, principal: Principal) -> Response:
+    """The filtered view as a CSV download (up to EXPORT_LIMIT rows), IBANs masked as on the page."""
+    now = now_utc()
+    page = store.find(query_of(found, principal, now, EXPORT_LIMIT, 0))
+    body = export_csv([case_view(case, principal, now) for case in page.cases])
+    headers = {"Content-Disposition": 'attachment; filename="cases.csv"'}
+    return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+
+
 def cases_router() -> APIRouter:
     router = APIRouter(prefix="/api/cases", tags=["cases"])
-
-    def store_of(request: Request) -> CaseStore:
-        store: CaseStore | None = request.app.state.case_store
-        if store is None:
-            raise HTTPException(503, "no case store is configured for this service")
-        return store
 
     @router.get("", response_model=CaseList)
     def list_cases(
@@ -258,11 +268,7 @@ def cases_router() -> APIRouter:
         found: Annotated[CaseFilter, Depends(filter_params)],
     ) -> Response:
         """The filtered view as CSV (up to 100,000 rows), IBANs masked as on the page."""
-        now = now_utc()
-        page = store_of(request).find(query_of(found, principal, now, EXPORT_LIMIT, 0))
-        body = export_csv([case_view(case, principal, now) for case in page.cases])
-        headers = {"Content-Disposition": 'attachment; filename="cases.csv"'}
-        return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+        return csv_response(store_of(request), found, principal)
 
     @router.get("/{exception_id}", response_model=CaseDetail)
     def get_case(request: Request, exception_id: str, principal: AnyReader) -> CaseDetail:
@@ -335,9 +341,7 @@ def audit_router() -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> CaseAudit:
         """Every action on every case, engine's and people's, checked against its hash chain."""
-        store: CaseStore | None = request.app.state.case_store
-        if store is None:
-            raise HTTPException(503, "no case store is configured for this service")
+        store = store_of(request)
         checked, problem = store.verify()
         entries = [
             AuditEntry(

@@ -18,9 +18,19 @@ from reconstream.models.cases import ROLE_QUEUES, Actor, CaseCommand, CaseStatus
 from reconstream.models.exceptions import Category, Severity
 
 from ..auth import Authenticator, AuthError, Principal, csrf_value
-from ..cases.store import CaseStore
 from .access import SESSION_COOKIE, PageReader, token_of
-from .cases_api import CaseFilter, case_detail, case_view, export_csv, filter_params, now_utc, query_of, visible_case
+from .cases_api import (
+    BULK_LIMIT,
+    CaseFilter,
+    case_detail,
+    case_view,
+    csv_response,
+    filter_params,
+    now_utc,
+    query_of,
+    store_of,
+    visible_case,
+)
 
 PAGE_SIZE = 50
 SESSION_HOURS = 8
@@ -39,12 +49,6 @@ def money(amount: str | None) -> str:
 def cases_pages(templates: Jinja2Templates) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     templates.env.filters["money"] = money
-
-    def store_of(request: Request) -> CaseStore:
-        store: CaseStore | None = request.app.state.case_store
-        if store is None:
-            raise HTTPException(503, "no case store is configured for this service")
-        return store
 
     def render(request: Request, name: str, principal: Principal, context: dict[str, Any]) -> HTMLResponse:
         token = token_of(request) or ""
@@ -122,11 +126,7 @@ def cases_pages(templates: Jinja2Templates) -> APIRouter:
         principal: PageReader,
         found: Annotated[CaseFilter, Depends(filter_params)],
     ) -> Response:
-        now = now_utc()
-        result = store_of(request).find(query_of(found, principal, now, 100_000, 0))
-        body = export_csv([case_view(case, principal, now) for case in result.cases])
-        headers = {"Content-Disposition": 'attachment; filename="cases.csv"'}
-        return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+        return csv_response(store_of(request), found, principal)
 
     @router.get("/cases/{exception_id}", response_class=HTMLResponse)
     def case_page(request: Request, exception_id: str, principal: PageReader) -> HTMLResponse:
@@ -168,7 +168,7 @@ def cases_pages(templates: Jinja2Templates) -> APIRouter:
             command = _command_of(form)
         except ValidationError as exc:
             raise HTTPException(422, _first_error(exc)) from None
-        result = store.find(query_of(found, principal, now, 5_000, 0))
+        result = store.find(query_of(found, principal, now, BULK_LIMIT, 0))
         actor = Actor(name=principal.name, role=principal.role)
         applied = sum(
             not isinstance(store.act(case.exception_id, command, actor, now), decide.Refusal) for case in result.cases

@@ -1,0 +1,109 @@
+"""`recon project`: the Kafka shell's exceptions projected into the case store, so the pages and the API
+work on the same cases as after an embedded run.
+
+Committed records only (read_committed: an aborted worker transaction is never seen). Offsets are not
+committed to Kafka: each partition's position is stored in the case store in the same transaction as the
+cases it produced (source `kafka:<topic>:<partition>`), and a restarted projector seeks to it. So a kill
+at any point neither loses nor doubles a timeline entry. An exception's records share a key, hence a
+partition, so its raise and its resolution are projected in order.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from pydantic import ValidationError
+from reconstream.models.exceptions import ReconException
+
+from ..cases.store import CaseStore
+from .topics import Topics
+
+
+@dataclass
+class ProjectionSummary:
+    records: int = 0
+    applied: int = 0
+    unreadable: int = 0
+
+
+def source_of(topic: str, partition: int) -> str:
+    return f"kafka:{topic}:{partition}"
+
+
+def project_cases(
+    bootstrap: str, topics: Topics, store: CaseStore, idle_exit: float | None = None, batch: int = 2000
+) -> ProjectionSummary:
+    topic = topics.output("exceptions")
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"{topics.prefix}.case-projector",  # named, never joined: see assign below
+            "enable.auto.commit": False,  # positions live in the case store, with the cases
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest",
+        }
+    )
+
+    # Partitions are assigned, not subscribed: no group to rebalance (a killed projector's membership would
+    # hold its partitions until the session times out), and the positions are ours anyway.
+    summary = ProjectionSummary()
+    try:
+        consumer.assign(
+            [
+                TopicPartition(topic, partition, _start(store.position(source_of(topic, partition))))
+                for partition in _partitions(consumer, topic)
+            ]
+        )
+        last = time.monotonic()
+        while idle_exit is None or time.monotonic() - last < idle_exit:
+            messages = consumer.consume(num_messages=batch, timeout=0.5)
+            by_partition: dict[int, list[tuple[int, ReconException]]] = defaultdict(list)
+            for message in messages:
+                error = message.error()
+                if error is not None:
+                    if error.code() in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
+                        continue
+                    raise KafkaException(error)
+                summary.records += 1
+                record = _exception(message.value(), message.partition(), message.offset(), summary)
+                if record is not None:
+                    by_partition[message.partition()].append((message.offset(), record))
+            for partition, records in sorted(by_partition.items()):
+                summary.applied += store.project(source_of(topic, partition), records).applied
+            if messages:
+                last = time.monotonic()
+    finally:
+        consumer.close()
+    return summary
+
+
+def _partitions(consumer: Consumer, topic: str, timeout: float = 30.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if found is not None and found.error is None and found.partitions:
+            return sorted(found.partitions)
+        if time.monotonic() > deadline:
+            raise KafkaException(f"topic {topic} has no partitions: are the workers running with this prefix?")
+        time.sleep(0.5)
+
+
+def _start(done: int | None) -> int:
+    return done + 1 if done is not None else OFFSET_BEGINNING
+
+
+def _exception(value: Any, partition: int, offset: int, summary: ProjectionSummary) -> ReconException | None:
+    try:
+        return ReconException.model_validate_json(value or b"")
+    except ValidationError as exc:
+        # Workers write this topic; a record that does not read is named, counted and passed over.
+        summary.unreadable += 1
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(part) for part in first["loc"]) or "<record>"
+        print(f"recon project: partition {partition} offset {offset}: {field}: {first['msg']}", file=sys.stderr)
+        return None
