@@ -1,6 +1,7 @@
-"""Kafka mode's case store: `recon project` over a real broker gives the cases an embedded run of the same
-month gives, the API answers the same queues over both, and a projector killed mid-way and restarted
-neither loses nor doubles a timeline entry. Every process is a real `recon` subprocess."""
+"""Kafka mode's case store and owner topics: each owner queue's topic holds its exceptions; `recon project`
+over a real broker gives the cases an embedded run of the same month gives, the API answers the same
+queues over both, and a projector killed mid-way and restarted neither loses nor doubles a timeline
+entry. Every process is a real `recon` subprocess."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from case_dump import dump
 from fastapi.testclient import TestClient
+from reconstream.models.exceptions import OwnerQueue
 from reconstream.shells.cases.store import CaseStore
+from reconstream.shells.kafka.tail import read_topic
 from reconstream.shells.web import RunFolder, create_app
 from reconstream.synthetic import generate
 from test_kafka_worker import RECON, REFUSED, env_for, finish, fresh_topics, produce, start_worker
@@ -64,6 +68,12 @@ def test_projected_cases_equal_the_embedded_runs_and_survive_a_kill(kafka_bootst
     topics = fresh_topics()
     produce(month, kafka_bootstrap, topics)
     finish(start_worker(kafka_bootstrap, topics, tmp_path / "w1", "w1"))
+    # Each owner queue's topic holds its exceptions, the same records as the exceptions topic.
+    everything = [value for _, value in read_topic(kafka_bootstrap, topics.output("exceptions"), to_end=True) if value]
+    for owner in OwnerQueue:
+        own = [v for _, v in read_topic(kafka_bootstrap, topics.owner_exceptions(owner.value), to_end=True) if v]
+        mine = [value for value in everything if orjson.loads(value)["owner_queue"] == owner.value]
+        assert own and sorted(own) == sorted(mine), owner  # partitions interleave as they are read: as multisets
 
     out = tmp_path / "projected"
     project = [*RECON, "project", "--out", str(out), "--idle-exit", "4", "--batch", "10"]

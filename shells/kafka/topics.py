@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from reconstream.models.events import Stream
+from reconstream.models.exceptions import OwnerQueue
 
 DEFAULT_PARTITIONS = 6
 # What a broker answers about a partition it is named leader of but has not taken on yet (or has no
@@ -50,6 +51,10 @@ class Topics:
     def output(self, name: str) -> str:
         return f"{self.prefix}.{name}"
 
+    def owner_exceptions(self, owner: str) -> str:
+        """One owner queue's exceptions (also on the exceptions topic): what that team's tools subscribe to."""
+        return f"{self.prefix}.exceptions.{owner}"
+
     @property
     def changelog(self) -> str:
         # The engine state of each partition, compacted: a worker taking a partition over restores it from here.
@@ -67,7 +72,8 @@ class Topics:
         return {self.changelog, self.output("cash_positions")}
 
     def all(self) -> list[str]:
-        return [*self.streams(), *(self.output(name) for name in OUTPUT_STREAMS), self.changelog]
+        owners = (self.owner_exceptions(owner.value) for owner in OwnerQueue)
+        return [*self.streams(), *(self.output(name) for name in OUTPUT_STREAMS), *owners, self.changelog]
 
 
 def ensure_topics(bootstrap: str, topics: Topics, partitions: int = DEFAULT_PARTITIONS, timeout: float = 30.0) -> int:

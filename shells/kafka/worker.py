@@ -37,15 +37,14 @@ from reconstream.streams import Output, Settings
 
 from .. import collector
 from ..metrics import RunMetrics
-from ..outputs import output_id, record_json
+from ..sinks.topics import TopicSink
 from .partition import LedgerPartition
 from .sending import send
-from .topics import DEFAULT_PARTITIONS, OUTPUT_STREAMS, Topics, ensure_topics
+from .topics import DEFAULT_PARTITIONS, Topics, ensure_topics
 
 log = logging.getLogger("reconstream.worker")
 RebalanceCallback = Callable[[Consumer, list[TopicPartition]], None]
 
-LATENCY_HEADER = "recon-input-ts-ms"
 # What a broker answers about a partition created a moment ago, until its leader is elected.
 _ELECTING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART}
 _END_OFFSETS_TTL = 0.25  # seconds a broker answer about where the input partitions end is trusted
@@ -70,7 +69,6 @@ class ReconciliationWorker:
         self.config = config
         self.topics = config.topics
         self.streams = self.topics.streams()
-        self.outputs = {name: self.topics.output(name) for name in OUTPUT_STREAMS}
         self.ledgers: dict[int, LedgerPartition] = {}
         self.received: dict[tuple[str, int], int] = {}  # next offset fetched, per input topic-partition
         self.consumed: dict[tuple[str, int], int] = {}  # next offset applied: what the transaction commits
@@ -120,6 +118,10 @@ class ReconciliationWorker:
                 "queue.buffering.max.messages": 500_000,
             }
         )
+
+        metrics = self.metrics
+        # Every output leaves through the sink interface; in this shell, topics inside the transaction.
+        self.sink = TopicSink(self.producer, self.topics, (lambda: metrics.retry("kafka_produce")) if metrics else None)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def run(self, idle_exit: float | None = None) -> None:
@@ -318,7 +320,7 @@ class ReconciliationWorker:
         for number, ledger in self.ledgers.items():
             applied = 0
             for record in ledger.sequencer.pop_ready(lambda topic, n=number: self._caught_up(topic, n)):
-                self._emit(ledger.apply(record), record.received_ms)
+                self._emit(ledger.apply(record), record.received_ms, record.offset)
                 self.consumed[(record.topic, number)] = record.offset + 1
                 applied += 1
             self.applied_by_partition[number] += applied
@@ -330,15 +332,14 @@ class ReconciliationWorker:
             self.first_applied_at = self.first_applied_at or self.last_applied_at
         return total
 
-    def _emit(self, outputs: list[Output], input_ms: int) -> None:
-        # The input's timestamp rides along, so a reader can measure produced-to-visible latency per output.
-        headers = [(LATENCY_HEADER, str(input_ms).encode())]
+    def _emit(self, outputs: list[Output], input_ms: int, offset: int) -> None:
+        self.sink.from_input(input_ms)
         for output in outputs:
-            self._send(self.outputs[output.stream], output_id(output).encode(), record_json(output), headers=headers)
+            self.sink.add(output, offset)
 
     def _send(self, topic: str, key: bytes, value: bytes | None, **options: Any) -> None:
-        metrics = self.metrics
-        send(self.producer, topic, key, value, (lambda: metrics.retry("kafka_produce")) if metrics else None, **options)
+        """State changes and cash positions, produced in the same transaction as the sink's outputs."""
+        send(self.producer, topic, key, value, self.sink.on_full, **options)
 
     def _caught_up(self, topic: str, number: int) -> bool:
         """Nothing more to fetch from this topic-partition, and for long enough that none is on its way.
@@ -431,7 +432,7 @@ class ReconciliationWorker:
             for key, value in ledger.pending_changes():
                 self._send(self.topics.changelog, key, value, partition=ledger.partition, on_delivery=self._delivered)
             self._publish_cash_positions(ledger)
-        self.producer.flush()
+        self.sink.flush()  # every output and change delivered before the offsets go into the transaction
         offsets = [TopicPartition(topic, number, offset) for (topic, number), offset in self.consumed.items()]
         self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
         self.producer.commit_transaction(30)
@@ -462,7 +463,7 @@ class ReconciliationWorker:
         assert ledger.engine is not None
         for position in ledger.engine.cash_positions():
             value = orjson.dumps(position.model_dump(mode="json", exclude_none=True), option=orjson.OPT_SORT_KEYS)
-            self._send(self.outputs["cash_positions"], f"{position.account}|{position.currency}".encode(), value)
+            self._send(self.topics.output("cash_positions"), f"{position.account}|{position.currency}".encode(), value)
 
 
 def run_worker(config: WorkerConfig, idle_exit: float | None = None) -> int:

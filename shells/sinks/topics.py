@@ -1,0 +1,44 @@
+"""Kafka topics as a sink, inside the worker's transaction: each output on its stream's topic keyed by its
+id, and every exception also on its owner queue's topic (`<prefix>.exceptions.<owner>`), so a team's
+ticketing or chat integration reads its own queue only. `flush` waits until every record is delivered;
+the worker then commits the transaction with the input offsets (read_committed readers see all or none)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Producer
+from reconstream.streams import Output
+
+from ..kafka.sending import send
+from ..kafka.topics import Topics
+from ..outputs import output_id, record_json
+from .base import Sink
+
+LATENCY_HEADER = "recon-input-ts-ms"
+
+
+class TopicSink(Sink):
+    name = "topics"
+
+    def __init__(self, producer: Producer, topics: Topics, on_full: Callable[[], None] | None = None) -> None:
+        self.producer = producer
+        self.topics = topics
+        self.on_full = on_full
+        self._headers: list[tuple[str, bytes]] = []
+
+    def from_input(self, input_ms: int) -> None:
+        """The input the next outputs come from: its timestamp rides along, for produced-to-visible latency."""
+        self._headers = [(LATENCY_HEADER, str(input_ms).encode())]
+
+    def add(self, output: Output, position: int) -> None:
+        key, value = output_id(output).encode(), record_json(output)
+        send(self.producer, self.topics.output(output.stream), key, value, self.on_full, headers=self._headers)
+        if output.stream == "exceptions":
+            owner_topic = self.topics.owner_exceptions(output.record.owner_queue.value)  # type: ignore[attr-defined]
+            send(self.producer, owner_topic, key, value, self.on_full, headers=self._headers)
+
+    def flush(self) -> dict[str, Any] | None:
+        self.producer.flush()
+        return None
