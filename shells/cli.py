@@ -279,12 +279,12 @@ def _run_with_progress(
     config: Config | None = None,
 ) -> embedded.RunSummary:
     config = config or Config()
-    with case_sinks(config, out_dir) as sinks:
+    with run_sinks(config, out_dir) as sinks:
         return _run_with_sinks(input_dir, out_dir, state_dir, checkpoint_every, console, show, metrics, config, sinks)
 
 
 @contextmanager
-def case_sinks(config: Config, out_dir: Path) -> Iterator[Callable[[str], list[Sink]] | None]:
+def run_sinks(config: Config, out_dir: Path) -> Iterator[Callable[[str], list[Sink]] | None]:
     """The sinks a run has beside its files, as the config asks: the case store, webhooks. Closed (and the
     webhooks given `[delivery] drain_seconds` to go out) when the run ends."""
     url = config.case_store_url(out_dir)

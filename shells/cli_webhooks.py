@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .config import Config
     from .webhooks.delivery import Target
+    from .webhooks.outbox import Outbox
 
 OUTBOX_FILE = "webhooks.sqlite"
 
@@ -51,7 +52,7 @@ def add_webhook_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     status.set_defaults(handler=cmd_status)
 
 
-def _outbox(out: Path):  # type: ignore[no-untyped-def]
+def _outbox(out: Path) -> Outbox | None:
     from .webhooks.outbox import Outbox
 
     path = out / OUTBOX_FILE

@@ -11,7 +11,6 @@ import glob
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from servers import free_port, unavailable
 
 USER = "recon"
 
@@ -53,31 +53,15 @@ def _bindir() -> Path | None:
     return Path(versions[-1]).parent if versions else None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _as_server_user(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def _unavailable(reason: str) -> None:
-    if _in_ci():
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     bindir = _bindir()
     if bindir is None:
-        _unavailable("PostgreSQL is not installed (make test installs Debian's postgresql package)")
+        unavailable("PostgreSQL is not installed (make test installs Debian's postgresql package)")
         return
     root = Path(tempfile.mkdtemp(prefix="recon-pg-"))
     data, sockets = root / "data", root / "sockets"
@@ -89,7 +73,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.chown(root, "postgres")
         shutil.chown(sockets, "postgres")
         shutil.chown(password_file, "postgres")
-    port = _free_port()
+    port = free_port()
     init = subprocess.run(
         _as_server_user(
             [
@@ -111,7 +95,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     )
     password_file.unlink()
     if init.returncode != 0:
-        _unavailable(f"initdb failed: {init.stderr.strip()[-500:]}")
+        unavailable(f"initdb failed: {init.stderr.strip()[-500:]}")
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60"
     start = subprocess.run(
         _as_server_user(
@@ -122,7 +106,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     )
     if start.returncode != 0:
         log = (root / "log").read_text() if (root / "log").exists() else ""
-        _unavailable(f"PostgreSQL did not start: {start.stderr.strip()} {log[-500:]}")
+        unavailable(f"PostgreSQL did not start: {start.stderr.strip()} {log[-500:]}")
     try:
         yield PostgresServer("127.0.0.1", port, USER, password)
     finally:

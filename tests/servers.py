@@ -1,7 +1,9 @@
-"""Waiting for a server a test started as a real process."""
+"""What the tests that start real servers share: a free port, waiting for health, and what to do when a
+server cannot run here (skip on a developer's machine, fail under CI=true, where a skip would hide it)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -28,3 +30,14 @@ def wait_until_healthy(base: str, process: subprocess.Popen[str], timeout: float
         if time.monotonic() > deadline or process.poll() is not None:
             pytest.fail(f"the server at {base} did not start (exit code {process.poll()})")
         time.sleep(0.2)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def unavailable(reason: str) -> None:
+    """A server or tool the test needs is missing: fail under CI, else skip, saying why."""
+    if in_ci():
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 from reconstream.synthetic import generate
+from servers import free_port, unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "ops" / "grafana" / "dashboards" / "reconstream.json"
@@ -28,17 +28,8 @@ RECON = [sys.executable, "-m", "reconstream.shells.cli"]
 def needed(tool: str) -> str:
     path = shutil.which(tool)
     if path is None:
-        reason = f"{tool} is not installed (make test installs it from Debian's packages)"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(f"{tool} is not installed (make test installs it from Debian's packages)")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get(url: str, timeout: float = 10.0) -> bytes:

@@ -3,12 +3,12 @@ text of a file. Migrations run through Alembic on the connection handed over her
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
+from ..secrets import SecretError, read_secret
 from . import DatabaseConfigError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -23,15 +23,12 @@ def database_url(url: str, password_env: str | None = None, password_file: Path 
             "name it in database.password_env or database.password_file instead"
         )
     password = None
-    if password_env:
-        password = os.environ.get(password_env)
-        if password is None:
-            raise DatabaseConfigError(f"database.password_env: ${password_env} is not set")
-    elif password_file is not None:
+    if password_env or password_file is not None:
+        key = "database.password_env" if password_env else "database.password_file"
         try:
-            password = password_file.read_text().strip()
-        except OSError as exc:
-            raise DatabaseConfigError(f"database.password_file: cannot read {password_file} ({exc.strerror})") from None
+            password = read_secret(key, password_env, password_file)
+        except SecretError as exc:
+            raise DatabaseConfigError(str(exc)) from None
     return parsed.set(password=password) if password is not None else parsed
 
 

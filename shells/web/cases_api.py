@@ -277,14 +277,12 @@ def cases_router() -> APIRouter:
         return case_detail(store, visible_case(store, exception_id, principal), principal, now_utc())
 
     @router.post("/{exception_id}/actions", response_model=CaseDetail)
-    def act(
-        request: Request, exception_id: str, command: CaseCommand, principal: AnyReader
-    ) -> CaseDetail:
+    def act(request: Request, exception_id: str, command: CaseCommand, principal: AnyReader) -> CaseDetail:
         """Assign, comment, snooze, resolve (with a reason code) or reopen. `expected_version` guards
         against acting on a case someone changed meanwhile (409)."""
         store = store_of(request)
         visible_case(store, exception_id, principal)
-        outcome = store.act(exception_id, command, _actor(principal), now_utc())
+        outcome = store.act(exception_id, command, actor_of(principal), now_utc())
         if isinstance(outcome, decide.Refusal):
             raise HTTPException(REFUSAL_STATUS.get(outcome.code, 422), f"{outcome.field}: {outcome.message}")
         return case_detail(store, outcome.case, principal, now_utc())
@@ -292,27 +290,33 @@ def cases_router() -> APIRouter:
     @router.post("/bulk", response_model=BulkResult)
     def bulk(request: Request, action: BulkAction, principal: AnyReader) -> BulkResult:
         """One action on every case the filter finds in the caller's queues (at most 5,000), each on its own."""
-        store, now = store_of(request), now_utc()
-        page = store.find(query_of(action.filter, principal, now, BULK_LIMIT, 0))
         command = action.command.model_copy(update={"expected_version": None})
-        refused, applied = [], 0
-        for case in page.cases:
-            outcome = store.act(case.exception_id, command, _actor(principal), now)
-            if isinstance(outcome, decide.Refusal):
-                refused.append(BulkRefusal(exception_id=case.exception_id, **_refusal(outcome)))
-            else:
-                applied += 1
-        return BulkResult(matched=page.total, applied=applied, refused=refused)
+        return bulk_act(store_of(request), action.filter, command, principal, now_utc())
 
     return router
 
 
-def _actor(principal: Principal) -> Actor:
+def actor_of(principal: Principal) -> Actor:
     return Actor(name=principal.name, role=principal.role)
 
 
-def _refusal(refusal: decide.Refusal) -> dict[str, str]:
-    return {"code": refusal.code, "field": refusal.field, "message": refusal.message}
+def bulk_act(
+    store: CaseStore, found: CaseFilter, command: CaseCommand, principal: Principal, now: datetime
+) -> BulkResult:
+    """`command` on every case `found` in the caller's queues (at most BULK_LIMIT), each in its own transaction."""
+    page = store.find(query_of(found, principal, now, BULK_LIMIT, 0))
+    refused, applied = [], 0
+    for case in page.cases:
+        outcome = store.act(case.exception_id, command, actor_of(principal), now)
+        if isinstance(outcome, decide.Refusal):
+            refused.append(
+                BulkRefusal(
+                    exception_id=case.exception_id, code=outcome.code, field=outcome.field, message=outcome.message
+                )
+            )
+        else:
+            applied += 1
+    return BulkResult(matched=page.total, applied=applied, refused=refused)
 
 
 class AuditEntry(BaseModel):

@@ -14,14 +14,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from reconstream.matchers import cases as decide
-from reconstream.models.cases import ROLE_QUEUES, Actor, CaseCommand, CaseStatus, ResolutionCode, may_act
+from reconstream.models.cases import ROLE_QUEUES, CaseCommand, CaseStatus, ResolutionCode, may_act
 from reconstream.models.exceptions import Category, Severity
 
 from ..auth import Authenticator, AuthError, Principal, csrf_value
 from .access import SESSION_COOKIE, PageReader, token_of
 from .cases_api import (
-    BULK_LIMIT,
     CaseFilter,
+    actor_of,
+    bulk_act,
     case_detail,
     case_view,
     csv_response,
@@ -151,7 +152,7 @@ def cases_pages(templates: Jinja2Templates) -> APIRouter:
             command = _command_of({k: str(v) for k, v in form.items()})
         except ValidationError as exc:
             return _back(exception_id, _first_error(exc))
-        outcome = store.act(exception_id, command, Actor(name=principal.name, role=principal.role), now_utc())
+        outcome = store.act(exception_id, command, actor_of(principal), now_utc())
         if isinstance(outcome, decide.Refusal):
             if outcome.code == decide.FORBIDDEN:
                 raise HTTPException(403, outcome.message)
@@ -162,19 +163,14 @@ def cases_pages(templates: Jinja2Templates) -> APIRouter:
     async def bulk_form(request: Request, principal: PageReader) -> Response:
         form = {k: str(v) for k, v in (await request.form()).items()}
         _check_csrf(request, form.get("csrf", ""))
-        store, now = store_of(request), now_utc()
+        filters = {k[2:]: v for k, v in form.items() if k.startswith("f_") and v}
         try:
-            found = CaseFilter.model_validate({k[2:]: v for k, v in form.items() if k.startswith("f_") and v})
+            found = CaseFilter.model_validate(filters)
             command = _command_of(form)
         except ValidationError as exc:
             raise HTTPException(422, _first_error(exc)) from None
-        result = store.find(query_of(found, principal, now, BULK_LIMIT, 0))
-        actor = Actor(name=principal.name, role=principal.role)
-        applied = sum(
-            not isinstance(store.act(case.exception_id, command, actor, now), decide.Refusal) for case in result.cases
-        )
-        filters = {k[2:]: v for k, v in form.items() if k.startswith("f_") and v}
-        return RedirectResponse(f"/cases?{urlencode({**filters, 'bulk_applied': applied})}", status_code=303)
+        result = bulk_act(store_of(request), found, command, principal, now_utc())
+        return RedirectResponse(f"/cases?{urlencode({**filters, 'bulk_applied': result.applied})}", status_code=303)
 
     return router
 
