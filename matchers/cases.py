@@ -24,7 +24,7 @@ from reconstream.models.cases import (
     ResolutionCode,
     may_act,
 )
-from reconstream.models.exceptions import ExceptionStatus, ReconException
+from reconstream.models.exceptions import Category, ExceptionStatus, ReconException
 from reconstream.models.ids import stable_id
 
 
@@ -32,6 +32,8 @@ from reconstream.models.ids import stable_id
 class Change:
     case: Case
     actions: tuple[CaseAction, ...]
+    # Input events for the engine the change makes (a manual match), stored with it and applied by the next run.
+    events: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +46,12 @@ class Refusal:
 
 
 FORBIDDEN, CONFLICT, INVALID = "forbidden", "conflict", "invalid"
+MANUAL_MATCH = "settlement.matched_manually"
+CASE_STORE = "reconstream-cases"  # the source_system of the events people's actions make
 
 # What the engine says about an exception's cause; the rest (status, severity from the amount) follows.
 _CAUSE_FIELDS = ("category", "refs", "reason", "amount", "currency")
+_PARTY_FIELDS = ("company_code", "vendor_id", "vendor_name")  # who it concerns: kept up to date, not a cause
 
 
 def cause_of(exception: ReconException) -> str:
@@ -89,6 +94,9 @@ def _opened(exception: ReconException, at: datetime) -> Change:
         amount=exception.amount,
         currency=exception.currency,
         correlation_id=exception.correlation_id,
+        company_code=exception.company_code,
+        vendor_id=exception.vendor_id,
+        vendor_name=exception.vendor_name,
         first_seen=exception.first_seen,
         due_at=exception.due_at,
         updated_at=at,
@@ -127,6 +135,7 @@ def _cause_changed(case: Case, exception: ReconException, cause: str, at: dateti
         "currency": exception.currency,
         "severity": exception.severity,
         "engine_status": ExceptionStatus.OPEN,
+        **{name: getattr(exception, name) for name in _PARTY_FIELDS if getattr(exception, name) is not None},
         **_reopening(),
     }
     return _changed(case, update, ActionKind.CAUSE_CHANGED, ENGINE, at, _what_changed(case, exception))
@@ -195,7 +204,8 @@ def _fields_given(case: Case, command: CaseCommand, actor: Actor, at: datetime) 
 def _status_allows(case: Case, command: CaseCommand, actor: Actor, at: datetime) -> Refusal | None:
     if command.kind is ActionKind.REOPENED and case.status is not CaseStatus.RESOLVED:
         return Refusal(INVALID, "status", "only a resolved case can be reopened")
-    if command.kind in (ActionKind.RESOLVED, ActionKind.SNOOZED) and case.status is not CaseStatus.OPEN:
+    closing = (ActionKind.RESOLVED, ActionKind.SNOOZED, ActionKind.MANUALLY_MATCHED)
+    if command.kind in closing and case.status is not CaseStatus.OPEN:
         return Refusal(INVALID, "status", f"the case is {case.status.value}: reopen it first")
     return None
 
@@ -203,6 +213,12 @@ def _status_allows(case: Case, command: CaseCommand, actor: Actor, at: datetime)
 def _snooze_ahead(case: Case, command: CaseCommand, actor: Actor, at: datetime) -> Refusal | None:
     if command.kind is ActionKind.SNOOZED and command.snoozed_until is not None and command.snoozed_until <= at:
         return Refusal(INVALID, "snoozed_until", "must be in the future")
+    return None
+
+
+def _a_bank_line_to_match(case: Case, command: CaseCommand, actor: Actor, at: datetime) -> Refusal | None:
+    if command.kind is ActionKind.MANUALLY_MATCHED and case.category is not Category.UNMATCHED_SETTLEMENT:
+        return Refusal(INVALID, "kind", f"only an unmatched bank line is matched by hand, not {case.category.value}")
     return None
 
 
@@ -221,6 +237,7 @@ CHECKS: tuple[Check, ...] = (
     _fields_given,
     _status_allows,
     _snooze_ahead,
+    _a_bank_line_to_match,
     _a_person_resolution,
 )
 
@@ -229,6 +246,7 @@ _NEEDS = {
     ActionKind.COMMENTED: "note",
     ActionKind.SNOOZED: "snoozed_until",
     ActionKind.RESOLVED: "resolution_code",
+    ActionKind.MANUALLY_MATCHED: "invoice_ids",
 }
 
 
@@ -242,7 +260,32 @@ def act(case: Case, command: CaseCommand, actor: Actor, at: datetime) -> Change 
     if refused:
         return refused[0]
     update = _APPLY[command.kind](command, at, actor)
-    return _changed(case, update, command.kind, actor.name, at, command.note, always=True)
+    change = _changed(case, update, command.kind, actor.name, at, command.note, always=True)
+    assert change is not None  # always=True
+    if command.kind is not ActionKind.MANUALLY_MATCHED or command.invoice_ids is None:
+        return change
+    [action] = change.actions
+    matched = action.model_copy(update={"after": {**action.after, "invoice_ids": list(command.invoice_ids)}})
+    return Change(change.case, (matched,), (manual_match_event(case, command.invoice_ids, actor, at),))
+
+
+def manual_match_event(case: Case, invoice_ids: tuple[str, ...], actor: Actor, at: datetime) -> dict[str, Any]:
+    """The engine's input for a manual match (schema version 3). Its id is the case and the version the person
+    saw: the same action sent twice is one event, and the engine applies it once."""
+    return {
+        "event_id": stable_id("manual-match", case.exception_id, str(case.version)),
+        "event_type": MANUAL_MATCH,
+        "schema_version": 3,
+        "source_system": CASE_STORE,
+        "event_time": iso(at),
+        "correlation_id": case.correlation_id,
+        "payload": {
+            "entry_id": case.refs[0],  # an unmatched_settlement's first ref is the bank line's entry id
+            "invoice_ids": list(invoice_ids),
+            "matched_by": actor.name,
+            "case_id": case.exception_id,
+        },
+    }
 
 
 def _assign(command: CaseCommand, at: datetime, actor: Actor) -> dict[str, Any]:
@@ -272,12 +315,17 @@ def _reopen(command: CaseCommand, at: datetime, actor: Actor) -> dict[str, Any]:
     return _reopening()
 
 
+def _match_by_hand(command: CaseCommand, at: datetime, actor: Actor) -> dict[str, Any]:
+    return {**_resolve(command, at, actor), "resolution_code": ResolutionCode.MANUALLY_MATCHED}
+
+
 _APPLY: dict[ActionKind, Callable[[CaseCommand, datetime, Actor], dict[str, Any]]] = {
     ActionKind.ASSIGNED: _assign,
     ActionKind.COMMENTED: _comment,
     ActionKind.SNOOZED: _snooze,
     ActionKind.RESOLVED: _resolve,
     ActionKind.REOPENED: _reopen,
+    ActionKind.MANUALLY_MATCHED: _match_by_hand,
 }
 
 

@@ -65,6 +65,7 @@ class ActionKind(StrEnum):
     SNOOZED = "snoozed"
     RESOLVED = "resolved"
     REOPENED = "reopened"
+    MANUALLY_MATCHED = "manually_matched"  # a bank line matched by hand: resolves the case, goes to the engine
 
 
 class Case(Record):
@@ -80,6 +81,9 @@ class Case(Record):
     amount: SignedAmount | None = None
     currency: CurrencyCode | None = None
     correlation_id: str | None = None
+    company_code: str | None = None
+    vendor_id: str | None = None
+    vendor_name: str | None = None
     first_seen: UtcDatetime
     due_at: UtcDatetime
     assignee: str | None = Field(default=None, description="a person, or a team as 'team:<name>'")
@@ -112,6 +116,9 @@ class CaseCommand(Record):
     assignee: str | None = Field(default=None, min_length=1, max_length=200)
     snoozed_until: UtcDatetime | None = None
     resolution_code: ResolutionCode | None = None
+    invoice_ids: tuple[str, ...] | None = Field(
+        default=None, min_length=1, max_length=20, description="what an unmatched bank line pays, for a manual match"
+    )
     expected_version: int | None = None
 
 

@@ -7,13 +7,13 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from .balances import Balance
 from .base import Record, UtcDatetime
 from .invoices import Invoice, InvoiceStatusChange
 from .master_data import GoodsReceipt, PurchaseOrder, Vendor
-from .payments import BankAck, PaymentBatch, Settlement
+from .payments import BankAck, ManualMatch, PaymentBatch, Settlement
 
 
 class Stream(StrEnum):
@@ -28,14 +28,15 @@ class Stream(StrEnum):
     BANK_ACKS = "bank_acks"
     SETTLEMENTS = "settlements"
     BALANCES = "balances"  # after the entries of the same moment: a closing balance counts what was booked
+    MANUAL_MATCHES = "manual_matches"  # people's decisions come after what the banks and the AP said
 
 
 STREAM_ORDER: dict[str, int] = {stream.value: rank for rank, stream in enumerate(Stream)}
 
 
-# Version 2 names accounts of any scheme and carries what banks say about a payment (docs/events.md);
-# version 1 events still read, field for field.
-SCHEMA_VERSION = 2
+# Version 2 names accounts of any scheme and carries what banks say about a payment; version 3 adds the
+# manual match a person makes on a case (docs/events.md). Events of every earlier version still read.
+SCHEMA_VERSION = 3
 
 
 class Envelope(Record):
@@ -93,6 +94,17 @@ class BalanceReported(Envelope):
     payload: Balance
 
 
+class SettlementMatchedManually(Envelope):
+    event_type: Literal["settlement.matched_manually"]
+    payload: ManualMatch
+
+    @model_validator(mode="after")
+    def _version_3(self) -> SettlementMatchedManually:
+        if self.schema_version < 3:
+            raise ValueError("schema_version: a manual match is a version 3 event")
+        return self
+
+
 EVENT_CLASSES: dict[Stream, type[Envelope]] = {
     Stream.VENDORS: VendorUpserted,
     Stream.PURCHASE_ORDERS: PurchaseOrderCreated,
@@ -103,6 +115,7 @@ EVENT_CLASSES: dict[Stream, type[Envelope]] = {
     Stream.BANK_ACKS: BankAckReceived,
     Stream.SETTLEMENTS: SettlementBooked,
     Stream.BALANCES: BalanceReported,
+    Stream.MANUAL_MATCHES: SettlementMatchedManually,
 }
 EVENT_TYPE_OF: dict[Stream, str] = {
     stream: cls.model_fields["event_type"].annotation.__args__[0]  # type: ignore[union-attr]
@@ -118,7 +131,8 @@ Event = Annotated[
     | PaymentBatchReleased
     | BankAckReceived
     | SettlementBooked
-    | BalanceReported,
+    | BalanceReported
+    | SettlementMatchedManually,
     Field(discriminator="event_type"),
 ]
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

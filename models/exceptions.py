@@ -148,6 +148,9 @@ class ReconException(Record):
     resolved_at: UtcDatetime | None = None
     resolution: str | None = None
     policy_version: str | None = Field(default=None, description="the decision policy in force when raised")
+    company_code: str | None = Field(default=None, description="whose books, as the engine knew when raising it")
+    vendor_id: str | None = None
+    vendor_name: str | None = Field(default=None, description="the vendor master's name, or the bank's for a line")
 
 
 def raise_exception(

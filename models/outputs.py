@@ -22,6 +22,7 @@ class MatchMethod(StrEnum):
     AMOUNT_CREDITOR_DATE = "amount_creditor_date"
     AMOUNT_COUNTERPARTY = "amount_counterparty"
     CHEQUE_AMOUNT = "cheque_amount"
+    MANUAL = "manual"  # a person matched it on its case (streams/manual_matches.py)
 
 
 class Match(Record):

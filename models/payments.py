@@ -141,3 +141,27 @@ class Settlement(Record):
     @property
     def counterparty_key(self) -> str | None:
         return self.counterparty_account.key if self.counterparty_account is not None else None
+
+
+class ManualMatch(Record):
+    """A person's decision that a bank line nobody matched pays these invoices (schema version 3).
+
+    Written by the case store when a treasury analyst matches an unmatched_settlement case by hand, and
+    applied by the engine like any input: the invoices are paid, an instruction in flight for exactly them
+    is settled, and a re-run from the same inputs makes the same decision again.
+    """
+
+    entry_id: str = Field(min_length=1, max_length=200, description="the bank line: its entry reference")
+    invoice_ids: tuple[str, ...] = Field(min_length=1, max_length=20, description="what the line pays, in order")
+    matched_by: str = Field(min_length=1, max_length=200, description="who decided")
+    case_id: str | None = Field(default=None, max_length=64, description="the case the decision closed")
+    note: str | None = Field(default=None, max_length=4000)
+
+    @field_validator("invoice_ids")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("an invoice is named twice")
+        if any(not invoice_id for invoice_id in value):
+            raise ValueError("an invoice id is empty")
+        return value

@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +257,7 @@ def cmd_project(args: argparse.Namespace) -> int:
     print(
         f"read {summary.records:,} exception records, applied {summary.applied:,}"
         + (f", {summary.unreadable:,} unreadable (named above)" if summary.unreadable else "")
+        + (f"; sent {summary.sent:,} manual matches to the engine" if summary.sent else "")
     )
     return 0
 
@@ -279,22 +281,31 @@ def _run_with_progress(
     config: Config | None = None,
 ) -> embedded.RunSummary:
     config = config or Config()
-    with run_sinks(config, out_dir) as sinks:
-        return _run_with_sinks(input_dir, out_dir, state_dir, checkpoint_every, console, show, metrics, config, sinks)
+    with run_sinks(config, out_dir) as extras:
+        return _run_with_sinks(input_dir, out_dir, state_dir, checkpoint_every, console, show, metrics, config, extras)
+
+
+@dataclass(frozen=True)
+class RunExtras:
+    """What a run has beside its input and output files, as the config asks."""
+
+    sinks: Callable[[str], list[Sink]] | None = None  # the case store's and the webhooks', made with the run id
+    cases: embedded.CaseFeed | None = None  # the case store, whose manual matches and actions the run reads
 
 
 @contextmanager
-def run_sinks(config: Config, out_dir: Path) -> Iterator[Callable[[str], list[Sink]] | None]:
+def run_sinks(config: Config, out_dir: Path) -> Iterator[RunExtras]:
     """The sinks a run has beside its files, as the config asks: the case store, webhooks. Closed (and the
     webhooks given `[delivery] drain_seconds` to go out) when the run ends."""
     url = config.case_store_url(out_dir)
     targets = targets_of(config) if config.webhooks else []
     if url is None and not targets:
-        yield None
+        yield RunExtras()
         return
     with ExitStack() as stack:
         out_dir.mkdir(parents=True, exist_ok=True)
         made: list[Callable[[str], Sink]] = []
+        store = None
         if url is not None:
             from .cases.store import CaseStore
             from .sinks.cases import CaseStoreSink
@@ -313,7 +324,7 @@ def run_sinks(config: Config, out_dir: Path) -> Iterator[Callable[[str], list[Si
             delivery = DeliveryThread(Deliverer(outbox, {t.name: t for t in targets})).start()
             stack.callback(delivery.finish, config.delivery.drain_seconds)
             made.append(lambda run_id: WebhookSink(outbox, targets))
-        yield lambda run_id: [make(run_id) for make in made]
+        yield RunExtras(lambda run_id: [make(run_id) for make in made], store)
 
 
 def _run_with_sinks(
@@ -325,13 +336,13 @@ def _run_with_sinks(
     show: bool,
     metrics: RunMetrics | None,
     config: Config,
-    sinks: Callable[[str], list[Sink]] | None,
+    extras: RunExtras,
 ) -> embedded.RunSummary:
     settings, options = config.engine_settings(), config.ingest_options()
     if not show:
         return embedded.run(
             input_dir, out_dir, state_dir, settings, checkpoint_every, ingest_options=options, metrics=metrics,
-            sinks=sinks,
+            sinks=extras.sinks, cases=extras.cases,
         )
     columns = (
         TextColumn("reconciling"),
@@ -351,7 +362,8 @@ def _run_with_sinks(
             progress=lambda events, done: bar.update(task, completed=done, events=events),
             ingest_options=options,
             metrics=metrics,
-            sinks=sinks,
+            sinks=extras.sinks,
+            cases=extras.cases,
         )
     return summary
 

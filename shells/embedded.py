@@ -14,10 +14,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from reconstream.models.base import iso
+from reconstream.models.cases import CaseAction
 from reconstream.models.events import STREAM_ORDER
 from reconstream.streams import Engine, Output, Settings
 from reconstream.tables import MemoryStore, RocksStore, Store
@@ -25,12 +26,18 @@ from reconstream.tables.state import EngineState
 
 from . import collector
 from .formats.canonical import IngestOptions
-from .inputs import InputLine, Position, Stream, file_name, merged
+from .inputs import CaseEvents, InputLine, Position, Stream, file_name, merged
 from .metrics import ObservedEngine, RunMetrics
-from .outputs import AuditChain
+from .outputs import CASE_ACTIONS, AuditChain
 from .sinks import FileSink, Sink
 
 Progress = Callable[[int, int], None]  # (lines read, bytes read)
+
+
+class CaseFeed(CaseEvents, Protocol):
+    """The case store as the run reads it: the events people's actions made, and the actions themselves."""
+
+    def people_actions_after(self, seq: int, limit: int = 1000) -> list[tuple[int, CaseAction, str]]: ...
 
 
 @dataclass
@@ -102,8 +109,10 @@ class EmbeddedRunner:
         ingest_options: IngestOptions | None = None,
         metrics: RunMetrics | None = None,
         sinks: Callable[[str], list[Sink]] | None = None,
+        cases: CaseFeed | None = None,
     ) -> None:
         self.input_dir, self.out_dir = input_dir, out_dir
+        self.cases = cases  # the case store: its manual matches are inputs, its people's actions audited
         self.metrics = metrics
         self.checkpoint_every = checkpoint_every
         self.ingest_options = ingest_options  # lookups for the bank files of input_dir/bank
@@ -133,7 +142,8 @@ class EmbeddedRunner:
     def run(self, progress: Progress | None = None) -> RunSummary:
         started = time.perf_counter()
         since_checkpoint = 0
-        for line in merged(self.input_dir, self.positions, self.ingest_options):
+        self._audit_case_actions()
+        for line in merged(self.input_dir, self.positions, self.ingest_options, self.cases):
             self._apply(line)
             self.positions[line.name] = line.after
             since_checkpoint += 1
@@ -169,6 +179,18 @@ class EmbeddedRunner:
         self.summary.outcomes[outcome] += 1
         self.summary.count(outputs)
 
+    def _audit_case_actions(self) -> None:
+        """What people did on cases since the last checkpoint, appended to the run's audit chain."""
+        if self.cases is None:
+            return
+        done = self.positions.get(CASE_ACTIONS, Position()).line
+        while batch := self.cases.people_actions_after(done):
+            for done, action, case_hash in batch:
+                entry = self.audit.record_case_action(done, action, case_hash)
+                for sink in self.sinks:
+                    sink.add_audit(entry, self.audit.seq)
+        self.positions[CASE_ACTIONS] = Position(0, done, 0)
+
     def _report_lag(self) -> None:
         """The embedded shell's consumer lag: lines of each input file not applied yet."""
         if self.metrics is None:
@@ -178,6 +200,7 @@ class EmbeddedRunner:
             self.metrics.set_consumer_lag(name, 0, total - (position.line if position else 0))
 
     def _checkpoint(self) -> None:
+        self._audit_case_actions()
         collector.settle()
         self._report_lag()
         # Every sink first, then the state with the input positions: a crash between the two replays
@@ -238,8 +261,11 @@ def run(
     ingest_options: IngestOptions | None = None,
     metrics: RunMetrics | None = None,
     sinks: Callable[[str], list[Sink]] | None = None,
+    cases: CaseFeed | None = None,
 ) -> RunSummary:
-    runner = EmbeddedRunner(input_dir, out_dir, state_dir, settings, checkpoint_every, ingest_options, metrics, sinks)
+    runner = EmbeddedRunner(
+        input_dir, out_dir, state_dir, settings, checkpoint_every, ingest_options, metrics, sinks, cases
+    )
     try:
         return runner.run(progress)
     finally:

@@ -8,9 +8,10 @@ event time is what the engine sees.
 
 Sources: `<stream>.jsonl` for each stream present, then every visible file directly inside `bank/` (a
 drop folder, in name order), whatever its format: pain.002, camt.05x, MT940/942, BAI2, UBL, CSV or JSON
-rows. A bank file's events join the merge on the stream each event belongs to; a record it cannot
-convert (or a file in no format we read) becomes a bad record like a bad JSONL line. Nothing else in the
-folder is read (labels.json, notes).
+rows; with a case store, the events people's actions made there (a manual match). A bank file's events
+join the merge on the stream each event belongs to; a record it cannot convert (or a file in no format
+we read) becomes a bad record like a bad JSONL line. Nothing else in the folder is read (labels.json,
+notes).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import heapq
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import orjson
 from reconstream.models.base import to_micros
@@ -188,17 +189,45 @@ def _fallback_stream(path: Path) -> Stream:
         return Stream.SETTLEMENTS
 
 
+CASE_EVENTS = "cases/engine_events"  # the source name of the events people's actions made (a manual match)
+
+
+class CaseEvents(Protocol):
+    """Where the events people's actions made are kept: the case store (shells/cases/store.py)."""
+
+    def engine_events_after(self, seq: int, limit: int = 1000) -> list[tuple[int, str, bytes]]: ...
+
+
+def read_case_events(feed: CaseEvents, start: Position) -> Iterator[InputLine]:
+    """The case store's events after `start.line` (a timeline seq), as they stand when the run reads them:
+    each is read like a JSONL line of its stream, so a bad one is dead-lettered the same way."""
+    seq, last_time = start.line, start.time_us
+    while batch := feed.engine_events_after(seq):
+        for seq, stream_name, raw in batch:
+            stream = Stream(stream_name)
+            event, error, last_time = classify(raw, stream, last_time)
+            after = Position(0, seq, last_time)
+            key = (last_time, STREAM_ORDER[stream.value], seq)
+            yield InputLine(key, stream, raw, event, error, after, CASE_EVENTS, seq)
+
+
 def bank_files(input_dir: Path) -> list[Path]:
     """The files of `bank/`: visible files directly inside it, in name order (as `recon ingest DIR` reads)."""
     folder = input_dir / BANK_DIR
     return expand([folder]) if folder.is_dir() else []
 
 
-def merged(input_dir: Path, start: Mapping[str, Position], options: IngestOptions | None = None) -> Iterator[InputLine]:
+def merged(
+    input_dir: Path,
+    start: Mapping[str, Position],
+    options: IngestOptions | None = None,
+    cases: CaseEvents | None = None,
+) -> Iterator[InputLine]:
     """Every source, merged by (event time, stream rank, line number); `start` maps source names to positions.
 
-    On equal keys the JSONL files come first (in stream order), then the bank files in name order: heapq.merge
-    is stable, so the order stays total and repeatable, and resuming from saved positions continues it exactly.
+    On equal keys the JSONL files come first (in stream order), then the bank files in name order, then the
+    case store's events: heapq.merge is stable, so the order stays total and repeatable, and resuming from
+    saved positions continues it exactly.
     """
     readers = [
         read_stream(input_dir / file_name(stream), stream, start.get(file_name(stream), Position()))
@@ -208,6 +237,8 @@ def merged(input_dir: Path, start: Mapping[str, Position], options: IngestOption
     for path in bank_files(input_dir):
         name = f"{BANK_DIR}/{path.name}"
         readers.append(read_bank_file(path, name, start.get(name, Position()), options))
+    if cases is not None:
+        readers.append(read_case_events(cases, start.get(CASE_EVENTS, Position())))
     return heapq.merge(*readers, key=lambda line: line.key)
 
 

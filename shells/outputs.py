@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from reconstream.models.base import iso
+from reconstream.models.cases import CaseAction
 from reconstream.streams import Output
 
 OUTPUT_FILES = ("exceptions", "matches", "classified_lines", "status_updates", "dead_letters", "audit")
 GENESIS = "0" * 64
+CASE_ACTIONS = "cases/actions"  # the source name of people's actions in the audit log and the checkpoint
 
 
 def record_json(output: Output) -> bytes:
@@ -41,6 +44,27 @@ class AuditChain:
             "event_type": event_type,
             "outcome": outcome,
             "outputs": [output_id(o) for o in outputs],
+            "prev": self.head,
+        }
+        record["hash"] = self.head = chain_hash(self.head, record)
+        return record
+
+    def record_case_action(self, case_seq: int, action: CaseAction, case_hash: str) -> dict[str, Any]:
+        """A person's action on a case, in the same chain as the engine's decisions. `case_hash` is the entry's
+        hash in the case store's own chain: either log proves the other was not rewritten."""
+        self.seq += 1
+        record: dict[str, Any] = {
+            "seq": self.seq,
+            "source": f"{CASE_ACTIONS}:{case_seq}",
+            "event_type": f"case.{action.kind.value}",
+            "outcome": "case_action",
+            "exception_id": action.exception_id,
+            "actor": action.actor,
+            "at": iso(action.at),
+            "note": action.note,
+            "before": action.before,
+            "after": action.after,
+            "case_hash": case_hash,
             "prev": self.head,
         }
         record["hash"] = self.head = chain_hash(self.head, record)

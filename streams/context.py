@@ -20,6 +20,8 @@ from reconstream.models.ids import stable_id
 from reconstream.models.outputs import ApStatus, StatusUpdate
 from reconstream.tables.state import EngineState
 
+from .parties import parties_of
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -91,6 +93,9 @@ class Context:
         )
         if exception.exception_id in self.state.exceptions:
             return None  # the same cause seen again: never a second exception
+        parties = parties_of(finding.refs, self)
+        if any(parties):
+            exception = exception.model_copy(update=parties._asdict())
         self.state.exceptions[exception.exception_id] = exception
         self.emit("exceptions", exception)
         return exception

@@ -19,6 +19,7 @@ from .bank_acks import on_bank_ack
 from .context import Context, Output, Settings
 from .errors import OrphanEvent
 from .invoices import on_invoice, on_invoice_status
+from .manual_matches import on_manual_match
 from .master_data import on_goods_receipt, on_purchase_order, on_vendor
 from .payments import on_payment_batch
 from .settlements import on_settlement
@@ -34,7 +35,11 @@ HANDLERS: dict[str, Callable[[Any, Context], None]] = {
     "bank_ack.received": on_bank_ack,
     "settlement.booked": on_settlement,
     "balance.reported": on_balance,
+    "settlement.matched_manually": on_manual_match,
 }
+
+# Made by people on cases, timed when they were made: applied at the engine's event time, never moving it.
+PEOPLES_DECISIONS = frozenset({"settlement.matched_manually"})
 
 _RAW_LIMIT = 4096  # a dead letter keeps enough of the input to fix it, not a whole runaway line
 WATERMARK_KEY = "watermark_us"
@@ -59,7 +64,8 @@ class Engine:
         """Apply one valid event. An event id seen before changes nothing and emits nothing."""
         if event.event_id in self.state.seen_events:
             return []
-        self._advance(to_micros(event.event_time))
+        if event.event_type not in PEOPLES_DECISIONS:
+            self._advance(to_micros(event.event_time))
         try:
             HANDLERS[event.event_type](event, self.ctx)
         except OrphanEvent as orphan:

@@ -25,7 +25,7 @@ from reconstream.models.outputs import ApStatus, ClassifiedLine, Match, MatchMet
 from reconstream.models.payments import CreditDebit, Settlement
 from reconstream.tables.records import InstructionState, InvoiceStage
 
-from . import cash, payment_index, retention, returns
+from . import cash, payment_index, retention, returns, unmatched_lines
 from .context import Context
 from .payments import take_out_of_flight
 
@@ -73,7 +73,9 @@ def match_by_rules(
             return  # the bank's codes say it pays no supplier invoice: routed to whoever books it
         finding = decision.finding(line)
         assert finding is not None
-        # The review queue: the line, the candidates weighed and why none was taken.
+        # The review queue: the line, the candidates weighed and why none was taken; it waits there for a
+        # person to match it by hand (streams/manual_matches.py).
+        unmatched_lines.await_match(entry, to_micros(at), ctx)  # first: the exception names its company code
         ctx.raise_finding(finding, at, correlation_id)
         return
     match = decision.match
@@ -166,10 +168,15 @@ def paid_instruction(match: pm.PaymentMatch, ctx: Context) -> InstructionState |
     """The open instruction a match pays: named by its end-to-end id, or the live one for exactly its invoices."""
     if match.end_to_end_id is not None:
         return ctx.state.instructions.get(match.end_to_end_id)
-    first = ctx.state.invoices.get(match.invoice_ids[0]) if match.invoice_ids else None
+    return live_instruction(match.invoice_ids, ctx) if match.invoice_ids else None
+
+
+def live_instruction(invoice_ids: tuple[str, ...], ctx: Context) -> InstructionState | None:
+    """Our instruction for exactly these invoices, if it is still in flight (neither settled nor rejected)."""
+    first = ctx.state.invoices.get(invoice_ids[0])
     for e2e in first.live_payments if first is not None else ():
         state = ctx.state.instructions.get(e2e)
-        if state is not None and set(state.instruction.invoice_ids) == set(match.invoice_ids):
+        if state is not None and set(state.instruction.invoice_ids) == set(invoice_ids):
             return None if state.settled or state.rejected else state
     return None
 

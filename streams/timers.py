@@ -13,12 +13,16 @@ from .invoices import POSTING_TIMER
 from .payments import ACK_TIMER, SETTLEMENT_TIMER
 from .retention import RETIRE_TIMER, retire
 from .settlements import HOLD_TIMER, hold_expired
+from .unmatched_lines import UNMATCHED_TIMER, forget
 
 
 def on_timer(timer: Timer, ctx: Context) -> None:
     at = from_micros(timer.deadline_us)
     if timer.kind == HOLD_TIMER:
         hold_expired(timer.ref, at, ctx)
+        return
+    if timer.kind == UNMATCHED_TIMER:
+        forget(timer.ref, ctx)
         return
     if timer.kind == RETIRE_TIMER:
         retire(timer.ref, ctx)

@@ -31,6 +31,8 @@ class EngineState:
         # Bank lines that name an invoice captured but not yet posted: held until it is (or a window ends).
         self.held_lines = store.table("held_lines", ModelCodec(Settlement))
         self.awaited_postings = store.table("awaited_postings", JSON)  # invoice id -> entry ids held for it
+        # Lines the rules left to treasury's review, kept until a person matches one by hand (or a window ends).
+        self.unmatched_lines = store.table("unmatched_lines", ModelCodec(Settlement))
         # What each applied bank line paid, and where a return of it is found (streams/returns.py).
         self.applied_payments = store.table("applied_payments", JSON)
         self.returns_index = store.table("returns_index", JSON)

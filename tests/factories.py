@@ -183,3 +183,16 @@ def paid_invoice_flow(settle_amount: str = "119.00") -> list[Event]:
         ack("2026-11-04T06:10:00Z"),
         settlement("2026-11-05T08:00:00Z", amount=settle_amount),
     ]
+
+
+def manual_match(
+    at: str, entry_id: str, invoice_ids: tuple[str, ...], by: str = "tina.treasury", **envelope: Any
+) -> Event:
+    """A treasury analyst's match of a bank line by hand, as the case store writes it (schema version 3)."""
+    return event(
+        "settlement.matched_manually",
+        at,
+        {"entry_id": entry_id, "invoice_ids": list(invoice_ids), "matched_by": by, "case_id": "exc-test"},
+        schema_version=3,
+        **envelope,
+    )

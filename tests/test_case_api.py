@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from reconstream.models.cases import Role
 from reconstream.models.exceptions import Category, raise_exception
 from reconstream.shells.auth import ApiKeys, Authenticator, OidcSettings, OidcVerifier, key_digest
-from reconstream.shells.cases.store import CaseStore
+from reconstream.shells.cases.store import CaseQuery, CaseStore
 from reconstream.shells.web import RunFolder, create_app
 
 AT = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -272,3 +272,26 @@ def test_resolving_a_queue_clears_its_overdue_gauges(client: TestClient) -> None
     assert gauge(scrape, "recon_cases_open", "ap") == 0
     assert gauge(scrape, "recon_case_oldest_open_age_seconds", "ap") == 0
     assert gauge(scrape, "recon_cases_open", "treasury") == 2  # another queue is untouched
+
+
+def test_a_treasury_analyst_matches_a_line_by_hand_and_the_engine_event_is_kept(
+    client: TestClient, store: CaseStore
+) -> None:
+    line = store.find(CaseQuery(category="unmatched_settlement")).cases[0]
+    url = f"/api/cases/{line.exception_id}/actions"
+    body = {"kind": "manually_matched", "invoice_ids": ["INV-100"], "expected_version": line.version}
+    assert client.post(url, json=body, headers=bearer(Role.AP_CLERK)).status_code == 403  # not AP's queue
+    done = client.post(url, json=body, headers=bearer(Role.TREASURY_ANALYST))
+    assert done.status_code == 200, done.text
+    assert done.json()["case"]["resolution_code"] == "manually_matched"
+    [(_, stream, raw)] = store.engine_events_after(0)
+    event = orjson.loads(raw)
+    assert stream == "manual_matches" and event["payload"]["matched_by"] == "treasury_analyst-person"
+    assert event["payload"]["entry_id"] == "ENTRY-7" and event["payload"]["invoice_ids"] == ["INV-100"]
+    bulk = {"filter": {"category": "unmatched_settlement"}, "command": {"kind": "manually_matched",
+                                                                          "invoice_ids": ["INV-100"]}}  # fmt: skip
+    assert client.post("/api/cases/bulk", json=bulk, headers=bearer(Role.TREASURY_ANALYST)).status_code == 422
+    other = store.find(CaseQuery(category="duplicate_invoice")).cases[0]
+    wrong = client.post(f"/api/cases/{other.exception_id}/actions", json=body | {"expected_version": 1},
+                        headers=bearer(Role.ADMIN))  # fmt: skip
+    assert wrong.status_code == 422 and "unmatched bank line" in wrong.json()["detail"]

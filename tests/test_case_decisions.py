@@ -151,6 +151,8 @@ def test_a_persons_resolution_is_kept_when_the_engine_resolves_too() -> None:
         (CLERK, CaseCommand(kind=ActionKind.RESOLVED), "invalid", "resolution_code"),
         (CLERK, CaseCommand(kind=ActionKind.REOPENED), "invalid", "status"),
         (CLERK, CaseCommand(kind=ActionKind.SNOOZED, snoozed_until=AT), "invalid", "snoozed_until"),
+        (CLERK, CaseCommand(kind=ActionKind.MANUALLY_MATCHED, invoice_ids=("I1",)), "invalid", "kind"),
+        (CLERK, CaseCommand(kind=ActionKind.MANUALLY_MATCHED), "invalid", "invoice_ids"),
         (
             CLERK,
             CaseCommand(kind=ActionKind.RESOLVED, resolution_code=ResolutionCode.RESOLVED_BY_ENGINE),
@@ -202,3 +204,41 @@ def test_reopening_a_resolved_case_clears_its_resolution() -> None:
     assert isinstance(outcome, decide.Change)
     assert outcome.case.status is CaseStatus.OPEN and outcome.case.resolution_code is None
     assert outcome.actions[0].before["resolution_code"] == "duplicate_confirmed_blocked"
+
+
+TREASURY = Actor(name="tina", role=Role.TREASURY_ANALYST)
+
+
+def unmatched_line() -> Case:
+    exception = raise_exception(
+        Category.UNMATCHED_SETTLEMENT, ("S-9",), "114.50 EUR booked 2026-11-05: no open payment or invoice fits",
+        AT, amount=Decimal("114.50"), currency="EUR",
+    )  # fmt: skip
+    change = decide.project(None, exception, AT)
+    assert change is not None
+    return change.case
+
+
+def test_a_manual_match_resolves_the_case_and_makes_one_engine_event() -> None:
+    case = unmatched_line()
+    command = CaseCommand(kind=ActionKind.MANUALLY_MATCHED, invoice_ids=("I1", "I2"), note="charges taken")
+    outcome = decide.act(case, command, TREASURY, LATER)
+    assert isinstance(outcome, decide.Change)
+    assert (outcome.case.status, outcome.case.resolution_code) == (CaseStatus.RESOLVED, ResolutionCode.MANUALLY_MATCHED)
+    (entry,) = outcome.actions
+    assert entry.kind is ActionKind.MANUALLY_MATCHED and entry.after["invoice_ids"] == ["I1", "I2"]
+    (event,) = outcome.events
+    assert event["event_type"] == "settlement.matched_manually" and event["schema_version"] == 3
+    assert event["payload"] == {"entry_id": "S-9", "invoice_ids": ["I1", "I2"], "matched_by": "tina",
+                                "case_id": case.exception_id}  # fmt: skip
+    again = decide.act(case, command, TREASURY, LATER + timedelta(minutes=1))
+    assert isinstance(again, decide.Change) and again.events[0]["event_id"] == event["event_id"]  # same version seen
+    closed = decide.act(outcome.case, command, TREASURY, LATER)
+    assert isinstance(closed, decide.Refusal) and closed.field == "status"  # a resolved line is not matched twice
+
+
+def test_only_treasury_matches_a_bank_line() -> None:
+    refused = decide.act(
+        unmatched_line(), CaseCommand(kind=ActionKind.MANUALLY_MATCHED, invoice_ids=("I1",)), CLERK, LATER
+    )
+    assert isinstance(refused, decide.Refusal) and refused.code == "forbidden"

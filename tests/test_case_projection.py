@@ -4,8 +4,11 @@ on a real PostgreSQL server."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -13,8 +16,11 @@ import pytest
 from case_dump import dump
 from crashes import kill_mid_run_then_finish, kill_rng
 from postgres_server import PostgresServer
+from reconstream.matchers.cases import Refusal
+from reconstream.models.cases import ActionKind, Actor, CaseCommand, Role
+from reconstream.models.exceptions import Category
 from reconstream.shells.cases.database import database_url
-from reconstream.shells.cases.store import CaseStore
+from reconstream.shells.cases.store import CaseQuery, CaseStore
 from reconstream.synthetic import generate
 
 RECON = [sys.executable, "-m", "reconstream.shells.cli"]
@@ -110,3 +116,60 @@ def test_a_password_written_into_the_url_stops_the_run_without_echoing_it(month_
     )
     assert result.returncode == 2
     assert "password_env" in result.stderr and "hunter2-secret" not in result.stderr + result.stdout
+
+
+def people_worked(month_end: Path, reference: Path, into: Path) -> int:
+    """The reference run's case store after treasury matched every unmatched bank line by hand to an invoice
+    of its currency (some still open, some paid already: those the engine refuses) and AP commented."""
+    by_currency: dict[str, list[str]] = {}
+    for line in (month_end / "invoices.jsonl").read_bytes().splitlines():
+        with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError):  # the month's planted bad lines
+            payload = orjson.loads(line)["payload"]
+            by_currency.setdefault(payload["currency"], []).append(payload["invoice_id"])
+    shutil.copy(reference / "cases.sqlite", into)
+    store = CaseStore(f"sqlite:///{into}")
+    treasury, clerk = Actor(name="tina", role=Role.TREASURY_ANALYST), Actor(name="ana", role=Role.AP_CLERK)
+    at = datetime(2026, 11, 26, 9, tzinfo=UTC)
+    matched = 0
+    try:
+        for case in store.find(CaseQuery(status="open", limit=10_000)).cases:
+            if case.category is Category.UNMATCHED_SETTLEMENT and case.currency in by_currency:
+                invoices = by_currency[case.currency]
+                chosen = (invoices[(matched * 97) % len(invoices)],)
+                command = CaseCommand(kind=ActionKind.MANUALLY_MATCHED, invoice_ids=chosen)
+                matched += not isinstance(store.act(case.exception_id, command, treasury, at), Refusal)
+            elif case.owner_queue.value == "ap" and matched % 3 == 0:
+                store.act(case.exception_id, CaseCommand(kind=ActionKind.COMMENTED, note="looking"), clerk, at)
+    finally:
+        store.close()
+    return matched
+
+
+def test_a_killed_run_with_people_s_work_in_its_store_resumes_exactly(
+    month_end: Path, reference: Path, tmp_path: Path
+) -> None:
+    assert people_worked(month_end, reference, tmp_path / "people.sqlite") >= 5
+    outputs = {}
+    for name, kills in (("whole", 0), ("killed", 2)):
+        store_file = tmp_path / f"{name}.sqlite"
+        shutil.copy(tmp_path / "people.sqlite", store_file)
+        config = tmp_path / f"{name}.toml"
+        config.write_text(f'[database]\nurl = "sqlite:///{store_file}"\n')
+        out = tmp_path / name
+        command = [
+            *RECON, "run", "--config", str(config), "--input", str(month_end), "--out", str(out),
+            "--state-dir", str(tmp_path / f"{name}-state"), "--checkpoint-every", "300", "--quiet",
+        ]  # fmt: skip
+        if kills:
+            kill_mid_run_then_finish(command, out, kill_rng(), kills=kills)
+        else:
+            subprocess.run(command, check=True)
+        outputs[name] = {f.name: f.read_bytes() for f in sorted(out.glob("*.jsonl"))}
+        outputs[name]["cases"] = dump(f"sqlite:///{store_file}")  # type: ignore[assignment]
+    assert outputs["killed"] == outputs["whole"]
+    audit = [orjson.loads(line) for line in outputs["whole"]["audit.jsonl"].splitlines()]
+    assert sum(record.get("outcome") == "case_action" for record in audit) > 5
+    manual = [record for record in audit if record.get("event_type") == "settlement.matched_manually"]
+    assert {record["outcome"] for record in manual} == {"applied", "dead_letter"}  # both paths taken
+    verified = subprocess.run([*RECON, "audit", "verify", str(tmp_path / "killed")], capture_output=True, check=False)
+    assert verified.returncode == 0, verified.stdout

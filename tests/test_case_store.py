@@ -177,6 +177,24 @@ def test_queries_filter_search_and_page_within_the_roles_queues(store: CaseStore
     assert [c.refs[0] for c in store.find(CaseQuery(assignee="ben")).cases] == ["INV-3"]
 
 
+def test_company_code_and_vendor_filter_and_search(store: CaseStore) -> None:
+    parties = [("1000", "V1", "Nordwind Logistik GmbH"), ("2000", "V2", "Aubépine Holzbau"), (None, None, None)]
+    records = [
+        (n, exception(n).model_copy(update={"company_code": c, "vendor_id": v, "vendor_name": name}))
+        for n, (c, v, name) in enumerate(parties, start=1)
+    ]
+    store.project("run:a", records)
+
+    def found(**query: str) -> list[str | None]:
+        return [case.vendor_id for case in store.find(CaseQuery(**query)).cases]  # type: ignore[arg-type]
+
+    assert found(company_code="2000") == ["V2"]
+    assert found(vendor="V1") == ["V1"]
+    assert found(vendor="holzbau") == ["V2"]  # words of the name, any case, accents kept
+    assert found(search="nordwind logistik gmbh") == ["V1"]
+    assert store.get(records[0][1].exception_id).company_code == "1000"  # type: ignore[union-attr]
+
+
 def test_money_and_times_come_back_exact(store: CaseStore) -> None:
     store.project("run:a", [(1, exception(1, amount="12345678901234567.89"))])
     case = store.get(exception(1).exception_id)

@@ -1,7 +1,8 @@
 """Kafka mode's case store and owner topics: each owner queue's topic holds its exceptions; `recon project`
 over a real broker gives the cases an embedded run of the same month gives, the API answers the same
 queues over both, and a projector killed mid-way and restarted neither loses nor doubles a timeline
-entry. Every process is a real `recon` subprocess."""
+entry; a manual match made on a case goes back to the worker holding the bank line and is applied there.
+Every process is a real `recon` subprocess."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,14 @@ import orjson
 import pytest
 from case_dump import dump
 from fastapi.testclient import TestClient
+from reconstream.models.cases import ActionKind, CaseCommand
 from reconstream.models.exceptions import OwnerQueue
 from reconstream.shells.cases.store import CaseStore
 from reconstream.shells.kafka.tail import read_topic
 from reconstream.shells.web import RunFolder, create_app
 from reconstream.synthetic import generate
 from test_kafka_worker import RECON, REFUSED, env_for, finish, fresh_topics, produce, start_worker
+from test_manual_match_runs import TREASURY, scenario, unmatched_case, write_inputs
 
 pytestmark = pytest.mark.kafka
 
@@ -32,6 +36,7 @@ def comparable(rows: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, Any], l
     cases = {row["exception_id"]: row for row in rows["cases"] if row["category"] not in REFUSED}
     for row in cases.values():
         row.pop("updated_at_us")
+        row.pop("ledger_partition")  # Kafka's own: the partition that raised it
     actions = sorted(
         (a["exception_id"], a["kind"], a["actor"], a["at_us"], a["note"], a["before"], a["after"])
         for a in rows["actions"]
@@ -100,5 +105,49 @@ def test_projected_cases_equal_the_embedded_runs_and_survive_a_kill(kafka_bootst
     store = CaseStore(projected_url)
     try:
         assert store.verify()[1] is None
+    finally:
+        store.close()
+
+
+def test_a_manual_match_goes_back_to_the_ledger_that_holds_the_line(kafka_bootstrap: str, tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    write_inputs(inputs, scenario())
+    topics = fresh_topics()
+    produce(inputs, kafka_bootstrap, topics)
+    env = env_for(kafka_bootstrap, topics)
+    worker_dir = tmp_path / "w1"
+    finish(start_worker(kafka_bootstrap, topics, worker_dir, "w1"))
+    out = tmp_path / "projected"
+    project = [*RECON, "project", "--out", str(out), "--idle-exit", "3"]
+    subprocess.run(project, env=env, check=True, capture_output=True, timeout=300)
+
+    url = f"sqlite:///{out / 'cases.sqlite'}"
+    store = CaseStore(url)
+    try:
+        case = unmatched_case(store, "S-CHG")
+        command = CaseCommand(kind=ActionKind.MANUALLY_MATCHED, invoice_ids=("I1",))
+        store.act(case.exception_id, command, TREASURY, datetime.now(UTC))
+    finally:
+        store.close()
+    sent = subprocess.run(project, env=env, capture_output=True, text=True, timeout=300)
+    assert "sent 1 manual matches" in sent.stdout, sent.stdout + sent.stderr
+    finish(start_worker(kafka_bootstrap, topics, worker_dir, "w1"))  # the same worker, resumed: it holds the line
+    subprocess.run(project, env=env, check=True, capture_output=True, timeout=300)
+
+    matches = [orjson.loads(v) for _, v in read_topic(kafka_bootstrap, topics.output("matches"), to_end=True) if v]
+    [manual] = [m for m in matches if m["method"] == "manual"]
+    assert (manual["settlement_entry_id"], manual["end_to_end_id"], manual["invoice_ids"]) == ("S-CHG", "E1", ["I1"])
+    updates = [orjson.loads(v) for _, v in read_topic(kafka_bootstrap, topics.output("status_updates"), to_end=True)]
+    assert "paid" in [u["status"] for u in updates if u["invoice_id"] == "I1"]
+    dead = [v for _, v in read_topic(kafka_bootstrap, topics.output("dead_letters"), to_end=True) if v]
+    assert not dead
+    store = CaseStore(url)
+    try:
+        closed = unmatched_case(store, "S-CHG")
+        assert (closed.status.value, closed.resolution_code, closed.engine_status) == (
+            "resolved", "manually_matched", "resolved"
+        )
+        kinds = [action.kind.value for _, action in store.timeline(closed.exception_id)]
+        assert kinds == ["raised", "manually_matched", "engine_resolved"]
     finally:
         store.close()

@@ -36,8 +36,16 @@ cases = Table(
     Column("resolved_at_us", BigInteger),
     Column("version", Integer, nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
+    # Whose books and which supplier, as the engine knew them when it raised the exception (migration 0002).
+    Column("company_code", String(40)),
+    Column("vendor_id", String(200)),
+    Column("vendor_name", String(200)),
+    # Kafka mode: the input partition (ledger) whose worker raised it; a manual match is sent back there.
+    Column("ledger_partition", Integer),
 )
 Index("cases_queue", cases.c.owner_queue, cases.c.status, cases.c.first_seen_us)
+Index("cases_company", cases.c.company_code)
+Index("cases_vendor", cases.c.vendor_id)
 Index("cases_assignee", cases.c.assignee)
 Index("cases_correlation", cases.c.correlation_id)
 
@@ -82,4 +90,17 @@ projection_offsets = Table(
     metadata,
     Column("source", String(300), primary_key=True),
     Column("position", BigInteger, nullable=False),
+)
+
+# Input events people's actions make for the engine (a manual match), keyed by the seq of the timeline entry
+# that made them: written in that entry's transaction, so they follow the chain's order. The embedded run
+# reads them as an input source; in Kafka mode `recon project` sends them to their input topic.
+engine_events = Table(
+    "engine_events",
+    metadata,
+    Column("action_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_id", String(200), nullable=False, unique=True),
+    Column("stream", String(40), nullable=False),
+    Column("exception_id", String(64), nullable=False),
+    Column("body", Text, nullable=False),  # the event's canonical JSON line
 )

@@ -9,7 +9,7 @@ after a kill, or a projector restarted, neither loses nor doubles a timeline ent
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,8 @@ from typing import Any
 import orjson
 from reconstream.matchers import cases as decide
 from reconstream.models.base import from_micros, iso, to_micros
-from reconstream.models.cases import Actor, Case, CaseAction, CaseCommand
+from reconstream.models.cases import ENGINE, Actor, Case, CaseAction, CaseCommand
+from reconstream.models.events import EVENT_TYPE_OF
 from reconstream.models.exceptions import ReconException
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy import case as sql_case
@@ -26,9 +27,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..outputs import chain_hash
 from .database import connect, migrate
-from .schema import audit_head, case_actions, case_refs, cases, projection_offsets
+from .schema import audit_head, case_actions, case_refs, cases, engine_events, projection_offsets
 
 _CHUNK = 500  # ids per IN (...) lookup: under every database's parameter limit
+_STREAM_OF = {event_type: stream.value for stream, event_type in EVENT_TYPE_OF.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,19 @@ class Projected:
     applied: int  # records applied (raised, resolved, changed or seen again)
     skipped: int  # records at or below the source's committed position: applied before
     actions: int  # timeline entries written
+
+
+@dataclass(frozen=True, slots=True)
+class EventToSend:
+    """An event a person's action made, with where its case came from: the ledger partition that raised
+    the exception (None before workers said so) and the company code it concerns."""
+
+    seq: int
+    event_id: str
+    stream: str
+    body: bytes
+    ledger_partition: int | None
+    company_code: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +63,12 @@ class CaseQuery:
     severity: str | None = None
     status: str | None = None
     assignee: str | None = None
+    company_code: str | None = None
+    vendor: str | None = None  # a vendor id, or words of the vendor's name
     first_seen_before: datetime | None = None  # age: raised before this
     overdue_at: datetime | None = None  # only cases open past their due time at this moment
     not_snoozed_at: datetime | None = None  # leave out cases snoozed beyond this moment
-    search: str | None = None  # an exception, invoice, end-to-end or correlation id, or words of the reason
+    search: str | None = None  # an exception, invoice, end-to-end or correlation id, vendor name or reason words
     limit: int = 100
     offset: int = 0
 
@@ -79,8 +96,14 @@ class CaseStore:
             self.reader.dispose()
 
     # -- the engine's side ------------------------------------------------------------------------------
-    def project(self, source: str, records: Iterable[tuple[int, ReconException]]) -> Projected:
-        """Apply exception records of one source, in order, each with its position; all or nothing."""
+    def project(
+        self,
+        source: str,
+        records: Iterable[tuple[int, ReconException]],
+        ledgers: Mapping[str, int] | None = None,
+    ) -> Projected:
+        """Apply exception records of one source, in order, each with its position; all or nothing.
+        `ledgers`: in Kafka mode, the input partition each exception id came from."""
         records = list(records)
         with self.writer.begin() as db:
             chain = _Chain.locked(db)
@@ -101,6 +124,11 @@ class CaseStore:
                     chain.append(db, action)
                     actions += 1
             _save(db, changed, existing)
+            for exception_id, partition in sorted((ledgers or {}).items()):
+                if exception_id in known:
+                    db.execute(
+                        update(cases).where(cases.c.exception_id == exception_id).values(ledger_partition=partition)
+                    )
             chain.commit(db)
             position = max(position for position, _ in fresh)
             if done is None:
@@ -130,8 +158,69 @@ class CaseStore:
             _save(db, {exception_id: outcome.case}, {exception_id})
             for action in outcome.actions:
                 chain.append(db, action)
+            for event in outcome.events:
+                db.execute(
+                    insert(engine_events).values(
+                        action_seq=chain.seq,
+                        event_id=event["event_id"],
+                        stream=_STREAM_OF[event["event_type"]],
+                        exception_id=exception_id,
+                        body=orjson.dumps(event).decode(),
+                    )
+                )
             chain.commit(db)
             return outcome
+
+    # -- what people's actions send on ------------------------------------------------------------------
+    def engine_events_after(self, seq: int, limit: int = 1000) -> list[tuple[int, str, bytes]]:
+        """(seq, stream, event line) of the engine's input events made after timeline seq `seq`, in order."""
+        with self.reader.connect() as db:
+            rows = db.execute(
+                select(engine_events)
+                .where(engine_events.c.action_seq > seq)
+                .order_by(engine_events.c.action_seq)
+                .limit(limit)
+            )
+            return [(row.action_seq, row.stream, row.body.encode()) for row in rows]
+
+    def events_to_send(self, seq: int, limit: int = 1000) -> list[EventToSend]:
+        """Like `engine_events_after`, with where each event's case came from (Kafka mode)."""
+        with self.reader.connect() as db:
+            rows = db.execute(
+                select(engine_events, cases.c.ledger_partition, cases.c.company_code)
+                .join(cases, cases.c.exception_id == engine_events.c.exception_id)
+                .where(engine_events.c.action_seq > seq)
+                .order_by(engine_events.c.action_seq)
+                .limit(limit)
+            )
+            return [
+                EventToSend(
+                    row.action_seq, row.event_id, row.stream, row.body.encode(), row.ledger_partition, row.company_code
+                )
+                for row in rows
+            ]
+
+    def mark(self, source: str, position: int) -> None:
+        """Record how far a source has been handled (e.g. events sent on to Kafka), outside any projection."""
+        with self.writer.begin() as db:
+            done = db.scalar(select(projection_offsets.c.position).where(projection_offsets.c.source == source))
+            if done is None:
+                db.execute(insert(projection_offsets).values(source=source, position=position))
+            elif position > done:
+                db.execute(
+                    update(projection_offsets).where(projection_offsets.c.source == source).values(position=position)
+                )
+
+    def people_actions_after(self, seq: int, limit: int = 1000) -> list[tuple[int, CaseAction, str]]:
+        """(seq, action, hash) of what people did after timeline seq `seq`: what a run's audit log takes in."""
+        with self.reader.connect() as db:
+            rows = db.execute(
+                select(case_actions)
+                .where(case_actions.c.seq > seq, case_actions.c.actor != ENGINE)
+                .order_by(case_actions.c.seq)
+                .limit(limit)
+            )
+            return [(row.seq, _action_of(row), row.hash) for row in rows]
 
     # -- reading ----------------------------------------------------------------------------------------
     def get(self, exception_id: str) -> Case | None:
@@ -313,6 +402,9 @@ def _row(case: Case) -> dict[str, Any]:
         "amount": str(case.amount) if case.amount is not None else None,
         "currency": case.currency,
         "correlation_id": case.correlation_id,
+        "company_code": case.company_code,
+        "vendor_id": case.vendor_id,
+        "vendor_name": case.vendor_name,
         "first_seen_us": to_micros(case.first_seen),
         "due_at_us": to_micros(case.due_at),
         "assignee": case.assignee,
@@ -340,6 +432,9 @@ def _case_of(row: Any) -> Case:
         amount=row.amount,
         currency=row.currency,
         correlation_id=row.correlation_id,
+        company_code=row.company_code,
+        vendor_id=row.vendor_id,
+        vendor_name=row.vendor_name,
         first_seen=from_micros(row.first_seen_us),
         due_at=from_micros(row.due_at_us),
         assignee=row.assignee,
@@ -377,11 +472,15 @@ def _where(query: CaseQuery) -> Any:
     conditions: list[Any] = []
     if query.queues is not None:
         conditions.append(cases.c.owner_queue.in_(sorted(query.queues)))
-    for name in ("owner", "category", "severity", "status", "assignee"):
+    for name in ("owner", "category", "severity", "status", "assignee", "company_code"):
         value = getattr(query, name)
         if value is not None:
             column = cases.c.owner_queue if name == "owner" else cases.c[name]
             conditions.append(column == value)
+    if query.vendor:
+        vendor = query.vendor.strip()
+        name = func.lower(cases.c.vendor_name).contains(vendor.lower(), autoescape=True)
+        conditions.append(or_(cases.c.vendor_id == vendor, name))
     if query.first_seen_before is not None:
         conditions.append(cases.c.first_seen_us < to_micros(query.first_seen_before))
     if query.overdue_at is not None:
@@ -397,6 +496,8 @@ def _where(query: CaseQuery) -> Any:
                 cases.c.exception_id == text,
                 cases.c.correlation_id == text,
                 cases.c.exception_id.in_(by_ref),
+                cases.c.vendor_id == text,
+                func.lower(cases.c.vendor_name).contains(text.lower(), autoescape=True),
                 func.lower(cases.c.reason).contains(text.lower(), autoescape=True),
             )
         )

@@ -17,10 +17,13 @@ from typing import Any
 
 from reconstream.models.accounts import AccountRef, AccountScheme, account_of, compact, read_account
 from reconstream.models.base import iso
-from reconstream.models.events import MALFORMED, SCHEMA_VERSION, SCHEMA_VIOLATION, EventError, validate
+from reconstream.models.events import MALFORMED, SCHEMA_VIOLATION, EventError, validate
 from reconstream.models.money import MINOR_UNITS, at_scale
 
 DIGEST_CHARS = 16
+# What the converters write: every field they fill is version 2's, and a worker not yet upgraded to a later
+# version (a rolling upgrade) still reads them. Raise it when a converter fills a field of a later version.
+CONVERTED_VERSION = 2
 
 
 class FieldError(ValueError):
@@ -116,7 +119,7 @@ class SourceFile:
         obj: dict[str, Any] = {
             "event_id": f"{self.fmt.replace('.', '')}-{key or self.digest + '-' + position}",
             "event_type": event_type,
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": CONVERTED_VERSION,
             "source_system": f"{self.system}:{self.name}",
             "event_time": iso(event_time),
         }

@@ -1,5 +1,6 @@
 """`recon project`: the Kafka shell's exceptions projected into the case store, so the pages and the API
-work on the same cases as after an embedded run.
+work on the same cases as after an embedded run; and the events people's actions made there (a manual
+match) sent back to the engine's input topics (case_events.py).
 
 Committed records only (read_committed: an aborted worker transaction is never seen). Offsets are not
 committed to Kafka: each partition's position is stored in the case store in the same transaction as the
@@ -21,6 +22,8 @@ from pydantic import ValidationError
 from reconstream.models.exceptions import ReconException
 
 from ..cases.store import CaseStore
+from ..sinks.topics import LEDGER_HEADER
+from .case_events import CaseEventSender
 from .topics import Topics
 
 
@@ -29,6 +32,7 @@ class ProjectionSummary:
     records: int = 0
     applied: int = 0
     unreadable: int = 0
+    sent: int = 0  # events people's actions made, sent to the engine's input topics
 
 
 def source_of(topic: str, partition: int) -> str:
@@ -52,6 +56,7 @@ def project_cases(
     # Partitions are assigned, not subscribed: no group to rebalance (a killed projector's membership would
     # hold its partitions until the session times out), and the positions are ours anyway.
     summary = ProjectionSummary()
+    sender = CaseEventSender(bootstrap, topics, store)
     try:
         consumer.assign(
             [
@@ -63,6 +68,7 @@ def project_cases(
         while idle_exit is None or time.monotonic() - last < idle_exit:
             messages = consumer.consume(num_messages=batch, timeout=0.5)
             by_partition: dict[int, list[tuple[int, ReconException]]] = defaultdict(list)
+            ledgers: dict[int, dict[str, int]] = defaultdict(dict)
             for message in messages:
                 error = message.error()
                 if error is not None:
@@ -73,13 +79,26 @@ def project_cases(
                 record = _exception(message.value(), message.partition(), message.offset(), summary)
                 if record is not None:
                     by_partition[message.partition()].append((message.offset(), record))
+                    ledger = _ledger_of(message.headers())
+                    if ledger is not None:
+                        ledgers[message.partition()][record.exception_id] = ledger
             for partition, records in sorted(by_partition.items()):
-                summary.applied += store.project(source_of(topic, partition), records).applied
-            if messages:
+                summary.applied += store.project(source_of(topic, partition), records, ledgers[partition]).applied
+            sent = sender.send_pending()
+            summary.sent += sent
+            if messages or sent:
                 last = time.monotonic()
     finally:
+        sender.close()
         consumer.close()
     return summary
+
+
+def _ledger_of(headers: list[tuple[str, bytes]] | None) -> int | None:
+    for name, value in headers or ():
+        if name == LEDGER_HEADER and value and value.isdigit():
+            return int(value)
+    return None
 
 
 def _partitions(consumer: Consumer, topic: str, timeout: float = 30.0) -> list[int]:

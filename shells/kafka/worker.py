@@ -320,7 +320,7 @@ class ReconciliationWorker:
         for number, ledger in self.ledgers.items():
             applied = 0
             for record in ledger.sequencer.pop_ready(lambda topic, n=number: self._caught_up(topic, n)):
-                self._emit(ledger.apply(record), record.received_ms, record.offset)
+                self._emit(ledger.apply(record), record.received_ms, record.offset, number)
                 self.consumed[(record.topic, number)] = record.offset + 1
                 applied += 1
             self.applied_by_partition[number] += applied
@@ -332,8 +332,8 @@ class ReconciliationWorker:
             self.first_applied_at = self.first_applied_at or self.last_applied_at
         return total
 
-    def _emit(self, outputs: list[Output], input_ms: int, offset: int) -> None:
-        self.sink.from_input(input_ms)
+    def _emit(self, outputs: list[Output], input_ms: int, offset: int, partition: int) -> None:
+        self.sink.from_input(input_ms, partition)
         for output in outputs:
             self.sink.add(output, offset)
 

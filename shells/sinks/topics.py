@@ -17,6 +17,7 @@ from ..outputs import output_id, record_json
 from .base import Sink
 
 LATENCY_HEADER = "recon-input-ts-ms"
+LEDGER_HEADER = "recon-ledger-partition"
 
 
 class TopicSink(Sink):
@@ -28,9 +29,10 @@ class TopicSink(Sink):
         self.on_full = on_full
         self._headers: list[tuple[str, bytes]] = []
 
-    def from_input(self, input_ms: int) -> None:
-        """The input the next outputs come from: its timestamp rides along, for produced-to-visible latency."""
-        self._headers = [(LATENCY_HEADER, str(input_ms).encode())]
+    def from_input(self, input_ms: int, partition: int) -> None:
+        """The input the next outputs come from: its timestamp rides along, for produced-to-visible latency,
+        and its partition (the ledger), which a manual match made on the case is sent back to."""
+        self._headers = [(LATENCY_HEADER, str(input_ms).encode()), (LEDGER_HEADER, str(partition).encode())]
 
     def add(self, output: Output, position: int) -> None:
         key, value = output_id(output).encode(), record_json(output)

@@ -36,6 +36,9 @@ class CaseView(BaseModel):
     amount: str | None = Field(description="decimal string in the currency's units")
     currency: str | None
     correlation_id: str | None
+    company_code: str | None
+    vendor_id: str | None
+    vendor_name: str | None
     first_seen: datetime
     due_at: datetime
     overdue: bool = Field(description="open past its due time at `as_of`")
@@ -78,6 +81,8 @@ class CaseFilter(BaseModel):
     severity: Severity | None = None
     status: CaseStatus | None = None
     assignee: str | None = None
+    company_code: str | None = Field(default=None, max_length=40)
+    vendor: str | None = Field(default=None, max_length=200, description="a vendor id, or words of its name")
     older_than_hours: int | None = Field(default=None, ge=0)
     overdue: bool = False
     include_snoozed: bool = True
@@ -108,6 +113,8 @@ def filter_params(
     severity: Severity | Literal[""] | None = None,
     status: CaseStatus | Literal[""] | None = None,
     assignee: str | None = None,
+    company_code: Annotated[str | None, Query(max_length=40)] = None,
+    vendor: Annotated[str | None, Query(max_length=200)] = None,
     older_than_hours: Annotated[str | None, Query(pattern=r"^[0-9]{0,6}$", description="whole hours")] = None,
     overdue: bool = False,
     include_snoozed: bool = True,
@@ -120,6 +127,8 @@ def filter_params(
         severity=severity or None,
         status=status or None,
         assignee=assignee or None,
+        company_code=company_code or None,
+        vendor=vendor or None,
         older_than_hours=int(older_than_hours) if older_than_hours else None,
         overdue=overdue,
         include_snoozed=include_snoozed,
@@ -135,6 +144,8 @@ def query_of(found: CaseFilter, principal: Principal, now: datetime, limit: int,
         severity=found.severity.value if found.severity else None,
         status=found.status.value if found.status else None,
         assignee=found.assignee,
+        company_code=found.company_code,
+        vendor=found.vendor,
         first_seen_before=now - timedelta(hours=found.older_than_hours) if found.older_than_hours is not None else None,
         overdue_at=now if found.overdue else None,
         not_snoozed_at=None if found.include_snoozed else now,
@@ -158,6 +169,9 @@ def case_view(case: Case, principal: Principal, now: datetime) -> CaseView:
         amount=str(case.amount) if case.amount is not None else None,
         currency=case.currency,
         correlation_id=case.correlation_id,
+        company_code=case.company_code,
+        vendor_id=case.vendor_id,
+        vendor_name=masked_for(principal, case.vendor_name),
         first_seen=case.first_seen,
         due_at=case.due_at,
         overdue=open_now and case.due_at < now,
@@ -203,7 +217,8 @@ REFUSAL_STATUS = {decide.FORBIDDEN: 403, decide.CONFLICT: 409, decide.INVALID: 4
 def export_csv(views: list[CaseView]) -> bytes:
     columns = [
         "exception_id", "category", "owner_queue", "severity", "status", "first_seen", "due_at", "overdue",
-        "amount", "currency", "assignee", "reason", "refs", "correlation_id", "resolution_code", "resolved_by",
+        "amount", "currency", "company_code", "vendor_id", "vendor_name", "assignee", "reason", "refs",
+        "correlation_id", "resolution_code", "resolved_by",
     ]  # fmt: skip
     rows = [
         {
@@ -278,8 +293,9 @@ def cases_router() -> APIRouter:
 
     @router.post("/{exception_id}/actions", response_model=CaseDetail)
     def act(request: Request, exception_id: str, command: CaseCommand, principal: AnyReader) -> CaseDetail:
-        """Assign, comment, snooze, resolve (with a reason code) or reopen. `expected_version` guards
-        against acting on a case someone changed meanwhile (409)."""
+        """Assign, comment, snooze, resolve (with a reason code), reopen, or match an unmatched bank line by
+        hand (`manually_matched` with `invoice_ids`: the next run of the engine applies it). `expected_version`
+        guards against acting on a case someone changed meanwhile (409)."""
         store = store_of(request)
         visible_case(store, exception_id, principal)
         outcome = store.act(exception_id, command, actor_of(principal), now_utc())
@@ -304,6 +320,8 @@ def bulk_act(
     store: CaseStore, found: CaseFilter, command: CaseCommand, principal: Principal, now: datetime
 ) -> BulkResult:
     """`command` on every case `found` in the caller's queues (at most BULK_LIMIT), each in its own transaction."""
+    if command.kind is ActionKind.MANUALLY_MATCHED:
+        raise HTTPException(422, "kind: a manual match names the invoices of one bank line: act on its case")
     page = store.find(query_of(found, principal, now, BULK_LIMIT, 0))
     refused, applied = [], 0
     for case in page.cases:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -198,6 +199,8 @@ def _command_of(form: dict[str, str]) -> CaseCommand:
         fields["snoozed_until"] = _form_time(form["snoozed_until"].strip())
     if form.get("expected_version", "").strip():
         fields["expected_version"] = form["expected_version"]
+    if form.get("invoice_ids", "").strip():
+        fields["invoice_ids"] = re.split(r"[\s,;]+", form["invoice_ids"].strip())
     return CaseCommand.model_validate(fields)
 
 
