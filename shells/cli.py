@@ -147,12 +147,17 @@ def add_kafka_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     produce.set_defaults(handler=cmd_produce)
 
     project = commands.add_parser(
-        "project", help="project the workers' exceptions into the case store (the pages and API read it)"
+        "project",
+        help="project the workers' exceptions into the case store and their outputs into a run folder "
+        "(the pages and API read both); send manual matches back to the workers",
     )
     project.add_argument("--broker", help=broker_help)
     project.add_argument("--topic-prefix", help="topic name prefix (default: $RECON_TOPIC_PREFIX or recon)")
     project.add_argument(
-        "--out", type=Path, default=Path("."), help="folder of the default SQLite case store ([database] without url)"
+        "--out",
+        type=Path,
+        default=Path("."),
+        help="the run folder to write (outputs, cash positions) and of the default SQLite case store",
     )
     project.add_argument("--idle-exit", type=float, metavar="SECONDS", help="stop after this long without a record")
     project.add_argument("--batch", type=int, default=2000, help="records per read; a partition's share is one commit")
@@ -251,13 +256,14 @@ def cmd_project(args: argparse.Namespace) -> int:
     store = CaseStore.open(url)
     try:
         topics = Topics.from_env(args.topic_prefix)
-        summary = project_cases(_broker(args.broker), topics, store, args.idle_exit, args.batch)
+        summary = project_cases(_broker(args.broker), topics, store, args.idle_exit, args.batch, folder=args.out)
     finally:
         store.close()
     print(
         f"read {summary.records:,} exception records, applied {summary.applied:,}"
         + (f", {summary.unreadable:,} unreadable (named above)" if summary.unreadable else "")
         + (f"; sent {summary.sent:,} manual matches to the engine" if summary.sent else "")
+        + f"; wrote {summary.written:,} output records to {args.out}"
     )
     return 0
 

@@ -1,7 +1,8 @@
 """Kafka mode's case store and owner topics: each owner queue's topic holds its exceptions; `recon project`
 over a real broker gives the cases an embedded run of the same month gives, the API answers the same
 queues over both, and a projector killed mid-way and restarted neither loses nor doubles a timeline
-entry; a manual match made on a case goes back to the worker holding the bank line and is applied there.
+entry, and writes the outputs as a run folder whose treasury and invoice pages are the embedded run's;
+a manual match made on a case goes back to the worker holding the bank line and is applied there.
 Every process is a real `recon` subprocess."""
 
 from __future__ import annotations
@@ -107,6 +108,23 @@ def test_projected_cases_equal_the_embedded_runs_and_survive_a_kill(kafka_bootst
         assert store.verify()[1] is None
     finally:
         store.close()
+
+    # The run folder the projector wrote beside the store, through the same kill: every committed output
+    # record once, the same cash positions and invoice pages as the embedded run's folder.
+    for name in ("exceptions", "matches", "status_updates", "dead_letters"):
+        on_topic = [value for _, value in read_topic(kafka_bootstrap, topics.output(name), to_end=True) if value]
+        assert sorted((out / f"{name}.jsonl").read_bytes().splitlines()) == sorted(on_topic), name
+    kafka_pages = TestClient(create_app(RunFolder(out)))
+    embedded_pages = TestClient(create_app(RunFolder(tmp_path / "embedded")))
+    positions = [client.get("/api/cash-positions").json()["positions"] for client in (kafka_pages, embedded_pages)]
+    assert len(positions[0]) > 3
+    assert sorted(positions[0], key=str) == sorted(positions[1], key=str)
+    paid = [orjson.loads(line) for line in (out / "status_updates.jsonl").read_bytes().splitlines()]
+    invoice_id = next(update["invoice_id"] for update in paid if update["status"] == "paid")
+    pages = [client.get(f"/invoices/{invoice_id}") for client in (kafka_pages, embedded_pages)]
+    assert pages[0].status_code == pages[1].status_code == 200 and "paid" in pages[0].text
+    timelines = [client.get(f"/api/invoices/{invoice_id}").json() for client in (kafka_pages, embedded_pages)]
+    assert timelines[0] == timelines[1]
 
 
 def test_a_manual_match_goes_back_to_the_ledger_that_holds_the_line(kafka_bootstrap: str, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Signed webhooks against a real receiver on loopback that fails, times out and answers 429: every
-exception delivered (dedupe by delivery id), every signature verified, dead letters after the last attempt
-and their replay, and a sender killed with SIGKILL mid-delivery losing nothing."""
+exception delivered to a ticketing receiver and every status update to the AP platform (the closed loop),
+each once by delivery id, every signature verified, dead letters after the last attempt and their replay,
+and a sender killed with SIGKILL mid-delivery losing nothing."""
 
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ class Receiver:
         if self.delay:
             time.sleep(self.delay)
         kind = int(hashlib.sha256(delivery_id.encode()).hexdigest(), 16) % 4
+        if self.behaviour == "unavailable_first" and attempt == 1 and kind < 2:
+            return 503, {}  # half the deliveries fail once: retried, and then taken
         if self.behaviour == "down" or (self.behaviour == "flaky" and attempt == 1 and kind):
             if self.behaviour == "flaky" and kind == 2:
                 return 429, {"Retry-After": "1"}
@@ -95,10 +98,12 @@ def receiver() -> Iterator[Receiver]:
     started.close()
 
 
-def config_for(path: Path, url: str, max_attempts: int = 6, drain: float = 60.0) -> Path:
+def config_for(
+    path: Path, url: str, max_attempts: int = 6, drain: float = 60.0, stream: str = "exceptions"
+) -> Path:
     path.write_text(
         f"[database]\nenabled = false\n\n[delivery]\ndrain_seconds = {drain}\n\n"
-        f'[[webhooks]]\nname = "ticketing"\nurl = "{url}"\nstreams = ["exceptions"]\n'
+        f'[[webhooks]]\nname = "ticketing"\nurl = "{url}"\nstreams = ["{stream}"]\n'
         f'secret_env = "RECON_TEST_WEBHOOK_SECRET"\nmax_attempts = {max_attempts}\ntimeout_seconds = 0.5\n'
         "max_backoff_seconds = 1.5\n"
     )
@@ -149,6 +154,23 @@ def test_a_run_delivers_every_exception_through_failures_timeouts_and_429(
     assert receiver.bad_signatures == 0
     assert sum(receiver.attempts.values()) > len(expected)  # the receiver did fail, and was retried
     assert "0 pending" in status(out, config) and "0 dead" in status(out, config)
+
+
+def test_the_ap_platform_gets_every_status_update_once_the_closed_loop(tmp_path: Path) -> None:
+    month = tmp_path / "month"
+    generate(month, invoices=80, seed=8)
+    ap_platform = Receiver("unavailable_first")  # timeouts and 429s: the exceptions test above
+    try:
+        config = config_for(tmp_path / "recon.toml", ap_platform.url, stream="status_updates")
+        out = tmp_path / "out"
+        subprocess.run([*RECON, "run", "--config", str(config), "--input", str(month), "--out", str(out), "--quiet"],
+                       check=True, timeout=300)  # fmt: skip
+        expected = (out / "status_updates.jsonl").read_bytes().splitlines()
+        assert len(expected) > 200
+        assert sorted(ap_platform.accepted.values()) == sorted(expected)  # each update once by its delivery id
+        assert ap_platform.bad_signatures == 0 and sum(ap_platform.attempts.values()) > len(expected)
+    finally:
+        ap_platform.close()
 
 
 def test_dead_letters_after_the_last_attempt_then_replay(month: Path, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """`recon project`: the Kafka shell's exceptions projected into the case store, so the pages and the API
-work on the same cases as after an embedded run; and the events people's actions made there (a manual
-match) sent back to the engine's input topics (case_events.py).
+work on the same cases as after an embedded run; the events people's actions made there (a manual match)
+sent back to the engine's input topics (case_events.py); and the other outputs written as a run folder
+(folder.py), for the treasury and invoice pages.
 
 Committed records only (read_committed: an aborted worker transaction is never seen). Offsets are not
 committed to Kafka: each partition's position is stored in the case store in the same transaction as the
@@ -15,6 +16,7 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
@@ -24,6 +26,7 @@ from reconstream.models.exceptions import ReconException
 from ..cases.store import CaseStore
 from ..sinks.topics import LEDGER_HEADER
 from .case_events import CaseEventSender
+from .folder import CASH, FOLDER_STREAMS, FolderProjection
 from .topics import Topics
 
 
@@ -33,6 +36,7 @@ class ProjectionSummary:
     applied: int = 0
     unreadable: int = 0
     sent: int = 0  # events people's actions made, sent to the engine's input topics
+    written: int = 0  # output records written to the run folder
 
 
 def source_of(topic: str, partition: int) -> str:
@@ -40,8 +44,14 @@ def source_of(topic: str, partition: int) -> str:
 
 
 def project_cases(
-    bootstrap: str, topics: Topics, store: CaseStore, idle_exit: float | None = None, batch: int = 2000
+    bootstrap: str,
+    topics: Topics,
+    store: CaseStore,
+    idle_exit: float | None = None,
+    batch: int = 2000,
+    folder: Path | None = None,
 ) -> ProjectionSummary:
+    """Project until idle for `idle_exit` seconds (None: forever); with `folder`, write the run folder too."""
     topic = topics.output("exceptions")
     consumer = Consumer(
         {
@@ -57,7 +67,11 @@ def project_cases(
     # hold its partitions until the session times out), and the positions are ours anyway.
     summary = ProjectionSummary()
     sender = CaseEventSender(bootstrap, topics, store)
+    files: FolderProjection | None = None
     try:
+        if folder is not None:
+            names = [topics.output(name) for name in (*FOLDER_STREAMS, CASH)]
+            files = FolderProjection(bootstrap, topics, folder, {name: _partitions(consumer, name) for name in names})
         consumer.assign(
             [
                 TopicPartition(topic, partition, _start(store.position(source_of(topic, partition))))
@@ -86,9 +100,13 @@ def project_cases(
                 summary.applied += store.project(source_of(topic, partition), records, ledgers[partition]).applied
             sent = sender.send_pending()
             summary.sent += sent
-            if messages or sent:
+            written = files.poll() if files is not None else 0
+            summary.written += written
+            if messages or sent or written:
                 last = time.monotonic()
     finally:
+        if files is not None:
+            files.close()
         sender.close()
         consumer.close()
     return summary

@@ -32,7 +32,11 @@ class FileSink(Sink):
             self._handles[name] = path.open("ab", buffering=1 << 20)
 
     def add(self, output: Output, position: int) -> None:
-        self._handles[output.stream].write(record_json(output) + b"\n")
+        self.add_line(output.stream, record_json(output))
+
+    def add_line(self, stream: str, line: bytes) -> None:
+        """One record already as its JSON bytes (what a Kafka output topic holds)."""
+        self._handles[stream].write(line + b"\n")
 
     def add_audit(self, entry: dict[str, Any], position: int) -> None:
         self._handles["audit"].write(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n")
@@ -44,6 +48,9 @@ class FileSink(Sink):
             handle.flush()
             lengths[name] = handle.tell()
         return lengths
+
+    def handles(self) -> list[IO[bytes]]:
+        return list(self._handles.values())
 
     def close(self) -> None:
         for handle in self._handles.values():
