@@ -219,3 +219,28 @@ def test_a_missing_password_source_is_named(monkeypatch: pytest.MonkeyPatch, tmp
     url = database_url("postgresql+psycopg://recon@db/cases", password_file=tmp_path / "pw")
     assert url.password == "from-a-file"
     assert "from-a-file" not in str(url)  # SQLAlchemy renders it masked
+
+
+def test_a_manual_match_keeps_its_engine_event_in_the_actions_transaction(store: CaseStore) -> None:
+    line = raise_exception(
+        Category.UNMATCHED_SETTLEMENT, ("S-1",), "114.50 EUR booked: nothing fits", AT,
+        amount=Decimal("114.50"), currency="EUR",
+    )  # fmt: skip
+    store.project("kafka:exceptions:0", [(1, line)], ledgers={line.exception_id: 3})
+    treasury = Actor(name="tina", role=Role.TREASURY_ANALYST)
+    store.act(line.exception_id, CaseCommand(kind=ActionKind.COMMENTED, note="looking"), treasury, AT)
+    command = CaseCommand(kind=ActionKind.MANUALLY_MATCHED, invoice_ids=("I1",), expected_version=2)
+    matched = store.act(line.exception_id, command, treasury, AT + timedelta(minutes=1))
+    assert isinstance(matched, decide.Change)
+    [(seq, stream, body)] = store.engine_events_after(0)
+    assert stream == "manual_matches" and b'"invoice_ids":["I1"]' in body
+    assert store.engine_events_after(seq) == []
+    [sending] = store.events_to_send(0)
+    assert (sending.seq, sending.ledger_partition, sending.event_id) == (seq, 3, matched.events[0]["event_id"])
+    people = store.people_actions_after(0)
+    assert [(action.kind, action.actor) for _, action, _ in people] == [
+        (ActionKind.COMMENTED, "tina"), (ActionKind.MANUALLY_MATCHED, "tina")
+    ]  # fmt: skip
+    assert people[-1][0] == seq  # the event is keyed by its action's place in the chain
+    store.mark("sent:t", seq)
+    assert store.position("sent:t") == seq

@@ -88,6 +88,15 @@ def logged_in(browser: Browser, base: str, role: str) -> Page:
     return page
 
 
+def submit(page: Page, form: str, fields: dict[str, str]) -> None:
+    """Fill a case page's action form, send it, and wait for the case page it returns to."""
+    case_url = page.url
+    for name, value in fields.items():
+        page.fill(f"{form} input[name={name}]", value)
+    page.click(f"{form} button")
+    page.wait_for_url(case_url)
+
+
 def test_an_ap_clerk_filters_assigns_comments_and_resolves(service: str, browser: Browser) -> None:
     page = logged_in(browser, service, "ap_clerk")
     owners = {cell.split(" ")[0] for cell in page.locator("#cases tbody tr td:nth-child(3)").all_inner_texts()}
@@ -100,18 +109,11 @@ def test_an_ap_clerk_filters_assigns_comments_and_resolves(service: str, browser
     assert categories == {"duplicate_invoice"}
     page.locator("#cases tbody tr").first.locator("a").first.click()
     page.wait_for_selector("#timeline")
-    case_url = page.url
-    page.fill("#assign input[name=assignee]", "ana")
-    page.click("#assign button")
-    page.wait_for_url(case_url)
+    submit(page, "#assign", {"assignee": "ana"})
     assert page.inner_text("#assignee") == "ana"
-    page.fill("#comment input[name=note]", "same supplier, same amount: the copy came by e-mail")
-    page.click("#comment button")
-    page.wait_for_url(case_url)
+    submit(page, "#comment", {"note": "same supplier, same amount: the copy came by e-mail"})
     page.select_option("#resolve select[name=resolution_code]", "duplicate_confirmed_blocked")
-    page.fill("#resolve input[name=note]", "blocked in the ERP")
-    page.click("#resolve button")
-    page.wait_for_url(case_url)
+    submit(page, "#resolve", {"note": "blocked in the ERP"})
     assert page.inner_text("#status") == "resolved"
     assert "duplicate_confirmed_blocked by ap_clerk-person" in page.inner_text("#resolution")
     kinds = page.locator("#timeline tbody tr td:nth-child(4)").all_inner_texts()
@@ -164,10 +166,7 @@ def test_a_treasury_analyst_matches_a_bank_line_by_hand(browser: Browser, tmp_pa
         page.locator("#cases tbody tr").first.locator("a").first.click()
         page.wait_for_selector("#manual-match")
         case_url = page.url
-        page.fill("#manual-match input[name=invoice_ids]", "I1")
-        page.fill("#manual-match input[name=note]", "the bank took 4.50 in charges")
-        page.click("#manual-match button")
-        page.wait_for_url(case_url)
+        submit(page, "#manual-match", {"invoice_ids": "I1", "note": "the bank took 4.50 in charges"})
         assert page.inner_text("#status") == "resolved"
         assert "manually_matched by treasury_analyst-person" in page.inner_text("#resolution")
         assert page.locator("#timeline tbody tr td:nth-child(4)").all_inner_texts() == ["raised", "manually_matched"]
