@@ -155,8 +155,13 @@ def test_a_manual_match_goes_back_to_the_ledger_that_holds_the_line(kafka_bootst
     matches = [orjson.loads(v) for _, v in read_topic(kafka_bootstrap, topics.output("matches"), to_end=True) if v]
     [manual] = [m for m in matches if m["method"] == "manual"]
     assert (manual["settlement_entry_id"], manual["end_to_end_id"], manual["invoice_ids"]) == ("S-CHG", "E1", ["I1"])
-    updates = [orjson.loads(v) for _, v in read_topic(kafka_bootstrap, topics.output("status_updates"), to_end=True)]
+    keyed = list(read_topic(kafka_bootstrap, topics.output("status_updates"), to_end=True))
+    updates = [orjson.loads(value) for _, value in keyed if value]
     assert "paid" in [u["status"] for u in updates if u["invoice_id"] == "I1"]
+    # Keyed by invoice: one partition holds an invoice's updates, in the order the AP platform applies them.
+    assert all(key == update["invoice_id"].encode() for (key, _), update in zip(keyed, updates, strict=True))
+    first = [u["status"] for u in updates if u["invoice_id"] == "I1"]
+    assert first.index("paid") == len(first) - 1 and first.index("approved") < first.index("booked")
     dead = [v for _, v in read_topic(kafka_bootstrap, topics.output("dead_letters"), to_end=True) if v]
     assert not dead
     store = CaseStore(url)

@@ -1,7 +1,8 @@
 """Kafka topics as a sink, inside the worker's transaction: each output on its stream's topic keyed by its
-id, and every exception also on its owner queue's topic (`<prefix>.exceptions.<owner>`), so a team's
-ticketing or chat integration reads its own queue only. `flush` waits until every record is delivered;
-the worker then commits the transaction with the input offsets (read_committed readers see all or none)."""
+id (a status update by its invoice's), and every exception also on its owner queue's topic
+(`<prefix>.exceptions.<owner>`), so a team's ticketing or chat integration reads its own queue only.
+`flush` waits until every record is delivered; the worker then commits the transaction with the input
+offsets (read_committed readers see all or none)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class TopicSink(Sink):
         self._headers = [(LATENCY_HEADER, str(input_ms).encode()), (LEDGER_HEADER, str(partition).encode())]
 
     def add(self, output: Output, position: int) -> None:
-        key, value = output_id(output).encode(), record_json(output)
+        key, value = _key_of(output), record_json(output)
         send(self.producer, self.topics.output(output.stream), key, value, self.on_full, headers=self._headers)
         if output.stream == "exceptions":
             owner_topic = self.topics.owner_exceptions(output.record.owner_queue.value)  # type: ignore[attr-defined]
@@ -44,3 +45,11 @@ class TopicSink(Sink):
     def flush(self) -> dict[str, Any] | None:
         self.producer.flush()
         return None
+
+
+def _key_of(output: Output) -> bytes:
+    """An output's record key: its id; a status update's is its invoice's, so that one partition holds an
+    invoice's updates in the order they were made (what an AP platform applies them in)."""
+    if output.stream == "status_updates":
+        return str(output.record.invoice_id).encode()  # type: ignore[attr-defined]
+    return output_id(output).encode()
