@@ -52,15 +52,15 @@ def decide(
             difference=line.amount - instruction.amount,
         )
     named = [invoices[invoice_id] for invoice_id in invoice_ids]
-    allocations, left = allocate(line.amount, named)
     open_total = sum((invoice.signed_open for invoice in named), Decimal(0))
     return PaymentMatch(
         RULE,
         CONFIDENCE,
         evidence,
         tuple(invoice_ids),
-        _settles(line.amount, open_total) if left >= 0 else Settles.PARTLY,
-        allocations=allocations,
+        # Less than what is open leaves the last invoices open for the rest, as a part payment does.
+        Settles.PARTLY if line.amount < open_total else _settles(line.amount, open_total),
+        allocations=allocate(line.amount, named),
         difference=line.amount - open_total,
     )
 
@@ -83,12 +83,9 @@ def _refusal(line: BankLine, invoice_ids: Sequence[str], invoices: Mapping[str, 
     return None
 
 
-def allocate(amount: Decimal, named: Sequence[OpenInvoice]) -> tuple[tuple[Allocation, ...], Decimal]:
-    """The line's amount over the documents in the order named, credit notes first; (allocations, left over).
-
-    A negative remainder means the line did not cover everything named: the last documents stay open for
-    the rest, as a part payment leaves them.
-    """
+def allocate(amount: Decimal, named: Sequence[OpenInvoice]) -> tuple[Allocation, ...]:
+    """The line's amount over the documents in the order named, credit notes first (they add to what the
+    line covers); an invoice the amount does not reach is left out."""
     credit_notes = [invoice for invoice in named if invoice.credit_note]
     left = amount + sum((note.open_amount for note in credit_notes), Decimal(0))
     allocations = [Allocation(note.invoice_id, note.open_amount, True) for note in credit_notes]
@@ -96,7 +93,7 @@ def allocate(amount: Decimal, named: Sequence[OpenInvoice]) -> tuple[tuple[Alloc
         applied = min(max(left, Decimal(0)), invoice.open_amount)
         allocations.append(Allocation(invoice.invoice_id, applied, applied == invoice.open_amount))
         left -= invoice.open_amount
-    return tuple(allocation for allocation in allocations if allocation.amount > 0), left
+    return tuple(allocation for allocation in allocations if allocation.amount > 0)
 
 
 def _settles(paid: Decimal, owed: Decimal) -> Settles:

@@ -153,6 +153,11 @@ class ReconException(Record):
     vendor_name: str | None = Field(default=None, description="the vendor master's name, or the bank's for a line")
 
 
+def exception_id(category: Category, primary_ref: str) -> str:
+    """The id hangs on the category and the primary ref only: the same cause seen again is the same exception."""
+    return stable_id("exc", category.value, primary_ref)
+
+
 def raise_exception(
     category: Category,
     refs: tuple[str, ...],
@@ -167,8 +172,7 @@ def raise_exception(
     kind, owner = ROUTING[category]
     severity = policy.severity(kind, amount)
     return ReconException(
-        # The id hangs on the category and the primary ref only: the same cause seen again is the same exception.
-        exception_id=stable_id("exc", category.value, refs[0]),
+        exception_id=exception_id(category, refs[0]),
         category=category,
         kind=kind,
         owner_queue=owner,

@@ -287,7 +287,7 @@ def _run_with_progress(
     config: Config | None = None,
 ) -> embedded.RunSummary:
     config = config or Config()
-    with run_sinks(config, out_dir) as extras:
+    with run_extras(config, out_dir) as extras:
         return _run_with_sinks(input_dir, out_dir, state_dir, checkpoint_every, console, show, metrics, config, extras)
 
 
@@ -300,9 +300,10 @@ class RunExtras:
 
 
 @contextmanager
-def run_sinks(config: Config, out_dir: Path) -> Iterator[RunExtras]:
-    """The sinks a run has beside its files, as the config asks: the case store, webhooks. Closed (and the
-    webhooks given `[delivery] drain_seconds` to go out) when the run ends."""
+def run_extras(config: Config, out_dir: Path) -> Iterator[RunExtras]:
+    """What a run has beside its files, as the config asks: the case store (a sink, and a source of manual
+    matches and people's actions) and webhooks. Closed (and the webhooks given `[delivery] drain_seconds`
+    to go out) when the run ends."""
     url = config.case_store_url(out_dir)
     targets = targets_of(config) if config.webhooks else []
     if url is None and not targets:

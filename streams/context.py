@@ -15,7 +15,14 @@ from reconstream.matchers.payment_matching import MatchPolicy
 from reconstream.matchers.policy import policy_version
 from reconstream.matchers.three_way import AmountTolerance
 from reconstream.models.base import Record
-from reconstream.models.exceptions import Category, ExceptionStatus, ReconException, SeverityPolicy, raise_exception
+from reconstream.models.exceptions import (
+    Category,
+    ExceptionStatus,
+    ReconException,
+    SeverityPolicy,
+    exception_id,
+    raise_exception,
+)
 from reconstream.models.ids import stable_id
 from reconstream.models.outputs import ApStatus, StatusUpdate
 from reconstream.tables.state import EngineState
@@ -101,14 +108,14 @@ class Context:
         return exception
 
     def resolve(self, category: Category, primary_ref: str, at: datetime, resolution: str) -> None:
-        exception_id = stable_id("exc", category.value, primary_ref)
-        exception = self.state.exceptions.get(exception_id)
+        key = exception_id(category, primary_ref)
+        exception = self.state.exceptions.get(key)
         if exception is None or exception.status is ExceptionStatus.RESOLVED:
             return
         resolved = exception.model_copy(
             update={"status": ExceptionStatus.RESOLVED, "resolved_at": at, "resolution": resolution}
         )
-        self.state.exceptions[exception_id] = resolved
+        self.state.exceptions[key] = resolved
         self.emit("exceptions", resolved)
 
     def status_update(

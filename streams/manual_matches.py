@@ -15,8 +15,7 @@ from __future__ import annotations
 from reconstream.matchers import manual_match
 from reconstream.matchers import payment_matching as pm
 from reconstream.models.events import SettlementMatchedManually
-from reconstream.models.exceptions import Category, ExceptionStatus
-from reconstream.models.ids import stable_id
+from reconstream.models.exceptions import Category, ExceptionStatus, exception_id
 from reconstream.tables.records import InvoiceStage
 
 from . import payment_index, unmatched_lines
@@ -65,13 +64,13 @@ def on_manual_match(event: SettlementMatchedManually, ctx: Context) -> None:
 
 
 def _tell_the_case(entry_id: str, matched_by: str, reason: str, ctx: Context) -> None:
-    exception_id = stable_id("exc", Category.UNMATCHED_SETTLEMENT.value, entry_id)
-    exception = ctx.state.exceptions.get(exception_id)
+    key = exception_id(Category.UNMATCHED_SETTLEMENT, entry_id)
+    exception = ctx.state.exceptions.get(key)
     if exception is None or exception.status is not ExceptionStatus.OPEN:
         return
     said = exception.reason.split(_REFUSED, 1)[0]
     refused = exception.model_copy(update={"reason": f"{said}{_REFUSED}{matched_by} refused: {reason}"})
-    ctx.state.exceptions[exception_id] = refused
+    ctx.state.exceptions[key] = refused
     ctx.emit("exceptions", refused)
 
 

@@ -13,7 +13,7 @@ from .invoices import POSTING_TIMER
 from .payments import ACK_TIMER, SETTLEMENT_TIMER
 from .retention import RETIRE_TIMER, retire
 from .settlements import HOLD_TIMER, hold_expired
-from .unmatched_lines import UNMATCHED_TIMER, forget
+from .unmatched_lines import UNMATCHED_TIMER, take
 
 
 def on_timer(timer: Timer, ctx: Context) -> None:
@@ -22,7 +22,7 @@ def on_timer(timer: Timer, ctx: Context) -> None:
         hold_expired(timer.ref, at, ctx)
         return
     if timer.kind == UNMATCHED_TIMER:
-        forget(timer.ref, ctx)
+        take(timer.ref, ctx)  # the window passed: a match naming the line now is refused
         return
     if timer.kind == RETIRE_TIMER:
         retire(timer.ref, ctx)

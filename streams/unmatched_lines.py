@@ -23,14 +23,9 @@ def await_match(entry: Settlement, at_us: int, ctx: Context) -> None:
 
 
 def take(entry_id: str, ctx: Context) -> Settlement | None:
-    """The waiting line, no longer waiting; None if it is not (unknown, matched, or past the window)."""
+    """The waiting line, no longer waiting (matched, or its window passed); None if it was not waiting."""
     entry = ctx.state.unmatched_lines.get(entry_id)
     if entry is not None:
         del ctx.state.unmatched_lines[entry_id]
         ctx.state.timers.cancel(UNMATCHED_TIMER, entry_id)
     return entry
-
-
-def forget(entry_id: str, ctx: Context) -> None:
-    if entry_id in ctx.state.unmatched_lines:
-        del ctx.state.unmatched_lines[entry_id]

@@ -40,6 +40,13 @@ def reference(month_end: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return out
 
 
+def killable_run(month_end: Path, out: Path, state: Path, config: Path | None = None) -> list[str]:
+    """`recon run` with persistent state and a checkpoint every 300 records: a kill has many to land between."""
+    options = ["--config", str(config)] if config is not None else []
+    return [*RECON, "run", *options, "--input", str(month_end), "--out", str(out), "--state-dir", str(state),
+            "--checkpoint-every", "300", "--quiet"]  # fmt: skip
+
+
 def test_every_exception_of_the_run_is_one_case(reference: Path) -> None:
     records = [orjson.loads(line) for line in (reference / "exceptions.jsonl").read_bytes().splitlines()]
     latest = {record["exception_id"]: record for record in records}
@@ -59,21 +66,8 @@ def test_sigkill_then_resume_projects_exactly_what_an_uninterrupted_run_does(
     month_end: Path, reference: Path, tmp_path: Path
 ) -> None:
     expected = dump(f"sqlite:///{reference / 'cases.sqlite'}")
-    out, state = tmp_path / "out", tmp_path / "state"
-    command = [
-        *RECON,
-        "run",
-        "--input",
-        str(month_end),
-        "--out",
-        str(out),
-        "--state-dir",
-        str(state),
-        "--checkpoint-every",
-        "300",
-        "--quiet",
-    ]
-    kill_mid_run_then_finish(command, out, kill_rng(), kills=2)
+    out = tmp_path / "out"
+    kill_mid_run_then_finish(killable_run(month_end, out, tmp_path / "state"), out, kill_rng(), kills=2)
     assert dump(f"sqlite:///{out / 'cases.sqlite'}") == expected
 
 
@@ -84,23 +78,8 @@ def test_a_killed_run_projects_into_postgresql_exactly_once(
     monkeypatch.setenv("RECON_TEST_DB_PASSWORD", postgres_server.password)  # the subprocesses inherit it
     config = tmp_path / "recon.toml"
     config.write_text(f'[database]\nurl = "{postgres_server.url(database)}"\npassword_env = "RECON_TEST_DB_PASSWORD"\n')
-    out, state = tmp_path / "out", tmp_path / "state"
-    command = [
-        *RECON,
-        "run",
-        "--config",
-        str(config),
-        "--input",
-        str(month_end),
-        "--out",
-        str(out),
-        "--state-dir",
-        str(state),
-        "--checkpoint-every",
-        "300",
-        "--quiet",
-    ]
-    kill_mid_run_then_finish(command, out, kill_rng(), kills=2)
+    out = tmp_path / "out"
+    kill_mid_run_then_finish(killable_run(month_end, out, tmp_path / "state", config), out, kill_rng(), kills=2)
     assert not (out / "cases.sqlite").exists()
     url = database_url(postgres_server.url(database), password_env="RECON_TEST_DB_PASSWORD")
     assert dump(url) == dump(f"sqlite:///{reference / 'cases.sqlite'}")
@@ -156,10 +135,7 @@ def test_a_killed_run_with_people_s_work_in_its_store_resumes_exactly(
         config = tmp_path / f"{name}.toml"
         config.write_text(f'[database]\nurl = "sqlite:///{store_file}"\n')
         out = tmp_path / name
-        command = [
-            *RECON, "run", "--config", str(config), "--input", str(month_end), "--out", str(out),
-            "--state-dir", str(tmp_path / f"{name}-state"), "--checkpoint-every", "300", "--quiet",
-        ]  # fmt: skip
+        command = killable_run(month_end, out, tmp_path / f"{name}-state", config)
         if kills:
             kill_mid_run_then_finish(command, out, kill_rng(), kills=kills)
         else:

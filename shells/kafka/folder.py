@@ -66,7 +66,7 @@ class FolderProjection:
     def _write(self, messages: list[Message]) -> int:
         read = 0
         for message in messages:
-            if not self._readable(message):
+            if not readable(message):
                 continue
             read += 1
             name = self.streams[message.topic()]
@@ -78,14 +78,6 @@ class FolderProjection:
                 self.files.add_line(name, value)
             self.offsets[f"{message.topic()}:{message.partition()}"] = message.offset() + 1
         return read
-
-    def _readable(self, message: Message) -> bool:
-        error = message.error()
-        if error is None:
-            return True
-        if error.code() in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
-            return False
-        raise KafkaException(error)
 
     def _checkpoint(self) -> None:
         lengths = self.files.flush()
@@ -99,6 +91,16 @@ class FolderProjection:
     def close(self) -> None:
         self.consumer.close()
         self.files.close()
+
+
+def readable(message: Message) -> bool:
+    """A record to project; False for the end of a partition or a topic not there yet; else it raises."""
+    error = message.error()
+    if error is None:
+        return True
+    if error.code() in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
+        return False
+    raise KafkaException(error)
 
 
 def _load(path: Path) -> dict[str, Any]:

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 from pydantic import ValidationError
 from reconstream.models.exceptions import ReconException
 
 from ..cases.store import CaseStore
 from ..sinks.topics import LEDGER_HEADER
 from .case_events import CaseEventSender
-from .folder import CASH, FOLDER_STREAMS, FolderProjection
+from .folder import CASH, FOLDER_STREAMS, FolderProjection, readable
 from .topics import Topics
 
 
@@ -84,11 +84,8 @@ def project_cases(
             by_partition: dict[int, list[tuple[int, ReconException]]] = defaultdict(list)
             ledgers: dict[int, dict[str, int]] = defaultdict(dict)
             for message in messages:
-                error = message.error()
-                if error is not None:
-                    if error.code() in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
-                        continue
-                    raise KafkaException(error)
+                if not readable(message):
+                    continue
                 summary.records += 1
                 record = _exception(message.value(), message.partition(), message.offset(), summary)
                 if record is not None:

@@ -59,8 +59,6 @@ class RunFolder:
         self._positions: dict[str, list[int]] = {}
         self._correlations: dict[str, list[str]] = {}  # invoice id -> its correlation ids
         self._latest_status: dict[str, str] = {}
-        self._latest_status_at: dict[str, datetime] = {}
-        self._out_of_flight: set[str] = set()  # paid or rejected: a payment_sent read after it is history
         self._in_flight: dict[str, dict[str, Any]] = {}  # end-to-end id -> the payment, oldest first
         self._dead_letters: Counter[str] = Counter()
         self._status_counts: Counter[str] = Counter()
@@ -154,14 +152,12 @@ class RunFolder:
             known = self._correlations.setdefault(invoice_id, [])
             if correlation_id not in known:
                 known.append(correlation_id)
-        # Latest by event time, not by place in the file: a Kafka projection interleaves partitions.
-        at = parse_time(record["at"])
-        if at is not None and at >= self._latest_status_at.get(invoice_id, at):
-            self._latest_status[invoice_id] = status
-            self._latest_status_at[invoice_id] = at
+        # File order is each invoice's order: Kafka keys status updates by invoice (sinks/topics.py), so a
+        # projected folder interleaves invoices, never one invoice's updates.
+        self._latest_status[invoice_id] = status
         self._status_counts[status] += 1
         e2e = record.get("end_to_end_id")
-        if status == "payment_sent" and e2e and e2e not in self._out_of_flight:
+        if status == "payment_sent" and e2e:
             payment = self._in_flight.get(e2e)
             if payment is None:
                 self._in_flight[e2e] = {"end_to_end_id": e2e, "invoice_ids": [invoice_id], "sent_at": record["at"]}
@@ -169,7 +165,6 @@ class RunFolder:
                 payment["invoice_ids"].append(invoice_id)
         elif status in _OUTSTANDING_END and e2e:
             self._in_flight.pop(e2e, None)
-            self._out_of_flight.add(e2e)
         self._saw(record["at"])
 
     def _index_matches(self, record: dict[str, Any], position: int) -> None:
