@@ -8,8 +8,8 @@ from enum import StrEnum
 from pydantic import Field
 
 from .accounts import Account
-from .base import Record, UtcDatetime
-from .money import CurrencyCode, SignedAmount
+from .base import CalendarDate, ReceivedTime, Record
+from .money import CurrencyCode, ReceivedSignedAmount
 
 
 class BalanceType(StrEnum):
@@ -35,9 +35,9 @@ class Balance(Record):
     account: Account
     currency: CurrencyCode
     type: BalanceType
-    amount: SignedAmount = Field(description="negative when the bank reports a debit (overdrawn) balance")
-    date: dt.date
-    date_time: UtcDatetime | None = Field(default=None, description="the report's time, for intraday balances")
+    amount: ReceivedSignedAmount = Field(description="negative when the bank reports a debit (overdrawn) balance")
+    date: CalendarDate
+    date_time: ReceivedTime | None = Field(default=None, description="the report's time, for intraday balances")
     statement_id: str | None = Field(default=None, max_length=140)
 
     @property

@@ -5,14 +5,12 @@ All of it is carried as the bank wrote it (schema version 2); the matchers decid
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import Field
 
-from .base import Record
-from .money import Amount, CurrencyCode
+from .base import CalendarDate, Record
+from .money import CurrencyCode, Quantity, ReceivedAmount
 
 
 class ReferenceScheme(StrEnum):
@@ -32,13 +30,13 @@ class ReferredDocument(Record):
 
     number: str | None = Field(default=None, max_length=140)
     kind: str | None = Field(default=None, description="RfrdDocInf/Tp code: CINV, CREN, DEBN, SOAC ...")
-    date: dt.date | None = None
-    due_amount: Amount | None = None
-    discount_amount: Amount | None = None
-    credit_note_amount: Amount | None = None
-    tax_amount: Amount | None = None
-    adjustment_amount: Amount | None = None
-    remitted_amount: Amount | None = None
+    date: CalendarDate | None = None
+    due_amount: ReceivedAmount | None = None
+    discount_amount: ReceivedAmount | None = None
+    credit_note_amount: ReceivedAmount | None = None
+    tax_amount: ReceivedAmount | None = None
+    adjustment_amount: ReceivedAmount | None = None
+    remitted_amount: ReceivedAmount | None = None
     currency: CurrencyCode | None = None
     creditor_reference: str | None = Field(default=None, max_length=35)
     reference_scheme: ReferenceScheme | None = None
@@ -46,7 +44,7 @@ class ReferredDocument(Record):
 
 
 class Charge(Record):
-    amount: Amount
+    amount: ReceivedAmount
     currency: CurrencyCode
     included: bool | None = Field(default=None, description="ChrgInclInd: already in the booked amount")
     kind: str | None = None
@@ -56,9 +54,9 @@ class Charge(Record):
 class ForeignExchange(Record):
     """The amount the payer instructed in another currency, and the rate the bank applied."""
 
-    instructed_amount: Amount
+    instructed_amount: ReceivedAmount
     instructed_currency: CurrencyCode
-    rate: Decimal | None = Field(default=None, gt=0)
+    rate: Quantity | None = Field(default=None, gt=0)
     source_currency: CurrencyCode | None = None
     target_currency: CurrencyCode | None = None
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+
+from .limits import current
 
 
 class Record(BaseModel):
     """Immutable: state changes are new records, so a table never holds a half-updated one."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+    # No text of ours is longer than 10,000 characters (ISO 20022's longest free text is 500); a megabyte in
+    # a name is a feed's bug or an attack on every page and log that shows it.
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True, str_max_length=10_000)
 
     def model_post_init(self, context: Any, /) -> None:
         # pydantic gives every instance its own set of the names of the fields it was given, a large share
@@ -47,6 +52,20 @@ def _shared(fields_set: set[str]) -> set[str]:
     return _FIELDS_SETS.setdefault(frozenset(fields_set), fields_set)
 
 
+# ISO 8601 as docs/events.md gives it, in ASCII digits. pydantic would also read Unix seconds, as a number
+# or a string of digits: a count whose unit (s, ms, us) nobody states is refused, not guessed.
+_ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_time(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_TIME.match(value):
+        raise ValueError(f"{value!r} is not an ISO 8601 date and time such as 2026-11-03T09:15:00Z")
+    return value
+
+
 def _utc(value: datetime) -> datetime:
     # Timers compare event times across systems; a naive time would silently mean "local somewhere".
     if value.tzinfo is None:
@@ -54,7 +73,33 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+def _within_bounds(value: datetime) -> datetime:
+    limits = current()
+    if not limits.earliest <= value < limits.latest:
+        raise ValueError(f"{iso(value)} is outside the times accepted ({iso(limits.earliest)} to {iso(limits.latest)})")
+    return value
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value.strip()):
+        raise ValueError(f"{value!r} is not an ISO 8601 date such as 2026-11-03")
+    return value.strip()
+
+
+def _in_range(value: date) -> date:
+    limits = current()
+    if not limits.earliest_date <= value < limits.latest_date:
+        raise ValueError(f"{value} is outside the dates accepted ({limits.earliest_date} to {limits.latest_date})")
+    return value
+
+
+# What the engine keeps and emits (a deadline may lie past the bounds of the time that set it)...
+UtcDatetime = Annotated[datetime, BeforeValidator(_iso_time), AfterValidator(_utc)]
+# ...and what others send: within [limits].
+ReceivedTime = Annotated[datetime, BeforeValidator(_iso_time), AfterValidator(_utc), AfterValidator(_within_bounds)]
+CalendarDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_in_range)]
 
 
 def iso(value: datetime) -> str:
@@ -70,5 +115,15 @@ def from_micros(value: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros)
 
 
-def dump(record: BaseModel) -> dict[str, Any]:
-    return record.model_dump(mode="json", exclude_none=True)
+def first_difference(before: Record, after: Record) -> tuple[str, str, str]:
+    """The first field two versions of a record disagree on, with each version's value as text."""
+    for name in type(before).model_fields:
+        old, new = getattr(before, name), getattr(after, name)
+        if old != new:
+            return name, _shown(old), _shown(new)
+    return "<record>", "", ""
+
+
+def _shown(value: Any) -> str:
+    text = str(value.value if hasattr(value, "value") else value) if value is not None else "none"
+    return text if len(text) <= 80 else text[:77] + "..."

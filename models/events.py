@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -10,7 +11,7 @@ import orjson
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from .balances import Balance
-from .base import Record, UtcDatetime
+from .base import ReceivedTime, Record
 from .invoices import Invoice, InvoiceStatusChange
 from .master_data import GoodsReceipt, PurchaseOrder, Vendor
 from .payments import BankAck, ManualMatch, PaymentBatch, Settlement
@@ -39,14 +40,17 @@ STREAM_ORDER: dict[str, int] = {stream.value: rank for rank, stream in enumerate
 SCHEMA_VERSION = 3
 
 
+_ID_LIMIT = 200
+
+
 class Envelope(Record):
-    event_id: str = Field(min_length=1, max_length=200)
+    event_id: str = Field(min_length=1, max_length=_ID_LIMIT)
     correlation_id: str | None = None
     batch_correlation_id: str | None = None
     schema_version: int = Field(default=1, ge=1, le=SCHEMA_VERSION)
     source_system: str = Field(min_length=1)
-    event_time: UtcDatetime
-    ingest_time: UtcDatetime | None = None
+    event_time: ReceivedTime
+    ingest_time: ReceivedTime | None = None
 
 
 class VendorUpserted(Envelope):
@@ -142,11 +146,17 @@ class EventError(ValueError):
     """Why an input is refused: the category it goes to, the field at fault and a readable reason."""
 
     def __init__(self, category: str, field: str, reason: str, event_id: str | None = None) -> None:
+        # A reason may quote the value refused: bounded, so a megabyte in a field stays out of every output.
+        field, reason = _bounded(field, 200), _bounded(reason, 1000)
         super().__init__(f"{field}: {reason}")
         self.category = category
         self.field = field
         self.reason = reason
         self.event_id = event_id
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 40]}... ({len(text):,} characters)"
 
 
 _LEADING_FIELD = re.compile(r"^([a-z_][a-z0-9_\[\]\.]*): (.+)$", re.DOTALL)
@@ -166,9 +176,16 @@ def decode(raw: bytes) -> dict[str, Any]:
     return obj
 
 
+def named_id(obj: dict[str, Any]) -> str | None:
+    """The event id a refusal names: only one that could be an id (its bounds as the envelope's), so that a
+    hostile one is not copied into every output that names it."""
+    event_id = obj.get("event_id")
+    return event_id if isinstance(event_id, str) and 0 < len(event_id) <= _ID_LIMIT else None
+
+
 def validate(obj: dict[str, Any], stream: Stream | None = None) -> Event:
     """A decoded object to a typed event, or an EventError(schema_violation) naming the first bad field."""
-    event_id = obj.get("event_id") if isinstance(obj.get("event_id"), str) else None
+    event_id = named_id(obj)
     if stream is not None and obj.get("event_type") != EVENT_TYPE_OF[stream]:
         raise EventError(
             SCHEMA_VIOLATION,
@@ -200,12 +217,43 @@ def _schema_error(exc: ValidationError, event_id: str | None) -> EventError:
     return EventError(SCHEMA_VIOLATION, field, f"{message}{suffix}", event_id)
 
 
+# A control character (other than tab, line feed, carriage return) in any string: in an id it makes a
+# look-alike of the real one, in a text it hides what a person reads. JSON can carry one only escaped
+# (\u0000-\u001f, \u007f, \b, \f); the bytes are searched first, cheaply, and only a hit is decoded.
+_MAYBE_CONTROL = re.compile(rb"\\(?:u00(?:[01][0-9a-fA-F]|7[fF])|[bf])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _control_character(value: Any, path: str = "") -> str | None:
+    """The path of the first string holding a control character, or None."""
+    if isinstance(value, str):
+        return path if _CONTROL.search(value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and _CONTROL.search(key):
+            return f"{path}.{key}".lstrip(".")
+        found = _control_character(item, f"{path}.{key}".lstrip("."))
+        if found is not None:
+            return found
+    return None
+
+
+def _refuse_control_characters(raw: bytes) -> None:
+    obj = decode(raw)
+    field = _control_character(obj)
+    if field is not None:
+        event_id = named_id(obj) if field != "event_id" else None
+        raise EventError(SCHEMA_VIOLATION, field, "holds a control character (U+0000 to U+001F or U+007F)", event_id)
+
+
 def parse(raw: bytes, stream: Stream | None = None) -> Event:
     """Bytes to a typed event, or an EventError naming the field.
 
     The good path validates the JSON in one pass (pydantic-core parses it, ~15 % faster than decoding
     first); only a refused input is decoded again, to name its event_id and field exactly.
     """
+    if _MAYBE_CONTROL.search(raw):
+        _refuse_control_characters(raw)
     try:
         event = _EVENT_ADAPTER.validate_json(raw)
     except ValidationError:
@@ -213,6 +261,14 @@ def parse(raw: bytes, stream: Stream | None = None) -> Event:
     if stream is not None and event.event_type != EVENT_TYPE_OF[stream]:
         return validate(decode(raw), stream)  # names the mismatch the same way the slow path does
     return event
+
+
+def content_digest(event: Event) -> int:
+    """What an event says, as 64 bits: everything but who delivered it and when (a redelivery, or a bank
+    file imported again under another name, says the same thing). Never 1, which stands for "remembered
+    without a digest"."""
+    body = event.model_dump_json(exclude={"ingest_time", "source_system"}).encode()
+    return int.from_bytes(hashlib.blake2b(body, digest_size=8).digest(), "big") | 2
 
 
 def event_json_schemas() -> dict[str, dict[str, Any]]:

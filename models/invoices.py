@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -11,9 +10,9 @@ from pydantic import Field, field_validator, model_validator
 
 from .accounts import Account
 from .bank_details import DataQualityFlag
-from .base import Record
+from .base import CalendarDate, Record
 from .creditor_references import reference_scheme
-from .money import Amount, CurrencyCode, check_scale
+from .money import CurrencyCode, Quantity, ReceivedAmount, check_scale
 
 
 class DocumentType(StrEnum):
@@ -24,10 +23,10 @@ class DocumentType(StrEnum):
 class InvoiceLine(Record):
     line_no: int = Field(ge=1)
     description: str = ""
-    quantity: Decimal = Field(gt=0)
-    unit_price: Amount
-    net_amount: Amount
-    tax_rate: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    quantity: Quantity = Field(gt=0)
+    unit_price: ReceivedAmount
+    net_amount: ReceivedAmount
+    tax_rate: Quantity = Field(default=Decimal(0), ge=0, le=100)
     po_line_no: int | None = None
 
 
@@ -37,12 +36,12 @@ class Invoice(Record):
     document_type: DocumentType = DocumentType.INVOICE
     vendor_id: str = Field(min_length=1)
     company_code: str = Field(min_length=1)
-    invoice_date: date
-    due_date: date | None = None
+    invoice_date: CalendarDate
+    due_date: CalendarDate | None = None
     currency: CurrencyCode
-    net_amount: Amount
-    tax_amount: Amount
-    gross_amount: Amount
+    net_amount: ReceivedAmount
+    tax_amount: ReceivedAmount
+    gross_amount: ReceivedAmount
     po_number: str | None = None
     creditor_reference: str | None = Field(
         default=None, description="the reference the payer quotes: ISO 11649 RF, Swiss QR, Belgian OGM ... (checked)"
@@ -138,7 +137,7 @@ class InvoiceStatusChange(Record):
     erp_system: str | None = None
     erp_document_number: str | None = None
     fiscal_year: int | None = Field(default=None, ge=1900, le=2999)
-    posting_date: date | None = None
+    posting_date: CalendarDate | None = None
     error: str | None = None
 
     @model_validator(mode="after")

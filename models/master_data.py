@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
 from typing import Annotated
 
 from pydantic import AfterValidator, AliasChoices, Field, model_validator
 
 from .accounts import Account, valid_bic, valid_iban
-from .base import Record
-from .money import Amount, CurrencyCode, check_scale
+from .base import CalendarDate, Record
+from .money import CurrencyCode, Quantity, ReceivedAmount, check_scale
 
 Iban = Annotated[str, AfterValidator(valid_iban)]
 Bic = Annotated[str, AfterValidator(valid_bic)]
@@ -34,8 +32,8 @@ class Vendor(Record):
 class PurchaseOrderLine(Record):
     line_no: int = Field(ge=1)
     description: str = ""
-    quantity: Decimal = Field(gt=0)
-    unit_price: Amount
+    quantity: Quantity = Field(gt=0)
+    unit_price: ReceivedAmount
 
 
 class PurchaseOrder(Record):
@@ -43,7 +41,7 @@ class PurchaseOrder(Record):
     vendor_id: str = Field(min_length=1)
     company_code: str = Field(min_length=1)
     currency: CurrencyCode
-    order_date: date
+    order_date: CalendarDate
     lines: tuple[PurchaseOrderLine, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -55,11 +53,11 @@ class PurchaseOrder(Record):
 
 class GoodsReceiptLine(Record):
     po_line_no: int = Field(ge=1)
-    quantity: Decimal = Field(gt=0)
+    quantity: Quantity = Field(gt=0)
 
 
 class GoodsReceipt(Record):
     gr_number: str = Field(min_length=1)
     po_number: str = Field(min_length=1)
-    receipt_date: date
+    receipt_date: CalendarDate
     lines: tuple[GoodsReceiptLine, ...] = Field(min_length=1)

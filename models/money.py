@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any
 
 from iso4217 import Currency
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer
+
+from .limits import current
 
 
 def _payment_currencies() -> dict[str, int]:
@@ -26,13 +29,37 @@ def _currency_code(value: Any) -> str:
     return value
 
 
-def _no_float(value: Any) -> Any:
-    # A JSON float has already lost exactness before we see it; money must arrive as a string.
-    if isinstance(value, float):
-        raise ValueError(f'must be a decimal string such as "{value}", not a JSON number with a fraction')
+# Plain decimal notation in ASCII digits, as docs/events.md gives it. Python's Decimal also reads "1e2",
+# "1_000.00", "+12", ".50", "NaN" and digits of every script ("١٢"): each a way for a feed's bug or a
+# forged line to become an amount nobody wrote. Surrounding spaces (fixed-width exports) are dropped.
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_MAX_TEXT = 40  # longer than any amount within the bounds can be written
+
+
+def decimal_text(value: Any) -> Any:
+    """Money or a quantity as received: a decimal string, or a JSON integer (exact). Decimals built by
+    the engine itself pass as they are."""
+    if isinstance(value, Decimal):
+        return value
     if isinstance(value, bool):
         raise ValueError("must be a decimal string, not a boolean")
-    return value
+    if isinstance(value, float):
+        # A JSON float has already lost exactness before we see it; money must arrive as a string.
+        raise ValueError(f'must be a decimal string such as "{value}", not a JSON number with a fraction')
+    if isinstance(value, int):
+        return Decimal(value) if abs(value) < 10**_MAX_TEXT else _too_long()
+    if not isinstance(value, str):
+        raise ValueError(f"must be a decimal string, got {type(value).__name__}")
+    text = value.strip()
+    if len(text) > _MAX_TEXT:
+        _too_long()
+    if not _DECIMAL_TEXT.fullmatch(text):
+        raise ValueError(f"{value!r} is not a plain decimal such as 1234.50 (ASCII digits, one point, no exponent)")
+    return Decimal(text)
+
+
+def _too_long() -> Decimal:
+    raise ValueError(f"has more than {_MAX_TEXT} characters")
 
 
 def _finite(value: Decimal) -> Decimal:
@@ -41,29 +68,58 @@ def _finite(value: Decimal) -> Decimal:
     return value
 
 
+def _within_bounds(value: Decimal) -> Decimal:
+    bound = current().max_amount
+    if not -bound < _finite(value) < bound:
+        raise ValueError(f"{value} is beyond the largest amount accepted ({bound:,f}; [limits] max_amount)")
+    return value
+
+
+def _unsigned_text(value: Any) -> Any:
+    # "-0.00" is no amount anyone meant: direction is the document's (credit note, DBIT/CRDT), never a sign.
+    if isinstance(value, str) and value.strip().startswith("-"):
+        raise ValueError(f"must not be negative, got {value.strip()}")
+    return decimal_text(value)
+
+
 def _non_negative(value: Decimal) -> Decimal:
     if _finite(value) < 0:
         raise ValueError(f"must not be negative, got {value}")
     return value
 
 
+def _no_float(value: Any) -> Any:
+    # A float has already lost exactness before we see it. What the engine keeps (its state, its outputs)
+    # is read back as Decimal wrote it, exponents included: the strict forms are for what others send.
+    if isinstance(value, float | bool):
+        raise ValueError(f"must be a decimal string, not {type(value).__name__}")
+    return value
+
+
+def _quantity(value: Decimal) -> Decimal:
+    bound = current().max_quantity
+    if not value.is_finite() or not value < bound:
+        raise ValueError(f"{value} is beyond the largest quantity accepted ({bound:,f}; [limits] max_quantity)")
+    return value
+
+
 CurrencyCode = Annotated[str, BeforeValidator(_currency_code)]
+_AS_TEXT = PlainSerializer(lambda d: str(d), return_type=str, when_used="json")
 
-# Non-negative: direction is carried by the document (credit note, debit entry), never by the sign.
-Amount = Annotated[
-    Decimal,
-    BeforeValidator(_no_float),
-    AfterValidator(_non_negative),
-    PlainSerializer(lambda d: str(d), return_type=str, when_used="json"),
-]
-
+# What the engine keeps and emits. Non-negative: direction is carried by the document (credit note,
+# debit entry), never by the sign. Sums of received amounts may pass the bounds of one received amount.
+Amount = Annotated[Decimal, BeforeValidator(_no_float), AfterValidator(_non_negative), _AS_TEXT]
 # Signed sums (balances, positions) may go below zero.
-SignedAmount = Annotated[
-    Decimal,
-    BeforeValidator(_no_float),
-    AfterValidator(_finite),
-    PlainSerializer(lambda d: str(d), return_type=str, when_used="json"),
+SignedAmount = Annotated[Decimal, BeforeValidator(_no_float), AfterValidator(_finite), _AS_TEXT]
+
+# What others send (the events' payloads): plain decimal text, within [limits].
+ReceivedAmount = Annotated[
+    Decimal, BeforeValidator(_unsigned_text), AfterValidator(_non_negative), AfterValidator(_within_bounds), _AS_TEXT
 ]
+ReceivedSignedAmount = Annotated[Decimal, BeforeValidator(decimal_text), AfterValidator(_within_bounds), _AS_TEXT]
+# Counts of goods and percentages: the same plain decimal text as money, bounded so that a quantity
+# times a unit price stays exact.
+Quantity = Annotated[Decimal, BeforeValidator(decimal_text), AfterValidator(_quantity)]
 
 
 def minor_units(currency: str) -> int:

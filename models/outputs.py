@@ -95,6 +95,12 @@ class StatusUpdate(Record):
     erp_document_number: str | None = None
     fiscal_year: int | None = None
     end_to_end_id: str | None = None
+    # On payment_sent: the instruction paying it (which may pay other invoices too), as released.
+    payment_amount: Amount | None = None
+    currency: CurrencyCode | None = None
+    creditor_name: str | None = None
+    batch_id: str | None = None
+    debtor_account: str | None = None
     detail: str | None = None
 
 

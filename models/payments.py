@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
@@ -18,15 +17,15 @@ from .bank_details import (
     ReferredDocument,
     ReturnInfo,
 )
-from .base import Record
-from .money import Amount, CurrencyCode, check_scale
+from .base import CalendarDate, Record
+from .money import CurrencyCode, ReceivedAmount, check_scale
 
 
 class PaymentInstruction(Record):
     end_to_end_id: str = Field(min_length=1, max_length=35)
     invoice_ids: tuple[str, ...] = Field(min_length=1)
     vendor_id: str = Field(min_length=1)
-    amount: Amount
+    amount: ReceivedAmount = Field(gt=0, description="a payment of nothing is no payment (EPC rulebook: 0.01 or more)")
     currency: CurrencyCode
     creditor_name: str = ""
     creditor_account: Account = Field(validation_alias=AliasChoices("creditor_account", "creditor_iban"))
@@ -45,7 +44,7 @@ class PaymentBatch(Record):
     payment_info_id: str | None = None
     company_code: str = Field(min_length=1)
     debtor_account: Account = Field(validation_alias=AliasChoices("debtor_account", "debtor_iban"))
-    requested_execution_date: date
+    requested_execution_date: CalendarDate
     instructions: tuple[PaymentInstruction, ...] = Field(min_length=1)
 
 
@@ -97,11 +96,12 @@ class Settlement(Record):
 
     entry_id: str = Field(min_length=1, description="bank's entry reference (AcctSvcrRef)")
     account: Account = Field(validation_alias=AliasChoices("account", "account_iban"))
-    amount: Amount
+    # Zero is read: banks print informational entries of 0.00 (a real MT940 of tests/fixtures/bank does).
+    amount: ReceivedAmount
     currency: CurrencyCode
     credit_debit: CreditDebit
-    booking_date: date
-    value_date: date
+    booking_date: CalendarDate
+    value_date: CalendarDate
     end_to_end_id: str | None = None
     counterparty_account: Account | None = Field(
         default=None, validation_alias=AliasChoices("counterparty_account", "counterparty_iban")

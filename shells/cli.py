@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from reconstream.models import limits
 from reconstream.models.events import event_json_schemas
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
@@ -31,6 +32,7 @@ from .metrics import RunMetrics
 from .outputs import verify_audit
 from .secrets import SecretError
 from .sinks import Sink
+from .sinks.base import ResumeRefused
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,14 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DatabaseConfigError, AuthError, SecretError) as exc:
         print(f"recon: config: {exc}", file=sys.stderr)
         return 2
-    except ServeRefused as exc:
+    except (ServeRefused, ResumeRefused) as exc:
         print(f"recon: {exc}", file=sys.stderr)
         return 2
 
 
 def config_of(args: argparse.Namespace) -> Config:
-    """The effective configuration of this command: `--config`, else $RECON_CONFIG, else the defaults."""
-    return load_config(getattr(args, "config", None))
+    """The effective configuration of this command: `--config`, else $RECON_CONFIG, else the defaults.
+
+    Its `[limits]` bound everything the process reads from here on (models/limits.py)."""
+    config = load_config(getattr(args, "config", None))
+    limits.configure(config.limits.bounds())
+    return config
 
 
 def _add_config_option(parser: argparse.ArgumentParser) -> None:

@@ -33,7 +33,11 @@ def add_serve_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "serve", help="serve /metrics, the JSON API and the treasury and queue pages for an output folder"
     )
     serve.add_argument("--out", type=Path, required=True, help="the output folder of a run (finished or running)")
-    serve.add_argument("--input", type=Path, help="the run's input folder: adds payment amounts and ack times")
+    serve.add_argument(
+        "--input",
+        type=Path,
+        help="not read: the service shows only what the engine decided (accepted so existing commands still run)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.set_defaults(handler=cmd_serve)
@@ -59,8 +63,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         config = config_of(args)
+        if args.input is not None:
+            print("recon serve: --input is not read: pages and API show only what the engine decided", file=sys.stderr)
         print(f"serving {args.out} on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
-        serve(args.out, args.host, args.port, input_dir=args.input, config=config)
+        serve(args.out, args.host, args.port, config=config)
     except ServeRefused as exc:
         print(f"recon serve: {exc}", file=sys.stderr)
         return 2
@@ -79,6 +85,7 @@ def serving(
 
     Leaving the block *keeps serving* until Ctrl-C, which is what `--serve` promises. Without an
     address this does nothing and yields None (metrics off: the engine is not observed at all).
+    `input_dir` is not read: the service shows what the engine decided, never its input.
     """
     if address is None:
         yield None
@@ -87,7 +94,7 @@ def serving(
 
     metrics = RunMetrics()
     out_dir.mkdir(parents=True, exist_ok=True)
-    server = start_background(out_dir, address[0], address[1], metrics.registry, input_dir, config)
+    server = start_background(out_dir, address[0], address[1], metrics.registry, config=config)
     print(f"serving on http://{address[0]}:{server.port}/ (metrics at /metrics)", file=sys.stderr)
     try:
         yield metrics

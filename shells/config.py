@@ -11,12 +11,12 @@ an environment variable or a file holding it, never the value.
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,6 +28,7 @@ from reconstream.matchers.bank_codes import CodeRule, LineClass, from_config
 from reconstream.matchers.duplicates import DuplicatePolicy
 from reconstream.matchers.payment_matching import MatchPolicy
 from reconstream.matchers.three_way import AmountTolerance
+from reconstream.models import limits
 from reconstream.models.accounts import AccountRef, AccountScheme, compact, looks_like_iban
 from reconstream.models.exceptions import OwnerQueue, SeverityPolicy
 from reconstream.models.money import MINOR_UNITS
@@ -53,6 +54,23 @@ class Windows(Section):
     settlement: timedelta = Field(default=timedelta(days=5), description="booked on the account within this")
     posting_sla: timedelta = Field(default=timedelta(days=3), description="posted in the ERP within this of approval")
     posting_hold: timedelta = Field(default=timedelta(days=10), description="a line paying an unposted invoice waits")
+    clock_skew: timedelta = Field(default=timedelta(days=1), gt=timedelta(0),
+                                  description="an event dated more than this after its own ingest_time is refused")
+
+
+class Limits(Section):
+    """The bounds of every amount, quantity and time read (models/limits.py): beyond them nothing is exact."""
+
+    max_amount: Decimal = Field(default=Decimal("1E+15"), gt=0, le=Decimal("1E+18"),
+                                description="an amount this large or larger is refused")
+    max_quantity: Decimal = Field(default=Decimal("1E+9"), gt=0, le=Decimal("1E+12"),
+                                  description="a quantity this large or larger is refused")
+    earliest: AwareDatetime = Field(default=datetime(1990, 1, 1, tzinfo=UTC), description="earlier times are refused")
+    latest: AwareDatetime = Field(default=datetime(2200, 1, 1, tzinfo=UTC), le=datetime(9000, 1, 1, tzinfo=UTC),
+                                  description="this time and later are refused")
+
+    def bounds(self) -> limits.Limits:
+        return limits.Limits(self.max_amount, self.max_quantity, self.earliest, self.latest)
 
 
 class Retention(Section):
@@ -251,6 +269,43 @@ class Delivery(Section):
     drain_seconds: float = Field(default=30.0, ge=0, description="at the end of a run, keep delivering this long")
 
 
+class Kafka(Section):
+    """The Kafka clients of every command that talks to the cluster: the security settings of librdkafka,
+    passed through as written, and how long a worker rides out an outage. The two passwords librdkafka
+    takes are named by an environment variable or a file; any other secret property is refused."""
+
+    client: dict[str, str | int | bool] = Field(
+        default_factory=dict,
+        description="librdkafka properties: security.protocol, sasl.*, ssl.*, enable.ssl.certificate.verification",
+    )
+    sasl_password_env: str | None = Field(default=None, description="environment variable holding sasl.password")
+    sasl_password_file: Path | None = Field(default=None, description="file holding sasl.password")
+    ssl_key_password_env: str | None = Field(default=None, description="environment variable holding ssl.key.password")
+    ssl_key_password_file: Path | None = Field(default=None, description="file holding ssl.key.password")
+    max_outage: timedelta = Field(
+        default=timedelta(minutes=15), gt=timedelta(0), description="a worker unserved by the cluster this long exits"
+    )
+
+    @model_validator(mode="after")
+    def _security_only(self) -> Kafka:
+        for name in self.client:
+            # A key, a password or a client secret written here would be echoed by `recon config check`.
+            if "password" in name or "secret" in name or name == "ssl.key.pem":
+                raise ValueError(
+                    f"client.{name}: secrets never go in the config file; name sasl.password and ssl.key.password "
+                    "in sasl_password_env/_file and ssl_key_password_env/_file, and a key by ssl.key.location"
+                )
+            # The shell sets the rest (group, transactions, isolation, idempotence): exactly-once depends on them.
+            security = name in ("security.protocol", "enable.ssl.certificate.verification")
+            if not (security or name.startswith(("sasl.", "ssl."))):
+                raise ValueError(f"client.{name}: only security settings pass through to librdkafka")
+        if self.sasl_password_env and self.sasl_password_file:
+            raise ValueError("sasl_password_env: name the password once, in sasl_password_env or sasl_password_file")
+        if self.ssl_key_password_env and self.ssl_key_password_file:
+            raise ValueError("ssl_key_password_env: name it once, in ssl_key_password_env or ssl_key_password_file")
+        return self
+
+
 class Config(BaseSettings):
     """Everything a deployment may set. The defaults are what `recon demo` runs with."""
 
@@ -258,6 +313,7 @@ class Config(BaseSettings):
 
     windows: Windows = Windows()
     retention: Retention = Retention()
+    limits: Limits = Limits()
     three_way: ThreeWay = ThreeWay()
     duplicates: Duplicates = Duplicates()
     matching: Matching = Matching()
@@ -269,6 +325,7 @@ class Config(BaseSettings):
     auth: Auth = Auth()
     webhooks: tuple[Webhook, ...] = ()
     delivery: Delivery = Delivery()
+    kafka: Kafka = Kafka()
 
     @model_validator(mode="after")
     def _accounts_distinct(self) -> Config:
@@ -304,6 +361,7 @@ class Config(BaseSettings):
             settlement_window=self.windows.settlement,
             posting_sla=self.windows.posting_sla,
             posting_hold=self.windows.posting_hold,
+            clock_skew=self.windows.clock_skew,
             match_policy=MatchPolicy(**self.matching.model_dump()),
             duplicate_policy=DuplicatePolicy(**self.duplicates.model_dump()),
             severity=SeverityPolicy(**self.severity.model_dump()),

@@ -1,9 +1,11 @@
 """The embedded shell (the default): the handlers in one process over input files. No broker, no server.
 
-Crash safety: every `checkpoint_every` input records the output files are flushed and the state, the
-position in every input source (JSONL file or bank file, by name), the output lengths and the audit head
-are committed in one atomic write. A restart cuts the outputs back to the committed lengths and reads on
-from the committed positions, so a `kill -9` at any point neither loses nor doubles a record.
+Crash safety: every `checkpoint_every` input records the output files are flushed and fsynced, then the
+state, the position in every input source (JSONL file or bank file, by name), the output lengths with the
+SHA-256 of their bytes and the audit head are committed in one atomic write. A restart cuts the outputs back
+to the committed lengths and reads on from the committed positions, so a `kill -9` at any point neither
+loses nor doubles a record. Outputs that no longer hold the committed bytes (a power cut lost writes) are
+refused, not resumed: the state already holds every event up to the checkpoint, so they cannot be rebuilt.
 """
 
 from __future__ import annotations
@@ -30,8 +32,14 @@ from .inputs import CaseEvents, InputLine, Position, Stream, file_name, merged
 from .metrics import ObservedEngine, RunMetrics
 from .outputs import CASE_ACTIONS, AuditChain
 from .sinks import FileSink, Sink
+from .sinks.base import ResumeRefused
 
 Progress = Callable[[int, int], None]  # (lines read, bytes read)
+RESUME_REMEDY = (
+    "The state already holds every event up to that checkpoint, so these outputs cannot be written again from "
+    "it: rerun from scratch into a fresh --out with a fresh --state-dir, or restore this output folder and the "
+    "state dir together from one backup."
+)
 
 
 class CaseFeed(CaseEvents, Protocol):
@@ -131,13 +139,25 @@ class EmbeddedRunner:
         # The run's name outlives a kill in its checkpoint: a sink that dedupes by position keys on it.
         self.run_id = checkpoint.get("run_id") if checkpoint is not None else None
         self.run_id = self.run_id or uuid.uuid4().hex
-        self.files = FileSink(out_dir, checkpoint["outputs"] if checkpoint is not None else None)
+        self.files = self._open_files(checkpoint)
         self.sinks: list[Sink] = [self.files, *(sinks(self.run_id) if sinks is not None else [])]
         self.input_lines = count_lines(input_dir) if metrics is not None else {}
         if checkpoint is None:
             # The run's name is committed before any sink sees a record: a kill before the first checkpoint
             # resumes as the same run, so a sink that already has its records skips them.
             self._checkpoint()
+
+    def _open_files(self, checkpoint: dict[str, Any] | None) -> FileSink:
+        """The output files, checked against the checkpoint resumed from; a refusal closes the state first,
+        since no runner comes back to close it."""
+        if checkpoint is None:
+            return FileSink(self.out_dir, None)
+        try:
+            # Checkpoints written before digests were kept have none: their lengths are checked alone.
+            return FileSink(self.out_dir, checkpoint["outputs"], checkpoint.get("output_sha256"))
+        except ResumeRefused as refused:
+            self.store.close()
+            raise ResumeRefused(f"{refused}\n{RESUME_REMEDY}") from refused
 
     def run(self, progress: Progress | None = None) -> RunSummary:
         started = time.perf_counter()
@@ -168,7 +188,7 @@ class EmbeddedRunner:
             seen = event_id in engine.state.seen_events
             outputs = engine.process(event, source)
             dead = any(o.stream == "dead_letters" for o in outputs)
-            outcome = "duplicate" if seen else ("dead_letter" if dead else "applied")
+            outcome = "dead_letter" if dead else ("duplicate" if seen else "applied")
         entry = self.audit.record(source, event_id, event_type, outcome, outputs)
         position = self.audit.seq
         for sink in self.sinks:
@@ -203,14 +223,15 @@ class EmbeddedRunner:
         self._audit_case_actions()
         collector.settle()
         self._report_lag()
-        # Every sink first, then the state with the input positions: a crash between the two replays
-        # outputs the sinks already have (they skip them), never loses one.
+        # Every sink first (the files fsynced), then the state with the input positions: a crash or power
+        # cut between the two replays outputs the sinks already have (they skip them), never loses one.
         flushed = {sink.name: sink.flush() for sink in self.sinks}
         self.store.commit(
             {
                 "run_id": self.run_id,
                 "inputs": {name: vars_of(position) for name, position in self.positions.items()},
                 "outputs": flushed[self.files.name],
+                "output_sha256": self.files.digests(),
                 "audit": {"seq": self.audit.seq, "head": self.audit.head},
                 "summary": self.summary.to_state(),
             }

@@ -16,6 +16,7 @@ notes).
 
 from __future__ import annotations
 
+import difflib
 import heapq
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -112,6 +113,10 @@ def carried_error(raw: bytes) -> EventError | None:
 def read_stream(path: Path, stream: Stream, start: Position) -> Iterator[InputLine]:
     rank, name = STREAM_ORDER[stream.value], file_name(stream)
     offset, line_no, last_time = start.offset, start.line, start.time_us
+    # Refused lines before the stream's first valid event have no time of their own: they wait for that
+    # event and sort just before it (else after every event of the run), as bank files' do, so that their
+    # exceptions are dated in the run's time rather than at the epoch.
+    waiting: list[InputLine] = []
     with path.open("rb") as handle:
         handle.seek(offset)
         for raw in handle:
@@ -122,7 +127,16 @@ def read_stream(path: Path, stream: Stream, start: Position) -> Iterator[InputLi
                 continue  # blank lines carry nothing; skipping them loses nothing
             event, error, last_time = classify(raw, stream, last_time)
             after = Position(offset, line_no, last_time)
-            yield InputLine((last_time, rank, line_no), stream, raw, event, error, after, name, line_no)
+            line = InputLine((last_time, rank, line_no), stream, raw, event, error, after, name, line_no)
+            if last_time == 0:
+                waiting.append(line)
+                continue
+            for early in waiting:
+                yield early._replace(key=(last_time, rank, early.key[2]))
+            waiting = []
+            yield line
+    for early in waiting:
+        yield early._replace(key=(END_OF_INPUT, rank, early.key[2]))
 
 
 def read_bank_file(path: Path, name: str, start: Position, options: IngestOptions | None = None) -> Iterator[InputLine]:
@@ -239,7 +253,44 @@ def merged(
         readers.append(read_bank_file(path, name, start.get(name, Position()), options))
     if cases is not None:
         readers.append(read_case_events(cases, start.get(CASE_EVENTS, Position())))
+    readers.append(read_misnamed(input_dir, start))
     return heapq.merge(*readers, key=lambda line: line.key)
+
+
+# Files an operator meant as input but named so that nothing reads them: a JSONL file that is not a stream's,
+# a bank file beside the streams instead of in bank/. Other files (labels.json, a README) are not input.
+_BANK_SUFFIXES = frozenset({".xml", ".sta", ".mt940", ".940", ".942", ".bai", ".bai2", ".csv", ".zip", ".txt"})
+
+
+def misnamed_files(input_dir: Path) -> list[Path]:
+    streams = {file_name(stream) for stream in Stream}
+    return sorted(
+        path
+        for path in input_dir.iterdir()
+        if path.is_file()
+        and not path.name.startswith(".")
+        and path.name not in streams
+        and (path.suffix == ".jsonl" or path.suffix.lower() in _BANK_SUFFIXES)
+    )
+
+
+def read_misnamed(input_dir: Path, start: Mapping[str, Position]) -> Iterator[InputLine]:
+    """Each misnamed file as one refused record, so that it is reported instead of silently ignored."""
+    names = [file_name(stream) for stream in Stream]
+    for path in misnamed_files(input_dir):
+        if start.get(path.name, Position()).line:
+            continue
+        guess = difflib.get_close_matches(path.name, names, n=1)
+        if path.suffix == ".jsonl":
+            hint = f"did you mean {guess[0]}? " if guess else ""
+            reason = f"not an input stream, so nothing in it was read: {hint}the streams are {', '.join(names)}"
+        else:
+            reason = f"looks like a bank file, but bank files are read from {BANK_DIR}/: nothing in it was read"
+        stream = Stream(guess[0].removesuffix(".jsonl")) if guess else Stream.SETTLEMENTS
+        error = EventError(SCHEMA_VIOLATION, "<file>", reason)
+        raw = orjson.dumps({"file": path.name})
+        after = Position(0, 1, 0)
+        yield InputLine((END_OF_INPUT, STREAM_ORDER[stream.value], 0), stream, raw, None, error, after, path.name, 0)
 
 
 def total_bytes(input_dir: Path) -> int:

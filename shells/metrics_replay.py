@@ -35,7 +35,8 @@ def _lines(path: Path) -> Iterator[bytes]:
         return
     with path.open("rb") as handle:
         for line in handle:
-            if line.strip():
+            # A last line without its newline is being written, or was cut by a crash: not a record yet.
+            if line.endswith(b"\n") and line.strip():
                 yield line
 
 
@@ -97,14 +98,18 @@ def _acknowledgments(metrics: RunMetrics, input_dir: Path) -> None:
     for line in _lines(input_dir / "payment_batches.jsonl"):
         try:
             event = orjson.loads(line)
-            released.setdefault(event["payload"]["batch_id"], _event_time(event))
+            batch_id = event["payload"]["batch_id"]
+            if isinstance(batch_id, str):  # the engine refuses any other; so does this view
+                released.setdefault(batch_id, _event_time(event))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             continue  # dead-lettered by the engine, skipped here
     acks: list[tuple[datetime, str]] = []
     for line in _lines(input_dir / "bank_acks.jsonl"):
         try:
             event = orjson.loads(line)
-            acks.append((_event_time(event), event["payload"]["original_batch_id"]))
+            batch_id = event["payload"]["original_batch_id"]
+            if isinstance(batch_id, str):
+                acks.append((_event_time(event), batch_id))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             continue
     for at, batch_id in sorted(acks):

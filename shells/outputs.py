@@ -93,6 +93,8 @@ def verify_audit(path: Path) -> tuple[int, str | None]:
             try:
                 record = orjson.loads(raw)
             except orjson.JSONDecodeError:
+                if not raw.endswith(b"\n"):  # what a crash or a power cut leaves, not what a forger writes
+                    return expected_seq, f"line {line_no}: the last record is cut off (written when the run stopped)"
                 return expected_seq, f"line {line_no}: not valid JSON"
             expected_seq += 1
             if record.get("seq") != expected_seq:

@@ -2,6 +2,9 @@
 
 What it serves comes from the config file: the case store of `[database]` (by default the run folder's
 cases.sqlite) and the authentication of `[auth]`. Without authentication it binds to loopback only.
+
+It serves what the engine decided, from the output folder and the case store, never the run's input: the
+functions here still take `input_dir` (a run's `--serve` passes it) and do not read it.
 """
 
 from __future__ import annotations
@@ -76,12 +79,13 @@ def build_app(
     config: Config | None = None,
     create_cases: bool = False,
 ) -> FastAPI:
-    """The app over an output folder. Without a live registry the metrics are rebuilt from the folder."""
+    """The app over an output folder. Without a live registry the metrics are rebuilt from the folder alone:
+    an input line the engine refused must not stop the service (or show in its figures)."""
     config = config or Config()
     if registry is None:
-        registry = replay(RunMetrics(), out_dir, input_dir).registry
+        registry = replay(RunMetrics(), out_dir).registry
     store = open_case_store(config, out_dir, create_cases)
-    return create_app(RunFolder(out_dir, input_dir), registry, store, authenticator_of(config))
+    return create_app(RunFolder(out_dir), registry, store, authenticator_of(config))
 
 
 def serve(
@@ -89,11 +93,10 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     registry: CollectorRegistry | None = None,
-    input_dir: Path | None = None,
     config: Config | None = None,
 ) -> None:
     """Serve until interrupted."""
-    app = build_app(out_dir, registry, input_dir, config)
+    app = build_app(out_dir, registry, config=config)
     check_binding(host, app.state.authenticator)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
@@ -143,6 +146,6 @@ def start_background(
     input_dir: Path | None = None,
     config: Config | None = None,
 ) -> BackgroundServer:
-    app = build_app(out_dir, registry, input_dir, config, create_cases=True)
+    app = build_app(out_dir, registry, config=config, create_cases=True)
     check_binding(host, app.state.authenticator)
     return BackgroundServer(app, host, port).start()

@@ -42,6 +42,7 @@ class Settings:
     settlement_window: timedelta = timedelta(days=5)
     posting_sla: timedelta = timedelta(days=3)
     posting_hold: timedelta = timedelta(days=10)  # a line paying an invoice not yet posted waits this long
+    clock_skew: timedelta = timedelta(days=1)  # an event dated further than this after its ingest time is refused
     match_policy: MatchPolicy = field(default_factory=MatchPolicy)  # thresholds and tolerances of bank matching
     duplicate_policy: DuplicatePolicy = field(default_factory=DuplicatePolicy)
     severity: SeverityPolicy = field(default_factory=SeverityPolicy)

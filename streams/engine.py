@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from reconstream.models.base import from_micros, to_micros
-from reconstream.models.events import Event, EventError
+from reconstream.models.base import from_micros, iso, to_micros
+from reconstream.models.events import Event, EventError, content_digest
 from reconstream.models.exceptions import Category, raise_exception
 from reconstream.models.ids import stable_id
 from reconstream.models.outputs import CashPosition, DeadLetter
+from reconstream.tables.seen import SAME_AS_ANY
 from reconstream.tables.state import EngineState
 
 from . import cash
@@ -62,8 +63,25 @@ class Engine:
 
     def process(self, event: Event, source: str = "") -> list[Output]:
         """Apply one valid event. An event id seen before changes nothing and emits nothing."""
+        digest = content_digest(event)
         if event.event_id in self.state.seen_events:
-            return []
+            return self._seen_again(event, digest, source)
+        if (untimely := self._untimely(event)) is not None:
+            self._refuse(event, source, untimely)
+            return self.ctx.drain()
+        self.state.begin()
+        try:
+            self._apply(event, source, digest)
+        except Exception as failure:  # any failure of a rule sets its event aside; none stops the stream
+
+            self.state.rollback()
+            self.ctx.outbox.clear()
+            self._quarantine(event, source, failure)
+        else:
+            self.state.end()
+        return self.ctx.drain()
+
+    def _apply(self, event: Event, source: str, digest: int) -> None:
         if event.event_type not in PEOPLES_DECISIONS:
             self._advance(to_micros(event.event_time))
         try:
@@ -72,8 +90,47 @@ class Engine:
             error = EventError(Category.SCHEMA_VIOLATION.value, orphan.field, orphan.reason, event.event_id)
             raw = event.model_dump_json().encode()
             self._dead_letter(error, source, _stream_of(event), raw, to_micros(event.event_time))
-        self.state.seen_events.add(event.event_id, self.watermark_us)
+        self.state.seen_events.add(event.event_id, self.watermark_us, digest)
+
+    def _seen_again(self, event: Event, digest: int, source: str) -> list[Output]:
+        """The same id again: nothing when it is the same event (a redelivery, a file read twice); refused when
+        its content differs, since one of the two versions was never applied and someone must say which."""
+        first = self.state.seen_events.digest_of(event.event_id)
+        if not isinstance(first, int) or first in (SAME_AS_ANY, digest):
+            return []
+        reason = (
+            f"{event.event_id!r} was applied before with other content (version {first:016x}); this version "
+            f"({digest:016x}) is refused, the one applied stands"
+        )
+        self._refuse(event, source, EventError(Category.SCHEMA_VIOLATION.value, "event_id", reason, event.event_id))
         return self.ctx.drain()
+
+    def _untimely(self, event: Event) -> EventError | None:
+        """An event dated ahead of its own ingest time by more than a clock's error: a wrong clock or a typo,
+        which applied would move event time and fire every timer due before it (docs/events.md)."""
+        if event.ingest_time is None or event.event_type in PEOPLES_DECISIONS:
+            return None
+        ahead = event.event_time - event.ingest_time
+        if ahead <= self.ctx.settings.clock_skew:
+            return None
+        reason = (
+            f"{iso(event.event_time)} is {ahead} after its ingest_time {iso(event.ingest_time)}, more than the "
+            f"clock skew allowed ({self.ctx.settings.clock_skew}; [windows] clock_skew): refused, event time unmoved"
+        )
+        return EventError(Category.SCHEMA_VIOLATION.value, "event_time", reason, event.event_id)
+
+    def _refuse(self, event: Event, source: str, error: EventError) -> None:
+        raw = event.model_dump_json().encode()
+        self._dead_letter(error, source, _stream_of(event), raw, self.watermark_us or to_micros(event.event_time))
+
+    def _quarantine(self, event: Event, source: str, failure: Exception) -> None:
+        """An event a rule could not apply: its dead letter says why, and the state is as if it never came.
+
+        Not remembered as applied either: the same event again (once the cause is fixed) is tried again,
+        and a resume reads on past the dead letter instead of failing on it forever.
+        """
+        reason = f"could not be applied, and was set aside with nothing changed: {_described(failure)}"
+        self._refuse(event, source, EventError(Category.SCHEMA_VIOLATION.value, "payload", reason, event.event_id))
 
     def cash_positions(self) -> list[CashPosition]:
         """Every account's position, in account order: the bank's balance, movements since, in flight."""
@@ -117,7 +174,7 @@ class Engine:
             ),
         )
         refs = (source, *([error.event_id] if error.event_id else []))
-        at = from_micros(at_us) if at_us else self.watermark
+        at = from_micros(at_us or self.watermark_us) if at_us or self.watermark_us else _now()
         exception = raise_exception(
             Category(error.category),
             refs,
@@ -128,6 +185,19 @@ class Engine:
         if exception.exception_id not in self.state.exceptions:
             self.state.exceptions[exception.exception_id] = exception
             self.ctx.emit("exceptions", exception)
+
+
+def _described(failure: Exception) -> str:
+    if isinstance(failure, ArithmeticError):
+        # decimal's own messages name only its signal classes ("[<class 'decimal.InvalidOperation'>]")
+        return f"{type(failure).__name__}: a computed amount needs more digits than exact arithmetic keeps (28)"
+    return f"{type(failure).__name__}: {failure}"
+
+
+def _now() -> datetime:
+    # Only when nothing has given the engine a time yet (every input so far refused): the refusal is
+    # dated when it was seen, never at the epoch.
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _micros(window: timedelta | None) -> int | None:

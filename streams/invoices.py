@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reconstream.matchers import duplicates, three_way, vendors
 from reconstream.matchers.findings import Finding
-from reconstream.models.base import to_micros
+from reconstream.models.base import first_difference, to_micros
 from reconstream.models.events import InvoiceCaptured, InvoiceStatusChanged
 from reconstream.models.exceptions import Category
 from reconstream.models.invoices import Invoice, InvoiceStatus
@@ -59,8 +59,18 @@ def earlier_copy(invoice: Invoice, keys: list[str], ctx: Context) -> Finding | N
 
 def on_invoice(event: InvoiceCaptured, ctx: Context) -> None:
     invoice = event.payload
-    if invoice.invoice_id in ctx.state.invoices:
-        return  # re-sent capture of a known invoice: the AP id is the idempotency key of the document
+    known = ctx.state.invoices.get(invoice.invoice_id)
+    if known is not None:
+        # The AP id is the document's idempotency key: the same capture again changes nothing, and a capture
+        # that says something else is refused with both versions named, never silently ignored.
+        if known.invoice != invoice:
+            field, before, after = first_difference(known.invoice, invoice)
+            raise OrphanEvent(
+                f"payload.{field}",
+                f"invoice {invoice.invoice_id!r} was captured before with {field} {before}; this capture says "
+                f"{after}: refused, the first version stands (a change is a new invoice id or a credit note)",
+            )
+        return
     keys = duplicates.duplicate_keys(invoice, supplier_identity(invoice.vendor_id, ctx))
     findings = validate_invoice(invoice, keys, ctx)
     for finding in findings:

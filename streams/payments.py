@@ -63,7 +63,18 @@ def send_instruction(
             state.invoices[invoice_id] = invoice_state.model_copy(
                 update={"live_payments": (*invoice_state.live_payments, e2e)}
             )
-            ctx.status_update(invoice_id, invoice_state.correlation_id, ApStatus.PAYMENT_SENT, at, end_to_end_id=e2e)
+            ctx.status_update(
+                invoice_id,
+                invoice_state.correlation_id,
+                ApStatus.PAYMENT_SENT,
+                at,
+                end_to_end_id=e2e,
+                payment_amount=instruction.amount,
+                currency=instruction.currency,
+                creditor_name=instruction.creditor_name,
+                batch_id=batch.batch_id,
+                debtor_account=batch.debtor_account.key,
+            )
     payment_index.add_instruction(state.instructions[e2e], ctx)
     cash.reserve(ctx, batch.debtor_account.key, instruction.currency, at, instruction.amount, batch.company_code)
     state.timers.schedule(to_micros(at + ctx.settings.ack_window), ACK_TIMER, e2e)

@@ -20,8 +20,12 @@ def file_under(index: Table[Any], keys: Iterable[str], ref: str) -> None:
 
 def unfile(index: Table[Any], keys: Iterable[str], ref: str) -> None:
     for key in keys:
-        refs = [r for r in index.get(key) or () if r != ref]
-        if refs:
-            index[key] = refs
-        elif key in index:
+        refs = index.get(key)
+        if not refs or ref not in refs:
+            continue
+        if len(refs) == 1:
             del index[key]
+        else:
+            refs = list(refs)  # a copy: the stored bucket is left as it was (see above)
+            refs.remove(ref)
+            index[key] = refs

@@ -8,12 +8,14 @@ from typing import Any, Generic, TypeVar
 
 from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
 
+from .journal import Journal
 from .store import JSON, Codec
 
 V = TypeVar("V")
 
 _SEP = b"\x00"
 _DELETED = object()
+_NOT_PENDING = object()
 _CHECKPOINT_KEY = b"__meta__" + _SEP + b"checkpoint"
 
 
@@ -37,8 +39,9 @@ def _options(block_cache_mb: int, write_buffer_mb: int) -> Options:
 class RocksTable(Generic[V]):
     """A dict-like view of one key prefix. Reads see pending writes; a bounded cache keeps hot values decoded."""
 
-    def __init__(self, db: Rdict, name: str, codec: Codec[V], cache_size: int) -> None:
+    def __init__(self, db: Rdict, name: str, codec: Codec[V], cache_size: int, journal: Journal) -> None:
         self.name = name
+        self._journal = journal
         self._db = db
         self._codec = codec
         self._prefix = name.encode() + _SEP
@@ -78,12 +81,28 @@ class RocksTable(Generic[V]):
         return value
 
     def __setitem__(self, key: str, value: V) -> None:
+        if self._journal.active:
+            self._journal.note(self, key)
         self._pending[key] = value
         self._encoded.pop(key, None)
 
     def __delitem__(self, key: str) -> None:
+        if self._journal.active:
+            self._journal.note(self, key)
         self._pending[key] = _DELETED
         self._encoded.pop(key, None)
+
+    def prior(self, key: str) -> Any:
+        # What the pending writes said of the key, or nothing: the database and the cache are untouched
+        # until a commit, so putting the pending entry back is the whole rollback.
+        return self._pending.get(key, _NOT_PENDING)
+
+    def put_back(self, key: str, prior: Any) -> None:
+        self._encoded.pop(key, None)
+        if prior is _NOT_PENDING:
+            self._pending.pop(key, None)
+        else:
+            self._pending[key] = prior
 
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
@@ -138,10 +157,11 @@ class RocksStore:
         self._db = Rdict(str(path), _options(block_cache_mb, write_buffer_mb))
         self._tables: dict[str, RocksTable[Any]] = {}
         self._cache_size = cache_size
+        self.journal = Journal()
 
     def table(self, name: str, codec: Codec[Any]) -> RocksTable[Any]:
         if name not in self._tables:
-            self._tables[name] = RocksTable(self._db, name, codec, self._cache_size)
+            self._tables[name] = RocksTable(self._db, name, codec, self._cache_size, self.journal)
         return self._tables[name]
 
     def commit(self, extra: dict[str, Any] | None = None) -> None:

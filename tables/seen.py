@@ -12,12 +12,19 @@ from typing import Any
 
 from .store import JSON, Store, Table
 
+# Remembered without a digest (state written before digests, bank entry ids): any content counts as the same.
+SAME_AS_ANY = 1
+
 
 class SeenIds:
     def __init__(self, store: Store, name: str, meta: Table[Any], window_us: int | None) -> None:
         self._store, self._name, self._meta, self.window_us = store, name, meta, window_us
+        self.reload()
+
+    def reload(self) -> None:
+        """Which generations are current, as the meta table says (at start, and after a rollback)."""
         # Generation 0 keeps the table's original name, so state written before windows existed reads on.
-        generation, self._since_us = meta.get(self._meta_key) or (0, None)
+        generation, self._since_us = self._meta.get(self._meta_key) or (0, None)
         self._generation = int(generation)
         self._current = self._table(self._generation)
         self._previous = self._table(self._generation - 1) if self._generation else None
@@ -32,12 +39,19 @@ class SeenIds:
     def __contains__(self, key: str) -> bool:
         return key in self._current or (self._previous is not None and key in self._previous)
 
-    def add(self, key: str, at_us: int) -> None:
-        """Remember an id applied when event time stood at `at_us`."""
+    def add(self, key: str, at_us: int, digest: int = SAME_AS_ANY) -> None:
+        """Remember an id applied when event time stood at `at_us`, with a digest of what it said."""
         if self._since_us is None:
             self._since_us = at_us
             self._meta[self._meta_key] = [self._generation, at_us]
-        self._current[key] = 1
+        self._current[key] = digest
+
+    def digest_of(self, key: str) -> Any:
+        """The digest remembered with an id (SAME_AS_ANY when none was), or None when it is not remembered."""
+        found = self._current.get(key)
+        if found is None and self._previous is not None:
+            found = self._previous.get(key)
+        return found
 
     def advance(self, watermark_us: int) -> None:
         """Event time has reached `watermark_us`: start a new generation once the current one is a window old."""

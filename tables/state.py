@@ -43,3 +43,18 @@ class EngineState:
         self.seen_events = SeenIds(store, "seen_events", self.meta, None)
         self.seen_entries = SeenIds(store, "seen_entries", self.meta, None)
         self.timers = TimerQueue(store)
+
+    def begin(self) -> None:
+        """Open a unit: what follows is kept by `end` or undone by `rollback` (tables/journal.py)."""
+        self.store.journal.begin()
+        self.timers.begin()
+
+    def end(self) -> None:
+        self.store.journal.end()
+        self.timers.end()
+
+    def rollback(self) -> None:
+        self.store.journal.rollback()
+        self.timers.rollback()
+        self.seen_events.reload()
+        self.seen_entries.reload()

@@ -13,6 +13,8 @@ from typing import Any, Generic, Protocol, TypeVar
 import orjson
 from pydantic import BaseModel
 
+from .journal import Journal
+
 V = TypeVar("V")
 M = TypeVar("M", bound=BaseModel)
 
@@ -58,6 +60,8 @@ class Table(Protocol[V]):
 
 
 class Store(Protocol):
+    journal: Journal
+
     def table(self, name: str, codec: Codec[Any]) -> Table[Any]: ...
     def commit(self, extra: dict[str, Any] | None = None) -> None: ...
     def checkpoint(self) -> dict[str, Any] | None: ...

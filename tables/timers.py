@@ -19,6 +19,19 @@ class TimerQueue:
         self._table = store.table(name, JSON)
         self._heap: list[Timer] = [Timer(deadline, *key.split("|", 1)) for key, deadline in self._table.items()]
         heapq.heapify(self._heap)
+        self._fired: list[Timer] | None = None  # while a unit is open: what it popped, for a rollback
+
+    def begin(self) -> None:
+        self._fired = []
+
+    def end(self) -> None:
+        self._fired = None
+
+    def rollback(self) -> None:
+        """The table's rows are back (the journal's work); their heap entries must be too."""
+        for timer in self._fired or ():
+            heapq.heappush(self._heap, timer)
+        self._fired = None
 
     def schedule(self, deadline_us: int, kind: str, ref: str) -> None:
         self._table[f"{kind}|{ref}"] = deadline_us
@@ -39,6 +52,8 @@ class TimerQueue:
             if self._table.get(key) == timer.deadline_us:
                 del self._table[key]
                 due.append(timer)
+                if self._fired is not None:
+                    self._fired.append(timer)
         return due
 
     def __len__(self) -> int:

@@ -61,6 +61,7 @@ def _post_a_failed_invoice_late(path: Path) -> None:
         "event_id": "evt-test-late-posting",
         "correlation_id": failed.get("correlation_id"),
         "event_time": last.isoformat().replace("+00:00", "Z"),
+        "ingest_time": last.isoformat().replace("+00:00", "Z"),
         "payload": {
             **posted["payload"],
             "invoice_id": failed["payload"]["invoice_id"],

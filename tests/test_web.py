@@ -166,7 +166,7 @@ def test_pages(client: TestClient, month: tuple[Path, Path, RunMetrics]) -> None
         assert position["account"] in treasury.text and position["projected_balance"] in treasury.text
     in_flight = client.get("/api/payments/in-flight").json()
     assert in_flight and all(p["end_to_end_id"] in treasury.text for p in in_flight)
-    assert all(p["amount"] for p in in_flight)  # the input folder was given: amounts are known
+    assert all(p["amount"] and p["currency"] and p["batch_id"] for p in in_flight)  # as the engine applied them
     assert client.get("/queues/nobody").status_code == 404
 
 

@@ -52,7 +52,7 @@ _UK_ACCOUNT = re.compile(r"^(\d{6,8})\s+(\d{6})$")
 def convert(source: SourceFile, options: IngestOptions) -> Iterator[IngestResult]:
     text = read_text(source)
     try:
-        document = r.parse(text)
+        document = r.parse(text, source.budget)
     except FieldError as exc:
         yield source.malformed("file", exc.field, exc.reason)
         return

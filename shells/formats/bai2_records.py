@@ -8,34 +8,87 @@ off, or whose records do not nest, is refused whole, naming the record and line,
 file whose trailer counts or totals disagree with its records is converted, each disagreement reported.
 
 Written here rather than taken from the `bai2` library: it refuses real banks' files (funds types it does
-not know, records split across physical lines) and loops without end on a file cut off mid-record. Its
+not know, records split across physical lines) and loops without end on a file cut off mid-record (its
+parsers keep the last record as the current one once the input ends, and a 16 detail parser asked for the
+next detail takes that one again and again, the list of details growing until memory runs out). Its
 type-code table is still what says which codes are credits and which debits (bai2.py).
+
+The structure checked is the BAI2 specification's (BAI, Cash Management Balance Reporting Specifications,
+Version 2):
+- the file opens with its 01 file header and closes with its 99 file trailer, nothing after it;
+- groups are 02 group header ... 98 group trailer, accounts 03 account identifier ... 49 account trailer,
+  each account inside a group, details (16) inside an account, nothing between a trailer and the next
+  header;
+- an 88 continuation continues the record before it (another 88 included), so it never comes first;
+- every record ends with "/", except where a 16 record ends in its text field: so a file whose last record
+  ends neither with "/" nor with a line break (one bank leaves the 99's "/" off) was cut inside it;
+- the 49, 98 and 99 trailers state their control total, number of accounts or groups, and number of
+  records (their own header and trailer and every record between, 88s included). A trailer that
+  disagrees with its records is reported, the file still converted (a real Goldman Sachs file disagrees
+  with all its trailers and is whole): the structure, not the counts, is what shows a file was cut off.
+
+Reading is linear in the file and bounded by the file's budget (budget.py): records per file, characters
+per logical record (with its 88 continuations), and the time spent, checked as the records are read.
 """
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from .budget import Budget, unlimited
 from .canonical import FieldError
 
 _RECORD_START = re.compile(r"/\s+(?=(?:01|02|03|16|49|88|98|99),)")
 CODES = frozenset({"01", "02", "03", "16", "49", "88", "98", "99"})
+_DISTRIBUTIONS = re.compile(r"[0-9]{1,3}")  # a funds type D's number of distributions: a small count
+_AFTER_LAST_RECORD = " \t\x1a\x00"  # padding and a DOS end-of-file byte a whole file may end with
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     code: str
     line: int
     fields: list[str]
     physical: int = 1  # physical records it spans (itself and its 88 continuations): what trailers count
-    text: str | None = None  # a 16 record's text, with its 88 continuations
-    pieces: list[str] = field(default_factory=list)  # that text as the physical records cut it
+    pieces: list[str] = field(default_factory=list)  # a 16 record's text as the physical records cut it
     terminated: bool = False  # the last physical record ended with "/": what follows is a new piece of text
+    chars: int = 0  # its length with its continuations, bounded by the budget
+    # The text's parts and separators, joined once at the end: joining as the 88s come would copy the text
+    # so far for every one of them, quadratic in a record's continuations.
+    _text: list[str] | None = None
+    _text_chars: int = 0
+
+    @property
+    def text(self) -> str | None:
+        """A 16 record's text, with its 88 continuations; None before its text field starts."""
+        return None if self._text is None else "".join(self._text)
+
+    @property
+    def in_text(self) -> bool:
+        """Its text field has started: what an 88 brings is more text."""
+        return self._text is not None
+
+    @property
+    def has_text(self) -> bool:
+        return self._text_chars > 0
+
+    def start_text(self, text: str) -> None:
+        self._text, self.pieces, self._text_chars = [text], [text], len(text)
+
+    def add_text(self, piece: str, separator: str = "") -> None:
+        assert self._text is not None
+        if separator and self._text_chars:
+            self._text.append(separator)
+        self._text.append(piece)
+        self.pieces.append(piece)
+        self._text_chars += len(piece)
 
 
-@dataclass
+@dataclass(slots=True)
 class Detail:
     type_code: str
     amount: str
@@ -48,7 +101,7 @@ class Detail:
     pieces: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Account:
     number: str
     currency: str | None
@@ -57,7 +110,7 @@ class Account:
     line: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class Group:
     receiver: str
     originator: str
@@ -69,7 +122,7 @@ class Group:
     line: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class File:
     sender: str
     receiver: str
@@ -81,114 +134,140 @@ class File:
     problems: list[FieldError] = field(default_factory=list)
 
 
-def physical_records(text: str) -> list[tuple[int, str]]:
-    """(line number, record text) of every physical record, in order."""
-    found: list[tuple[int, str]] = []
-    for number, raw in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+def physical_records(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, record text) of every physical record, in order, read lazily: the text is held once."""
+    for number, raw in enumerate(io.StringIO(text, newline=None), 1):  # CR, LF or CRLF line ends alike
         line = raw.strip()
-        if not line:
-            continue
-        found += [(number, piece.strip()) for piece in _RECORD_START.split(line) if piece.strip()]
-    return found
+        if line:
+            yield from ((number, piece.strip()) for piece in _RECORD_START.split(line) if piece.strip())
 
 
-def logical_records(text: str) -> list[Record]:
-    records: list[Record] = []
+def logical_records(text: str, budget: Budget) -> Iterator[Record]:
+    """Each record with its 88 continuations joined, yielded once the next record starts."""
+    current: Record | None = None
     for number, raw in physical_records(text):
         code = raw[:2]
         if code == "88" and raw[2:3] == ":":
             raw = "88," + raw[3:]  # "88:EREF: ..." as one bank writes its continuations: unambiguous
-        if (code not in CODES or raw[2:3] != ",") and records and records[-1].code == "16" and records[-1].text:
-            records[-1].text += raw.removesuffix("/")  # a 16 record's text wrapped onto a line of its own
-            records[-1].pieces.append(raw.removesuffix("/"))
+        if (code not in CODES or raw[2:3] != ",") and current is not None and current.code == "16" and current.has_text:
+            _count(current, raw, number, budget)
+            current.add_text(raw.removesuffix("/"))  # a 16 record's text wrapped onto a line of its own
             continue
         if code not in CODES or raw[2:3] != ",":
             raise FieldError("record", f"line {number}: not a BAI2 record (01,02,03,16,49,88,98,99): {raw[:20]!r}")
         body = raw[3:]
         if code == "88":
-            if not records:
+            if current is None:
                 raise FieldError("88", f"line {number}: a continuation record before any record")
-            _continue(records[-1], body)
+            _count(current, raw, number, budget)
+            _continue(current, body)
             continue
-        record = Record(code, number, [], terminated=raw.endswith("/"))
+        if current is not None:
+            yield current
+        current = Record(code, number, [], terminated=raw.endswith("/"))
+        _count(current, raw, number, budget)
         if code == "16":
-            record.fields = body.removesuffix("/").split(",")
-            if len(record.fields) >= _text_index(record.fields):
-                record.text = ",".join(record.fields[_text_index(record.fields) :])
-                record.fields = record.fields[: _text_index(record.fields)]
-                record.pieces = [record.text]
+            current.fields = body.removesuffix("/").split(",")
+            _start_text(current)
         else:
-            record.fields = body.rstrip().removesuffix("/").split(",")
-        records.append(record)
-    return records
+            current.fields = body.rstrip().removesuffix("/").split(",")
+    if current is not None:
+        yield current
+
+
+def _count(record: Record, raw: str, number: int, budget: Budget) -> None:
+    """One more physical record read into `record`: counted, and the logical record's length bounded."""
+    record.chars += len(raw)
+    where = f"line {number}" if number == record.line else f"line {number} (the {record.code} of line {record.line})"
+    budget.record(record.chars, where)
+
+
+def _start_text(record: Record) -> None:
+    """Once a 16 record has all the fields before its text, the rest is text (commas in it included)."""
+    start = _text_index(record.fields)
+    if len(record.fields) >= start:
+        record.start_text(",".join(record.fields[start:]))
+        record.fields = record.fields[:start]
 
 
 def _text_index(fields: list[str]) -> int:
     """Where a 16 record's text starts: after type, amount, funds type and its details, bank and customer ref."""
     funds = fields[2].strip().upper() if len(fields) > 2 else ""
-    extra = {"S": 3, "V": 2}.get(funds, 0)
-    if funds == "D" and len(fields) > 3 and fields[3].strip().isdigit():
-        extra = 1 + 2 * int(fields[3])
-    return 3 + extra + 2
+    return 3 + _availability_fields(funds, fields[3] if len(fields) > 3 else "") + 2
+
+
+def _availability_fields(funds: str, count: str) -> int:
+    """How many fields follow a funds type: S immediate/one-day/two-day amounts, V value date and time,
+    D a count of (days, amount) distributions and the distributions; none for the others."""
+    if funds == "D" and _DISTRIBUTIONS.fullmatch(count.strip()):
+        return 1 + 2 * int(count)
+    return {"S": 3, "V": 2}.get(funds, 0)
 
 
 def _continue(record: Record, body: str) -> None:
     record.physical += 1
     if record.code == "16":
-        if record.text is not None:
+        if record.in_text:
             # After a "/" the text goes on as a new piece; without one the line was cut mid-word (NatWest).
-            record.text += (" " if record.terminated and record.text else "") + body.removesuffix("/")
-            record.pieces.append(body.removesuffix("/"))
+            record.add_text(body.removesuffix("/"), " " if record.terminated else "")
             record.terminated = body.endswith("/")
             return
         record.fields += body.removesuffix("/").split(",")
-        start = _text_index(record.fields)
-        if len(record.fields) >= start:
-            record.text = ",".join(record.fields[start:])
-            record.fields = record.fields[:start]
-            record.pieces = [record.text]
+        _start_text(record)
         return
     record.fields += body.rstrip().removesuffix("/").split(",")  # "...,190/" + "88,500000,,,": fields go on
 
 
-def parse(text: str) -> File:
-    records = logical_records(text)
-    if not records or records[0].code != "01":
+def parse(text: str, budget: Budget | None = None) -> File:
+    reader = _Reader(logical_records(text, budget or unlimited()))
+    if reader.peek() != "01":
         raise FieldError("01", "line 1: a BAI2 file starts with a 01 file header")
-    return _Reader(records).file()
+    found = reader.file()
+    assert reader.last is not None
+    _check_last_record_ends(text, reader.last)
+    return found
+
+
+def _check_last_record_ends(text: str, last: Record) -> None:
+    """A record ends with "/" (or, at one bank, the line break after it): a file ending inside its last
+    record was cut off there, however well the records before it nest."""
+    if not text.rstrip(_AFTER_LAST_RECORD).endswith(("/", "\n", "\r")):
+        raise FieldError(
+            last.code,
+            f"line {last.line}: the file ends inside its last record ({last.code}), without its '/' (cut off?)",
+        )
 
 
 class _Reader:
-    """Walks the records in their nesting, checking each trailer's record count and control total."""
+    """Walks the records in their nesting, checking each trailer's record count and control total. The
+    records come one at a time (one looked ahead), so they are never all held at once: only what they say."""
 
-    def __init__(self, records: list[Record]) -> None:
+    def __init__(self, records: Iterator[Record]) -> None:
         self.records = records
-        self.at = 0
+        self.ahead: Record | None = next(records, None)
+        self.last: Record | None = None  # the record taken before `ahead`
         self.problems: list[FieldError] = []
 
     def _next(self, *codes: str) -> Record:
-        if self.at >= len(self.records):
-            last = self.records[-1]
-            due = "/".join(codes)
-            raise FieldError(
-                due, f"after line {last.line}: the file ends where a {due} record was due (cut off?)"
-            )
-        record = self.records[self.at]
+        due = "/".join(codes)
+        record = self.ahead
+        if record is None:
+            line = self.last.line if self.last is not None else 1
+            raise FieldError(due, f"after line {line}: the file ends where a {due} record was due (cut off?)")
         if record.code not in codes:
-            due = "/".join(codes)
             raise FieldError(due, f"line {record.line}: expected a {due} record, found {record.code}")
-        self.at += 1
+        self.last, self.ahead = record, next(self.records, None)
         return record
 
-    def _peek(self) -> str | None:
-        return self.records[self.at].code if self.at < len(self.records) else None
+    def peek(self) -> str | None:
+        return self.ahead.code if self.ahead is not None else None
 
     def file(self) -> File:
         header = self._next("01")
         head = header.fields + [""] * 4
         found = File(head[0], head[1], head[2], head[3])
         total, groups, count = Decimal(0), 0, header.physical
-        while self._peek() == "02":
+        while self.peek() == "02":
             group, group_total, group_count = self.group()
             found.groups.append(group)
             total += group_total
@@ -198,8 +277,8 @@ class _Reader:
         count += trailer.physical
         self.problems += _check(trailer, total, count, "file", groups)
         found.problems = self.problems
-        if self.at != len(self.records):
-            extra = self.records[self.at]
+        if self.ahead is not None:
+            extra = self.ahead
             raise FieldError(extra.code, f"line {extra.line}: record {extra.code} after the file trailer (99)")
         return found
 
@@ -208,7 +287,7 @@ class _Reader:
         head = header.fields + [""] * 7
         group = Group(head[0], head[1], head[3], head[4], head[5] or None, head[6], line=header.line)
         total, accounts, count = Decimal(0), 0, header.physical
-        while self._peek() == "03":
+        while self.peek() == "03":
             account, account_total, account_count = self.account()
             group.accounts.append(account)
             total += account_total
@@ -227,7 +306,7 @@ class _Reader:
             fields[0].strip(), (fields[1].strip() if len(fields) > 1 else "") or None, summaries, line=header.line
         )
         count = header.physical
-        while self._peek() == "16":
+        while self.peek() == "16":
             record = self._next("16")
             detail = _detail(record)
             account.details.append(detail)
@@ -253,10 +332,7 @@ def _summaries(fields: list[str], line: int) -> tuple[list[tuple[str, str, str]]
         found.append((code, amount, count))
         if amount:
             total += _amount(amount, line, f"03.{code}")
-        extra = {"S": 3, "V": 2}.get(funds, 0)
-        if funds == "D" and at + 4 < len(fields) and fields[at + 4].strip().isdigit():
-            extra = 1 + 2 * int(fields[at + 4])
-        at += 4 + extra
+        at += 4 + _availability_fields(funds, fields[at + 4] if at + 4 < len(fields) else "")
     return found, total
 
 

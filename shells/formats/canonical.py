@@ -20,6 +20,8 @@ from reconstream.models.base import iso
 from reconstream.models.events import MALFORMED, SCHEMA_VIOLATION, EventError, validate
 from reconstream.models.money import MINOR_UNITS, at_scale
 
+from . import budget as b
+
 DIGEST_CHARS = 16
 # What the converters write: every field they fill is version 2's, and a worker not yet upgraded to a later
 # version (a rolling upgrade) still reads them. Raise it when a converter fills a field of a later version.
@@ -74,6 +76,15 @@ class IngestOptions:
     default_company_code: str | None = None
     flat_mapping: Path | None = None  # CSV/JSON column mapping; the bundled AP template when None
     max_document_bytes: int = 32 * 1024 * 1024
+    # What converting one file may cost (budget.py): past any bound the file is refused with the bound named.
+    max_seconds: float = b.DEFAULT_SECONDS  # in the converter, plus seconds_per_mib for every MiB of the file
+    seconds_per_mib: float = b.DEFAULT_SECONDS_PER_MIB
+    max_records: int = b.DEFAULT_MAX_RECORDS  # records held at once (BAI2, MT940, flat files)
+    max_record_chars: int = b.DEFAULT_MAX_RECORD_CHARS  # one record: BAI2 with its 88s, an MT940 tag, a CSV line
+
+    def budget(self, size: int) -> b.Budget:
+        """The bounds of converting one file of `size` bytes."""
+        return b.Budget.for_size(size, self.max_seconds, self.seconds_per_mib, self.max_records, self.max_record_chars)
 
     def house_account(self, raw: str, bank_id: str | None = None) -> AccountRef | None:
         """The configured account a file's id names, by the id alone or by bank id and id."""
@@ -98,12 +109,13 @@ def file_digest(path: Path) -> str:
 class SourceFile:
     """One input file under conversion: knows how to wrap a payload into a validated envelope."""
 
-    def __init__(self, path: Path, fmt: str) -> None:
+    def __init__(self, path: Path, fmt: str, budget: b.Budget) -> None:
         self.path = path
         self.name = path.name
         self.fmt = fmt
         self.system = fmt  # who sent it, as far as the file tells: the format, or a mapping's source_system
         self.digest = file_digest(path)
+        self.budget = budget  # what converting it may cost; the converters' reading loops count against it
 
     def event(
         self,

@@ -6,6 +6,12 @@ how numbers and dates are written, constant values, and value translations (e.g.
 Amount fields (names ending in `amount`, and `unit_price`) stay decimal strings; a JSON number with a
 fraction is refused like everywhere else. A row's event_id is a hash of its mapped content: the same row
 in tomorrow's cumulative export is the same event, a corrected row is a new one.
+
+Every row must have the header's number of fields (RFC 4180: "each line should contain the same number of
+fields throughout the file"): a row with fewer or more is refused naming its row and line, never read with
+cells shifted or missing, which is also what a file cut off inside its last row usually gives. A file may
+or may not end with a line break (RFC 4180 again), so a cut inside the last row's last field cannot be
+told from a whole row. Lines, rows and the time spent count against the file's budget (budget.py).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 
 from reconstream.models.ids import stable_id
 
+from .budget import Budget
 from .canonical import FieldError, IngestOptions, IngestResult, SourceFile, amount_text, parse_datetime, start_of
 
 TEMPLATE = Path(__file__).parent / "templates" / "ap_invoices.mapping.json"
@@ -38,28 +45,65 @@ def load_mapping(path: Path | None) -> dict[str, Any]:
 def convert_csv(source: SourceFile, options: IngestOptions) -> Iterator[IngestResult]:
     mapping = load_mapping(options.flat_mapping)
     text = _read(source)
-    reader = csv.DictReader(io.StringIO(text), delimiter=mapping.get("delimiter", ","))
-    unknown = [column for column in mapping["columns"] if column not in (reader.fieldnames or [])]
-    if unknown:
-        yield source.malformed("header", unknown[0], f"column missing from the CSV header (have {reader.fieldnames})")
-        return
-    for row in reader:
-        yield _row(source, mapping, row, f"row{reader.line_num}")
+    reader = csv.DictReader(_lines(text, source.budget), delimiter=mapping.get("delimiter", ","))
+    try:
+        unknown = [column for column in mapping["columns"] if column not in (reader.fieldnames or [])]
+        if unknown:
+            yield source.malformed(
+                "header", unknown[0], f"column missing from the CSV header (have {reader.fieldnames})"
+            )
+            return
+        for row in reader:
+            position = f"row{reader.line_num}"
+            shape = _misshapen(row, len(reader.fieldnames or ()))
+            yield _row(source, mapping, row, position) if shape is None else source.malformed(position, "<csv>", shape)
+    except csv.Error as exc:  # an unreadable line (a field past csv's own limit, a NUL byte): the rest is not read
+        raise FieldError("<csv>", f"line {reader.line_num}: {exc}") from None
+
+
+def _lines(text: str, budget: Budget) -> Iterator[str]:
+    """The text's lines for the CSV reader, each counted and bounded before it is parsed."""
+    for number, line in enumerate(io.StringIO(text), 1):
+        budget.record(len(line), f"line {number}")
+        yield line
+
+
+def _misshapen(row: dict[str | None, Any], fields: int) -> str | None:
+    """Why a row does not have the header's number of fields (DictReader files the extra ones under None and
+    fills the missing ones with None), or None when it has."""
+    extra = row.get(None)
+    if extra:
+        return f"{fields + len(extra)} fields where the header has {fields}"
+    missing = sum(1 for key, value in row.items() if key is not None and value is None)
+    if missing:
+        return f"{fields - missing} fields where the header has {fields} (cut off?)"
+    return None
 
 
 def convert_json(source: SourceFile, options: IngestOptions) -> Iterator[IngestResult]:
     mapping = load_mapping(options.flat_mapping)
     text = _read(source).strip()
     try:
-        rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line]
+        rows = json.loads(text) if text.startswith("[") else _json_lines(text, source.budget)
     except json.JSONDecodeError as exc:
         yield source.malformed("file", "<json>", f"not valid JSON: {exc}")
         return
     for number, row in enumerate(rows, 1):
+        source.budget.count(f"row{number}")
         if not isinstance(row, dict):
             yield source.malformed(f"row{number}", "<json>", "expected an object per row")
             continue
         yield _row(source, mapping, row, f"row{number}")
+
+
+def _json_lines(text: str, budget: Budget) -> list[Any]:
+    """JSON Lines, each line bounded before it is parsed (the rows are counted as they are converted)."""
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        budget.check_size(len(line), f"line {number}")
+        if line:
+            rows.append(json.loads(line))
+    return rows
 
 
 def _read(source: SourceFile) -> str:

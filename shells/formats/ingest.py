@@ -2,7 +2,9 @@
 
 Nothing a file contains may end a run: every failure, including a converter bug, comes back as an
 IngestResult with an error naming the file, the position reached and the field, and the next file goes
-on. Results are yielded as they are produced, so a streamed statement is never held in memory.
+on. Results are yielded as they are produced, so a streamed statement is never held in memory. Each
+conversion runs against its file's budget (budget.py): a file that would take too long, or hold too many
+or too large records, is refused with the bound named, like a file that does not parse.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import orjson
 from reconstream.models.events import EVENT_TYPE_OF, MALFORMED, Stream
 
 from . import archive, bai2, camt, flatfile, mt940, pain002, ubl
+from .budget import LimitError
 from .canonical import FieldError, IngestError, IngestOptions, IngestResult, SourceFile
 from .detect import FORMATS, FormatError, detect
 from .safexml import BadXmlError, UnsafeXmlError
@@ -38,24 +41,26 @@ CONVERTERS: dict[str, tuple[str, Converter]] = {
 }
 CHOICES = ("auto", *FORMATS)
 _STREAM_OF_TYPE = {event_type: stream for stream, event_type in EVENT_TYPE_OF.items()}
-_EXPECTED = (UnsafeXmlError, BadXmlError, FormatError, FieldError, OSError, UnicodeDecodeError)
+_EXPECTED = (UnsafeXmlError, BadXmlError, FormatError, FieldError, LimitError, OSError, UnicodeDecodeError)
 
 
 def ingest_file(path: Path | str, format: str = "auto", options: IngestOptions | None = None) -> Iterator[IngestResult]:
     """Canonical events (or errors) from one file; never raises for anything the file contains."""
     path = Path(path)
+    options = options or IngestOptions()
     reached = "file"
     try:
         fmt = detect(path) if format == "auto" else format
-        if fmt == "zip":
-            for result in archive.convert_archive(path, options or IngestOptions(), ingest_file):
+        if fmt == "zip":  # each member is converted by ingest_file, against a budget of its own
+            for result in archive.convert_archive(path, options, ingest_file):
                 reached = result.position
                 yield result
             return
         if fmt not in CONVERTERS:
             raise FormatError(f"unknown format {fmt!r}; use one of {', '.join(CHOICES)}")
         label, converter = CONVERTERS[fmt]
-        for result in converter(SourceFile(path, label), options or IngestOptions()):
+        budget = options.budget(path.stat().st_size)
+        for result in budget.run(converter(SourceFile(path, label, budget), options)):
             reached = result.position
             yield result
     except _EXPECTED as exc:
@@ -66,7 +71,7 @@ def ingest_file(path: Path | str, format: str = "auto", options: IngestOptions |
 
 def _failure(path: Path, reached: str, exc: Exception, unexpected: bool = False) -> IngestResult:
     position = reached if reached == "file" else f"after {reached}"
-    if isinstance(exc, FieldError):
+    if isinstance(exc, FieldError | LimitError):
         field, reason = exc.field, exc.reason
     elif isinstance(exc, UnsafeXmlError | BadXmlError):
         field, reason = "<xml>", str(exc)

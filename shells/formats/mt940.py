@@ -15,6 +15,13 @@ Here every `:61:` line is one settlement or an error naming its line, never merg
 - Balances: `:60F:` previously closed (PRCD, its date is the previous close), `:62F:` closing booked
   (CLBD), `:64:` closing available (CLAV), `:65:` forward available (FWAV); the intermediate `:60M:` and
   `:62M:` of a statement split over several messages are not day balances and are left out.
+
+A file is refused whole, naming the statement's line, when a statement lacks its opening or closing
+balance, or books an entry outside them: the SWIFT MT940 layout is `:20:`, `:25:`, `:28C:`, `:60F:` or
+`:60M:`, then the `:61:` entries (each with its `:86:`), then `:62F:` or `:62M:`, `:64:`, `:65:` and a
+last `:86:`, the balances being mandatory. A file cut off inside a statement lost its closing balance at
+least, so it is never read as a shorter statement. (An MT942 interim report, `:34F:` and `:13D:`, has no
+balances: only its framing shows it whole, swift_mt.py.)
 """
 
 from __future__ import annotations
@@ -60,6 +67,8 @@ _DIRECTIONS = {"C": "CRDT", "D": "DBIT", "RC": "DBIT", "RD": "CRDT", "EC": "CRDT
 # at that point, as good as the final ones for a position.
 _BALANCE_TAGS = {"60F": "PRCD", "60M": "PRCD", "62F": "CLBD", "62M": "CLBD", "64": "CLAV", "65": "FWAV"}
 _OPENING_TAGS = frozenset({"60F", "60M"})
+_CLOSING_TAGS = frozenset({"62F", "62M"})
+_INTERIM_TAGS = ("34F", "13D", "13")  # what makes a message an MT942 interim report, without balances
 _OLD_RABO_ACCOUNT = re.compile(r"^P?\d{6,12}$")
 _ACCOUNT_LIKE = re.compile(r"^(P?\d{7,12}|[A-Z]{2}\d{2}[A-Z0-9]{11,30})$")
 _ACCOUNT_CURRENCY = re.compile(r"^(?P<account>.+?)(?P<currency>[A-Z]{3})$")
@@ -99,12 +108,37 @@ class Statement:
 
 def convert(source: SourceFile, options: IngestOptions) -> Iterator[IngestResult]:
     text = read_text(source)
-    messages = [message for message in read_tags(text) if message.first("20")]
+    messages = [message for message in read_tags(text, source.budget) if message.first("20")]
     if not messages or not any(message.first("61", "62F", "62M", "34F") for message in messages):
         yield source.malformed("file", ":20:", "no MT940/MT942 statement found (missing :20: or :61:/:62:)")
         return
     for number, message in enumerate(messages, 1):
+        check_balances(message, number, last=number == len(messages))
+    for number, message in enumerate(messages, 1):
         yield from convert_statement(source, message, number, options)
+
+
+def check_balances(message: Message, number: int, last: bool) -> None:
+    """A statement opens with its opening balance and closes with its closing balance, its entries between
+    (FieldError naming the line otherwise); an MT942 interim report has neither."""
+    if message.first(*_INTERIM_TAGS) is not None:
+        return
+    cut = ": the file ends inside it (cut off?)" if last else ""
+    opening = next((i for i, tag in enumerate(message.tags) if tag.name in _OPENING_TAGS), None)
+    closing = next((i for i, tag in reversed(list(enumerate(message.tags))) if tag.name in _CLOSING_TAGS), None)
+    if opening is None:
+        raise FieldError(":60F:", f"line {message.line}: statement {number} has no opening balance (:60F:/:60M:){cut}")
+    if closing is None:
+        raise FieldError(":62F:", f"line {message.line}: statement {number} has no closing balance (:62F:/:62M:){cut}")
+    entries = [tag for tag in message.tags if tag.name == "61"]
+    if entries and entries[0].line < message.tags[opening].line:
+        raise FieldError(
+            ":60F:", f"line {entries[0].line}: statement {number} books an entry before its opening balance"
+        )
+    if entries and entries[-1].line > message.tags[closing].line:
+        raise FieldError(
+            ":62F:", f"line {entries[-1].line}: statement {number} books an entry after its closing balance"
+        )
 
 
 def convert_statement(
@@ -117,12 +151,12 @@ def convert_statement(
         yield source.error(f"Stmt{number} (line {tag.line})", exc.field, exc.reason)
         return
     yield from _balances(source, statement, message, number, opening=True)  # before the entries they open
-    lines = [tag for tag in message.tags if tag.name == "61"]
-    bank_refs = Counter(_bank_reference(tag) for tag in lines)
-    for index, tag in enumerate(lines, 1):
+    lines = _entries(message)
+    bank_refs = Counter(_bank_reference(tag) for tag, _ in lines)
+    for index, (tag, info) in enumerate(lines, 1):
         position = f"Stmt{number}.Tx{index}"
         try:
-            payload = settlement(statement, tag, _info_for(message, tag), index, bank_refs)
+            payload = settlement(statement, tag, info, index, bank_refs)
         except FieldError as exc:
             yield source.error(f"{position} (line {tag.line})", exc.field, exc.reason)
             continue
@@ -255,16 +289,20 @@ def _report_time(tag: Tag | None) -> datetime | None:
     return local - sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
 
 
-def _info_for(message: Message, line: Tag) -> list[str]:
-    """The :86: lines right after a :61: (repeated :86: tags of the old Rabobank layout included)."""
-    tags = message.tags
-    start = tags.index(line) + 1
-    lines: list[str] = []
-    for tag in tags[start:]:
-        if tag.name != "86":
-            break
-        lines += tag.lines
-    return lines
+def _entries(message: Message) -> list[tuple[Tag, list[str]]]:
+    """Each :61: with the :86: lines right after it (repeated :86: tags of the old Rabobank layout
+    included), in one pass: looking each :61: up in the statement again would be quadratic in its entries."""
+    found: list[tuple[Tag, list[str]]] = []
+    info: list[str] | None = None  # the lines of the entry being read, while :86: tags follow it
+    for tag in message.tags:
+        if tag.name == "61":
+            info = []
+            found.append((tag, info))
+        elif tag.name == "86" and info is not None:
+            info += tag.lines
+        else:
+            info = None
+    return found
 
 
 def _bank_reference(tag: Tag) -> str | None:

@@ -12,6 +12,11 @@ from typing import Any
 from reconstream.streams import Output
 
 
+class ResumeRefused(Exception):
+    """A sink cannot resume from the checkpoint handed back to it: what it holds is not what that checkpoint
+    recorded. Raised before the sink changes anything, so what it holds stays as it was found."""
+
+
 class Sink(ABC):
     name: str
 

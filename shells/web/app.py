@@ -36,7 +36,8 @@ from .access import (
 )
 from .case_metrics import CaseQueueMetrics
 from .cases_api import audit_router, cases_router
-from .cases_pages import cases_pages
+from .cases_pages import cases_pages, path_segment
+from .headers import CSP, SecuredApp, docs_policy, inline_sources, page_policy
 from .schemas import CashPositions, ExceptionList, InFlightPayment, InvoiceTimeline
 from .source import RunFolder, parse_time
 
@@ -81,7 +82,13 @@ def create_app(
     case_store: CaseStore | None = None,
     authenticator: Authenticator | None = None,
 ) -> FastAPI:
-    app = FastAPI(
+    templates = Jinja2Templates(directory=TEMPLATES)
+    templates.env.globals.update(age_text=age_text, iso=iso, owner_titles=OWNER_TITLES)
+    templates.env.filters["segment"] = path_segment
+    # Every page extends base.html, whose <style> block is static: its hash is the only style allowed.
+    base_page, _, _ = templates.env.loader.get_source(templates.env, "base.html")  # type: ignore[union-attr]
+    app = SecuredApp(
+        page_policy(inline_sources(base_page, "style")),
         title="reconstream",
         summary="Reconciliation outputs and the cases people work: cash positions, exception cases, invoice "
         "timelines, the audit of every action, metrics.",
@@ -91,8 +98,6 @@ def create_app(
     )
     app.state.case_store = case_store
     app.state.authenticator = authenticator or Authenticator()
-    templates = Jinja2Templates(directory=TEMPLATES)
-    templates.env.globals.update(age_text=age_text, iso=iso, owner_titles=OWNER_TITLES)
     metrics_registry = registry if registry is not None else CollectorRegistry()
     # The cases' gauges in a registry of their own: a run's registry may serve several apps (tests, a
     # restarted server), and a collector can be registered in one registry once.
@@ -120,17 +125,20 @@ def create_app(
         return JSONResponse(body, status_code=200 if problem is None else 503)
 
     app.mount("/docs-static", StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
+    # Swagger UI from the swagger-ui-bundle package, served here: the page needs no CDN. The page is the same
+    # on every call, so its inline start-up script is hashed once.
+    docs_page = get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="reconstream API",
+        swagger_js_url="/docs-static/swagger-ui-bundle.js",
+        swagger_css_url="/docs-static/swagger-ui.css",
+        swagger_favicon_url="/docs-static/favicon-32x32.png",
+    ).body
+    docs_headers = {CSP: docs_policy(inline_sources(bytes(docs_page).decode(), "script"))}
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        # Swagger UI from the swagger-ui-bundle package, served here: the page needs no CDN.
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="reconstream API",
-            swagger_js_url="/docs-static/swagger-ui-bundle.js",
-            swagger_css_url="/docs-static/swagger-ui.css",
-            swagger_favicon_url="/docs-static/favicon-32x32.png",
-        )
+        return HTMLResponse(docs_page, headers=docs_headers)
 
     # -- metrics and the JSON API -------------------------------------------------------------------
     @app.get("/metrics", tags=["metrics"], response_class=Response, summary="Prometheus text exposition")
@@ -193,9 +201,7 @@ def create_app(
         )
 
     @app.get("/treasury", response_class=HTMLResponse, include_in_schema=False)
-    def treasury(
-        request: Request, principal: TreasuryPageReader
-    ) -> HTMLResponse:
+    def treasury(request: Request, principal: TreasuryPageReader) -> HTMLResponse:
         cash = folder.cash_positions()
         as_of = folder.as_of
         positions = sorted(cash["positions"], key=lambda p: (p["account"], p["currency"]))
@@ -225,9 +231,7 @@ def create_app(
         return templates.TemplateResponse(request, "queue.html", {"owner": owner, "rows": rows, "as_of": as_of})
 
     @app.get("/invoices/{invoice_id:path}", response_class=HTMLResponse, include_in_schema=False)
-    def invoice_page(
-        request: Request, invoice_id: str, principal: InvoicePageReader
-    ) -> HTMLResponse:
+    def invoice_page(request: Request, invoice_id: str, principal: InvoicePageReader) -> HTMLResponse:
         context = masked_for(principal, _timeline_or_404(folder, invoice_id))
         return templates.TemplateResponse(request, "invoice.html", {**context, "principal": principal})
 

@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -46,6 +46,15 @@ def money(amount: str | None) -> str:
         return format(Decimal(amount), ",")
     except InvalidOperation:
         return amount
+
+
+def path_segment(value: str) -> str:
+    """An id as one segment of a link's path: every reserved character escaped, "/" too.
+
+    A UBL invoice's id is vendor/number with the supplier's number as written ("RE 2026#17", "../0008",
+    "Q1%20"): unescaped, a browser cuts the link at "#" or "?" and resolves "..", and the server decodes
+    "%20". The routes of ids that may hold "/" take it back decoded with their path converter."""
+    return quote(value, safe="")
 
 
 def cases_pages(templates: Jinja2Templates) -> APIRouter:
@@ -215,7 +224,7 @@ def _form_time(value: str) -> str:
 
 def _back(exception_id: str, error: str | None) -> Response:
     query = f"?{urlencode({'error': error})}" if error else ""
-    return RedirectResponse(f"/cases/{exception_id}{query}", status_code=303)
+    return RedirectResponse(f"/cases/{path_segment(exception_id)}{query}", status_code=303)
 
 
 def _first_error(exc: ValidationError) -> str:

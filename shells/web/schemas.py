@@ -4,6 +4,7 @@ describes exactly what the engine writes (money as decimal strings, times in UTC
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
@@ -54,11 +55,15 @@ class InvoiceTimeline(BaseModel):
 
 
 class InFlightPayment(BaseModel):
+    """A payment as the engine's status updates tell it: sent, and neither paid nor rejected since, with the
+    instruction's amount, creditor and batch as the engine applied it (its amount counts in
+    `in_flight_outgoing` of its account's cash position). Nothing is read from the run's input."""
+
     end_to_end_id: str
     invoice_ids: list[str]
     sent_at: datetime
-    batch_id: str | None = None
-    debtor_account: str | None = None
-    amount: str | None = Field(None, description="decimal string; known when the service was given the input folder")
+    amount: Decimal | None = None
     currency: str | None = None
     creditor_name: str | None = None
+    batch_id: str | None = None
+    debtor_account: str | None = None

@@ -7,6 +7,10 @@ serves a finished run and a running one alike.
 Memory stays small for a month of a million events: the exceptions (few) and the payments in flight
 are kept; status updates and matches are remembered only as file positions under the ids they concern,
 and read back from disk when an invoice's timeline is asked for.
+
+Only what the engine decided is read: its outputs, never the run's input. An input line the engine
+refused (a dead letter) may name a real payment with another amount and creditor, or hold values of any
+JSON type; what the engine applied is in its outputs already.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from reconstream.models.accounts import account_of
 
 INDEXED = ("exceptions", "matches", "status_updates", "dead_letters")
 _FILE_NO = {name: number for number, name in enumerate(INDEXED)}
@@ -38,12 +41,25 @@ class TimelineItem:
     record: dict[str, Any]
 
 
+# What the engine's payment_sent update says of the instruction, as the in-flight list names it.
+_PAYMENT_FIELDS = {
+    "amount": "payment_amount",
+    "currency": "currency",
+    "creditor_name": "creditor_name",
+    "batch_id": "batch_id",
+    "debtor_account": "debtor_account",
+}
+
+
 class RunFolder:
-    """What the API and the pages read. Thread-safe: requests are served from a thread pool."""
+    """What the API and the pages read. Thread-safe: requests are served from a thread pool.
+
+    `input_dir` is accepted and never read (issue #15, item 7): callers written when the pages took payment
+    amounts from the input still pass it (tests/test_web.py, `serving` in cli.py).
+    """
 
     def __init__(self, out_dir: Path, input_dir: Path | None = None, min_refresh_interval: float = 0.1) -> None:
         self.out_dir = out_dir
-        self.input_dir = input_dir
         self.min_refresh_interval = min_refresh_interval
         self._lock = threading.RLock()
         self._refreshed_at = float("-inf")
@@ -66,8 +82,6 @@ class RunFolder:
         self._latest_time: datetime | None = None
         self._cash_mtime: float | None = None
         self._cash: dict[str, Any] = {"as_of": None, "positions": []}
-        self._payments_offset = 0
-        self._instructions: dict[str, dict[str, Any]] = {}  # from the input, when given: amounts
 
     # -- reading the files --------------------------------------------------------------------------
     def refresh(self, force: bool = False) -> None:
@@ -80,7 +94,6 @@ class RunFolder:
             sizes = {name: self._size(self.out_dir / f"{name}.jsonl") for name in INDEXED}
             if any(sizes[name] < self._offsets[name] or not self._same_head(name) for name in INDEXED):
                 self._reset()  # a new run, or a resume cut the files back: index from the start
-            self._read_input_payments()
             for name in INDEXED:
                 self._read_new(name, sizes[name])
             self._read_cash_positions()
@@ -160,7 +173,12 @@ class RunFolder:
         if status == "payment_sent" and e2e:
             payment = self._in_flight.get(e2e)
             if payment is None:
-                self._in_flight[e2e] = {"end_to_end_id": e2e, "invoice_ids": [invoice_id], "sent_at": record["at"]}
+                self._in_flight[e2e] = {
+                    "end_to_end_id": e2e,
+                    "invoice_ids": [invoice_id],
+                    "sent_at": record["at"],
+                    **{field: record.get(source) for field, source in _PAYMENT_FIELDS.items()},
+                }
             elif invoice_id not in payment["invoice_ids"]:
                 payment["invoice_ids"].append(invoice_id)
         elif status in _OUTSTANDING_END and e2e:
@@ -190,40 +208,6 @@ class RunFolder:
                 self._cash_mtime = mtime
             except orjson.JSONDecodeError:
                 pass  # caught mid-write: the next refresh reads it whole
-
-    def _read_input_payments(self) -> None:
-        """Amounts and creditors of instructions, from the run's input (optional: outputs carry no amount)."""
-        if self.input_dir is None:
-            return
-        path = self.input_dir / "payment_batches.jsonl"
-        size = self._size(path)
-        if size <= self._payments_offset:
-            return
-        offset = self._payments_offset
-        with path.open("rb") as handle:
-            handle.seek(offset)
-            for line in handle:
-                if offset + len(line) > size or not line.endswith(b"\n"):
-                    break
-                offset += len(line)
-                try:
-                    payload = orjson.loads(line)["payload"]
-                    for instruction in payload["instructions"]:
-                        self._instructions.setdefault(
-                            instruction["end_to_end_id"],
-                            {
-                                "batch_id": payload["batch_id"],
-                                "debtor_account": account_of(
-                                    payload.get("debtor_account") or payload["debtor_iban"]
-                                ).key,
-                                "amount": instruction["amount"],
-                                "currency": instruction["currency"],
-                                "creditor_name": instruction.get("creditor_name"),
-                            },
-                        )
-                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                    continue  # the engine dead-letters what it cannot read; this view skips it too
-        self._payments_offset = offset
 
     def _read_at(self, positions: list[int]) -> list[tuple[int, dict[str, Any]]]:
         by_file: dict[int, list[int]] = {}
@@ -267,13 +251,12 @@ class RunFolder:
             return chosen
 
     def in_flight_payments(self) -> list[dict[str, Any]]:
-        """Instructions sent and neither paid nor rejected, oldest first, with amounts when the input is known."""
+        """Instructions sent and neither paid nor rejected, by the engine's status updates, oldest first."""
         self.refresh()
         with self._lock:
-            payments = []
-            for e2e, payment in self._in_flight.items():
-                details = self._instructions.get(e2e, {})
-                payments.append({**payment, "invoice_ids": list(payment["invoice_ids"]), **details})
+            payments = [
+                {**payment, "invoice_ids": list(payment["invoice_ids"])} for payment in self._in_flight.values()
+            ]
         payments.sort(key=lambda payment: (parse_time(payment["sent_at"]), payment["end_to_end_id"]))
         return payments
 
