@@ -82,9 +82,17 @@ def child(paths: list[str]) -> int:
         for path in paths:
             for outcome in convert_cuts(BANK / path, Path(scratch)):
                 print(json.dumps({"sample": path, **outcome}), flush=True)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"peak_rss_mb": peak_mb}), flush=True)
+    print(json.dumps({"peak_rss_mb": own_peak_rss_mb()}), flush=True)
     return 0
+
+
+def own_peak_rss_mb() -> float:
+    """This process's peak RSS since its exec (VmHWM). Not ru_maxrss: Linux carries that across exec, so a
+    child of a big test process would report its parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 # -- the parent: both formats' children at once, each waited for with a timeout ---------------------------
