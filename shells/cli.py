@@ -211,8 +211,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from .kafka.worker import WorkerConfig, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    effective_config = _kafka_config_of(args)
     config = WorkerConfig(
-        settings=config_of(args).engine_settings(),
+        settings=effective_config.engine_settings(),
+        max_outage=effective_config.kafka.max_outage.total_seconds(),
         bootstrap=_broker(args.broker),
         data_dir=args.data_dir,
         worker_id=args.worker_id,
@@ -232,7 +234,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
     if not args.input.is_dir():
         print(f"recon produce: --input {args.input} is not a folder", file=sys.stderr)
         return 2
-    config = config_of(args)
+    config = _kafka_config_of(args)
     summary = produce(
         args.input,
         _broker(args.broker),
@@ -254,7 +256,7 @@ def cmd_project(args: argparse.Namespace) -> int:
     from .kafka.projector import project_cases
     from .kafka.topics import Topics
 
-    url = config_of(args).case_store_url(args.out)
+    url = _kafka_config_of(args).case_store_url(args.out)
     if url is None:
         print("recon project: [database] enabled = false in the config: nothing to project into", file=sys.stderr)
         return 2
@@ -278,8 +280,18 @@ def cmd_tail(args: argparse.Namespace) -> int:
     from .kafka.tail import tail
     from .kafka.topics import Topics
 
+    _kafka_config_of(args)
     tail(_broker(args.broker), Topics.from_env(args.topic_prefix), args.what, args.from_beginning, args.idle_exit)
     return 0
+
+
+def _kafka_config_of(args: argparse.Namespace) -> Config:
+    """The config of a command that talks to the cluster: its `[kafka]` security settings go to every client."""
+    from .kafka import clients
+
+    config = config_of(args)
+    clients.use(clients.properties(config.kafka))
+    return config
 
 
 def _run_with_progress(

@@ -59,6 +59,19 @@ class KafkaBroker:
         _run(["stop", "--data", str(self.data_dir)], STOP_TIMEOUT_S)
         self.bootstrap = None
 
+    def restart(self, down_s: float = 3.0) -> None:
+        """Stop the broker keeping its data, wait `down_s` seconds, start it again on the same port.
+
+        Clients see what a rolling restart or a crashed and respawned broker looks like: connections drop,
+        then the same address serves the same topics, committed offsets and open transactions again.
+        """
+        if self.bootstrap is None or self.data_dir is None:
+            raise BrokerError("restart: the broker is not running")
+        args = ["restart", "--data", str(self.data_dir), "--down", f"{down_s:g}"]
+        out = _run([*args, "--timeout", str(int(self.ready_timeout_s))], STOP_TIMEOUT_S + down_s + START_TIMEOUT_S)
+        if f"KAFKA_BOOTSTRAP={self.bootstrap}" not in out.splitlines():
+            raise BrokerError(f"broker.sh restart came back elsewhere than {self.bootstrap}: {out!r}")
+
     def __enter__(self) -> str:
         return self.start()
 
@@ -93,6 +106,18 @@ def _run(args: list[str], timeout_s: float) -> str:
     return out
 
 
+def _started(broker: KafkaBroker) -> None:
+    """Start `broker`, or skip (fail under CI) saying why it could not run here."""
+    error: BrokerError | None = None
+    try:
+        broker.start()
+    except BrokerError as exc:
+        error = exc
+    # decided outside the except block, so the report shows the reason rather than a chained traceback
+    if error is not None:
+        unavailable(f"could not start the Kafka test broker: {error}")
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """Bootstrap servers of a Kafka broker: $KAFKA_BOOTSTRAP if set, else one started for this session.
@@ -105,15 +130,21 @@ def kafka_bootstrap() -> Iterator[str]:
         yield external
         return
     broker = KafkaBroker()
-    error: BrokerError | None = None
+    _started(broker)
     try:
-        bootstrap = broker.start()
-    except BrokerError as exc:
-        error = exc
-    # decided outside the except block, so the report shows the reason rather than a chained traceback
-    if error is not None:
-        unavailable(f"could not start the Kafka test broker: {error}")
+        assert broker.bootstrap is not None
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="module")
+def own_kafka_broker() -> Iterator[KafkaBroker]:
+    """A broker of this module's own, always started here (never $KAFKA_BOOTSTRAP): one a test may restart
+    without disturbing the tests that share the session's broker."""
+    broker = KafkaBroker()
+    _started(broker)
     try:
-        yield bootstrap
+        yield broker
     finally:
         broker.stop()

@@ -5,7 +5,12 @@
 #   broker.sh fetch                                  copy the jars into the cache (no-op when up to date)
 #   broker.sh start [--port P] [--data DIR] [--timeout S]
 #                                                    start a broker, print KAFKA_BOOTSTRAP=... and KAFKA_DATA=...
-#   broker.sh stop [--data DIR] [--timeout S]        stop it and remove its data dir
+#   broker.sh start --keep --data DIR [--timeout S]  start again the broker stopped with `stop --keep`: same
+#                                                    ports, cluster id, topics, offsets and transactions
+#   broker.sh stop [--data DIR] [--timeout S] [--keep]
+#                                                    stop it and remove its data dir (--keep: leave it)
+#   broker.sh restart [--data DIR] [--down S] [--timeout S]
+#                                                    stop --keep, wait S seconds (default 3), start --keep
 #
 # stdout carries only KEY=VALUE lines, so `eval "$(broker.sh start)"` works; progress goes to stderr.
 # Environment: RECON_KAFKA_CACHE (jar cache, default ~/.cache/reconstream/kafka), KAFKA_HEAP_OPTS,
@@ -119,7 +124,7 @@ EOF
 write_config() {
     local data="$1" port="$2" cport="$3"
     cat >"$data/server.properties" <<EOF
-# written by ops/kafka/broker.sh for one run; the data dir is thrown away by \`broker.sh stop\`
+# written by ops/kafka/broker.sh for one run; \`broker.sh stop\` throws the data dir away (not with --keep)
 process.roles=broker,controller
 node.id=1
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
@@ -183,17 +188,24 @@ remove_data() {
 }
 
 cmd_start() {
-    local port="" data="" timeout=90 cport
+    local port="" data="" timeout=90 keep=0 cport
     while (($#)); do
         case "$1" in
             --port) port="${2:?--port needs a value}"; shift 2 ;;
             --data) data="${2:?--data needs a value}"; shift 2 ;;
             --timeout) timeout="${2:?--timeout needs a value}"; shift 2 ;;
+            --keep) keep=1; shift ;;
             *) die "start: unknown argument $1" ;;
         esac
     done
     command -v "$(java_bin)" >/dev/null || die "java not found: Kafka 4 needs Java 17+"
     cmd_fetch
+    if ((keep)); then
+        [[ -n "$data" ]] || die "start --keep needs --data DIR (the data dir of the stopped broker)"
+        [[ -z "$port" ]] || die "start --keep takes the ports the broker had: no --port"
+        resume_broker "$data" "$timeout"
+        return
+    fi
 
     if [[ -z "$data" ]]; then
         data="$(mktemp -d "${TMPDIR:-/tmp}/reconstream-kafka.XXXXXX")"
@@ -204,7 +216,7 @@ cmd_start() {
         if [[ -f "$data/broker.pid" ]] && kill -0 "$(cat "$data/broker.pid")" 2>/dev/null; then
             die "a broker is already running from $data (pid $(cat "$data/broker.pid")); stop it first"
         fi
-        rm -rf "$data/kraft-logs" "$data/logs"   # every run starts from an empty log
+        rm -rf "$data/kraft-logs" "$data/logs" "$data/broker.out"   # every run starts from an empty log
     fi
     mkdir -p "$data/logs"
 
@@ -216,12 +228,8 @@ cmd_start() {
     write_config "$data" "$port" "$cport"
 
     local java cluster_id
-    java="$(java_bin)"
-    local -a common=("-Dlog4j2.configurationFile=$HERE/log4j2.yaml" "-Dkafka.logs.dir=$data/logs" -cp "$LIB/*")
-    # KAFKA_HEAP_OPTS / KAFKA_JVM_OPTS are lists of JVM flags: word splitting is wanted here.
-    # shellcheck disable=SC2206
-    local -a broker_jvm=(${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m} -XX:+UseG1GC -XX:MaxGCPauseMillis=20
-        -Djava.awt.headless=true ${KAFKA_JVM_OPTS:-})
+    local -a common broker_jvm
+    jvm_setup "$data"
 
     # Same form as `StorageTool random-uuid` (url-safe base64 of 16 random bytes, no leading '-'),
     # without paying a JVM start for it.
@@ -236,16 +244,36 @@ print(u)')"
         die "formatting the storage failed"
     fi
 
-    local started=$SECONDS pid rc=0
+    launch_broker "$data" "$port" "$timeout" remove_data
+}
+
+# The JVM flags and classpath of every java run here; sets the caller's `java`, `common` and `broker_jvm`.
+jvm_setup() {
+    java="$(java_bin)"
+    common=("-Dlog4j2.configurationFile=$HERE/log4j2.yaml" "-Dkafka.logs.dir=$1/logs" -cp "$LIB/*")
+    # KAFKA_HEAP_OPTS / KAFKA_JVM_OPTS are lists of JVM flags: word splitting is wanted here.
+    # shellcheck disable=SC2206
+    broker_jvm=(${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m} -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+        -Djava.awt.headless=true ${KAFKA_JVM_OPTS:-})
+}
+
+# Run the broker of a formatted data dir and wait until it serves; print the KEY=VALUE lines. On failure
+# `cleanup` (remove_data, or keep_data after a restart) decides what is left of the data dir.
+launch_broker() {
+    local data="$1" port="$2" timeout="$3" cleanup="$4"
+    local java started=$SECONDS pid rc=0
+    local -a common broker_jvm
+    jvm_setup "$data"
     nohup "$java" "${broker_jvm[@]}" "${common[@]}" kafka.Kafka "$data/server.properties" \
-        </dev/null >"$data/broker.out" 2>&1 &
+        </dev/null >>"$data/broker.out" 2>&1 &
     pid=$!
     # interrupted while waiting: do not leave a broker behind that nobody knows about
-    trap 'kill_broker "$data" 5; remove_data "$data"; exit 130' INT TERM
+    # shellcheck disable=SC2064  # expanded now, quoted for the shell that reads it when the trap fires
+    trap "kill_broker $(printf %q "$data") 5; $cleanup $(printf %q "$data"); exit 130" INT TERM
     echo "$pid" >"$data/broker.pid"
     mkdir -p "$RUNS"
     echo "$data" >"$RUNS/$pid"
-    log "broker pid $pid on 127.0.0.1:$port (controller $cport), data in $data; waiting up to ${timeout}s"
+    log "broker pid $pid on 127.0.0.1:$port (controller $(sed -n 's|^controller.quorum.bootstrap.servers=||p' "$data/server.properties")), data in $data; waiting up to ${timeout}s"
 
     wait_ready "127.0.0.1:$port" "$pid" "$timeout" || rc=$?
     trap - INT TERM
@@ -257,7 +285,7 @@ print(u)')"
         esac
         tail_logs "$data"
         kill_broker "$data" 10
-        remove_data "$data"
+        "$cleanup" "$data"
         die "kafka did not start"
     fi
     log "ready after $((SECONDS - started))s"
@@ -265,15 +293,66 @@ print(u)')"
     echo "KAFKA_DATA=$data"
 }
 
+keep_data() { log "kept the data in $1"; }
+
+# Start the broker stopped by `stop --keep` from what it left: no format (the cluster id and the logs stay),
+# and the ports of its server.properties, so clients reconnect to the address they already know.
+resume_broker() {
+    local data="$1" timeout="$2" port
+    [[ -d "$data" ]] || die "start --keep: no data dir $data"
+    data="$(cd "$data" && pwd)"
+    [[ -f "$data/server.properties" && -f "$data/kraft-logs/meta.properties" ]] \
+        || die "start --keep: $data holds no formatted broker (was it stopped with --keep?)"
+    if [[ -f "$data/broker.pid" ]] && kill -0 "$(cat "$data/broker.pid")" 2>/dev/null; then
+        die "a broker is already running from $data (pid $(cat "$data/broker.pid")); stop it first"
+    fi
+    port="$(sed -n 's|^advertised.listeners=PLAINTEXT://127.0.0.1:\([0-9]*\)$|\1|p' "$data/server.properties")"
+    [[ -n "$port" ]] || die "start --keep: no client port in $data/server.properties"
+    launch_broker "$data" "$port" "$timeout" keep_data
+}
+
 cmd_stop() {
-    local data="" timeout=30
+    local data="" timeout=30 keep=0
     while (($#)); do
         case "$1" in
             --data) data="${2:?--data needs a value}"; shift 2 ;;
             --timeout) timeout="${2:?--timeout needs a value}"; shift 2 ;;
+            --keep) keep=1; shift ;;
             *) die "stop: unknown argument $1" ;;
         esac
     done
+    data="$(running_data "$data")"
+    [[ -d "$data" ]] || { log "nothing to stop: $data does not exist"; return 0; }
+    kill_broker "$data" "$timeout"
+    if ((keep)); then
+        log "stopped; kept $data (start --keep --data $data starts it again)"
+    else
+        remove_data "$data"
+        log "stopped; removed $data"
+    fi
+}
+
+# Stop the broker, keeping its data, and start it again on the same ports after `down` seconds: what a
+# rolling restart or a crashed and respawned broker looks like to its clients.
+cmd_restart() {
+    local data="" timeout=90 down=3
+    while (($#)); do
+        case "$1" in
+            --data) data="${2:?--data needs a value}"; shift 2 ;;
+            --timeout) timeout="${2:?--timeout needs a value}"; shift 2 ;;
+            --down) down="${2:?--down needs a value}"; shift 2 ;;
+            *) die "restart: unknown argument $1" ;;
+        esac
+    done
+    data="$(running_data "$data")"
+    cmd_stop --keep --data "$data"
+    sleep "$down"
+    cmd_start --keep --data "$data" --timeout "$timeout"
+}
+
+# The data dir named, or else that of the one broker running from this cache.
+running_data() {
+    local data="$1"
     if [[ -z "$data" ]]; then
         # Without --data, stop the one broker running from this cache; with several, refuse to guess.
         local -a live=()
@@ -288,16 +367,15 @@ cmd_stop() {
             *) die "several brokers are running, pick one with --data: ${live[*]}" ;;
         esac
     fi
-    [[ -d "$data" ]] || { log "nothing to stop: $data does not exist"; return 0; }
-    kill_broker "$data" "$timeout"
-    remove_data "$data"
-    log "stopped; removed $data"
+    echo "$data"
 }
 
 case "${1:-}" in
     fetch) shift; cmd_fetch "$@" ;;
     start) shift; cmd_start "$@" ;;
     stop) shift; cmd_stop "$@" ;;
-    *) echo "usage: $0 {fetch | start [--port P] [--data DIR] [--timeout S] | stop [--data DIR] [--timeout S]}" >&2
+    restart) shift; cmd_restart "$@" ;;
+    *) echo "usage: $0 {fetch | start [--port P] [--data DIR] [--timeout S] [--keep] |" \
+            "stop [--data DIR] [--timeout S] [--keep] | restart [--data DIR] [--down S] [--timeout S]}" >&2
        exit 2 ;;
 esac

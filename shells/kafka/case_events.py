@@ -13,6 +13,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from reconstream.models.events import Stream
 
 from ..cases.store import CaseStore
+from . import clients
 from .sending import send
 from .topics import Topics
 
@@ -23,12 +24,14 @@ class CaseEventSender:
         self.store = store
         self.source = f"sent:{topics.prefix}"  # its position in the store: the last timeline seq sent
         self.producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                "enable.idempotence": True,
-                "max.in.flight.requests.per.connection": 1,  # see producer.py: no implicitly acked losses
-                "partitioner": "murmur2_random",  # as `recon produce` keys by ledger
-            }
+            clients.config(
+                bootstrap,
+                {
+                    "enable.idempotence": True,
+                    "max.in.flight.requests.per.connection": 1,  # see producer.py: no implicitly acked losses
+                    "partitioner": "murmur2_random",  # as `recon produce` keys by ledger
+                },
+            )
         )
 
     def send_pending(self) -> int:

@@ -19,6 +19,7 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from ..sinks.files import FileSink
+from . import clients
 from .topics import Topics
 
 FOLDER_STREAMS = ("exceptions", "matches", "status_updates", "dead_letters")
@@ -35,13 +36,15 @@ class FolderProjection:
         self.cash: dict[str, Any] = saved.get("cash", {})
         self.files = FileSink(out_dir, saved.get("lengths"))
         self.consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": f"{topics.prefix}.folder-projector",  # named, never joined: assigned below
-                "enable.auto.commit": False,
-                "isolation.level": "read_committed",
-                "auto.offset.reset": "earliest",
-            }
+            clients.config(
+                bootstrap,
+                {
+                    "group.id": f"{topics.prefix}.folder-projector",  # named, never joined: assigned below
+                    "enable.auto.commit": False,
+                    "isolation.level": "read_committed",
+                    "auto.offset.reset": "earliest",
+                },
+            )
         )
         self.consumer.assign(
             [

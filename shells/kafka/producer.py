@@ -28,6 +28,7 @@ from reconstream.models.events import Stream
 
 from ..formats.canonical import IngestOptions
 from ..inputs import file_name, merged
+from . import clients
 from .routing import BROADCAST, LedgerRouter
 from .sending import send as send_reliably
 from .topics import DEFAULT_PARTITIONS, Topics, ensure_topics
@@ -72,18 +73,20 @@ def produce(
     """Send every line; with `rate`, at most that many input lines per second (for latency measurements)."""
     summary = ProduceSummary(partitions=ensure_topics(bootstrap, topics, partitions))
     producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "enable.idempotence": True,  # a retried send is written once, in order
-            # One request at a time: with several in flight, a batch refused by a partition's new leader is
-            # counted as delivered when the next batch of that partition is accepted ("implicitly acked"),
-            # and lost, for a producer the partition holds no state of yet (see topics._await_leaders).
-            # Costs little here: parsing and routing bound `recon produce`, not the broker round trip.
-            "max.in.flight.requests.per.connection": 1,
-            "linger.ms": 20,
-            "compression.type": "lz4",
-            "partitioner": "murmur2_random",  # the Java clients' default: any producer keying by ledger agrees
-        }
+        clients.config(
+            bootstrap,
+            {
+                "enable.idempotence": True,  # a retried send is written once, in order
+                # One request at a time: with several in flight, a batch refused by a partition's new leader is
+                # counted as delivered when the next batch of that partition is accepted ("implicitly acked"),
+                # and lost, for a producer the partition holds no state of yet (see topics._await_leaders).
+                # Costs little here: parsing and routing bound `recon produce`, not the broker round trip.
+                "max.in.flight.requests.per.connection": 1,
+                "linger.ms": 20,
+                "compression.type": "lz4",
+                "partitioner": "murmur2_random",  # the Java clients' default: any producer keying by ledger agrees
+            },
+        )
     )
     failures: list[KafkaError] = []
     acknowledged = 0

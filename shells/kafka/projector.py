@@ -25,6 +25,7 @@ from reconstream.models.exceptions import ReconException
 
 from ..cases.store import CaseStore
 from ..sinks.topics import LEDGER_HEADER
+from . import clients
 from .case_events import CaseEventSender
 from .folder import CASH, FOLDER_STREAMS, FolderProjection, readable
 from .topics import Topics
@@ -54,13 +55,15 @@ def project_cases(
     """Project until idle for `idle_exit` seconds (None: forever); with `folder`, write the run folder too."""
     topic = topics.output("exceptions")
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"{topics.prefix}.case-projector",  # named, never joined: see assign below
-            "enable.auto.commit": False,  # positions live in the case store, with the cases
-            "isolation.level": "read_committed",
-            "auto.offset.reset": "earliest",
-        }
+        clients.config(
+            bootstrap,
+            {
+                "group.id": f"{topics.prefix}.case-projector",  # named, never joined: see assign below
+                "enable.auto.commit": False,  # positions live in the case store, with the cases
+                "isolation.level": "read_committed",
+                "auto.offset.reset": "earliest",
+            },
+        )
     )
 
     # Partitions are assigned, not subscribed: no group to rebalance (a killed projector's membership would

@@ -10,6 +10,7 @@ from typing import IO
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
 
+from . import clients
 from .topics import Topics
 
 TAILABLE = {
@@ -28,14 +29,16 @@ def read_topic(
     """(key, value) of each committed record. Stops at the end of every partition with `to_end`, after
     `idle_exit` seconds without a record, or never."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"recon-tail-{uuid.uuid4()}",  # a reader of its own: tailing never moves anyone's offsets
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest" if from_beginning else "latest",
-            "isolation.level": "read_committed",
-            "enable.partition.eof": to_end,
-        }
+        clients.config(
+            bootstrap,
+            {
+                "group.id": f"recon-tail-{uuid.uuid4()}",  # a reader of its own: tailing never moves anyone's offsets
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest" if from_beginning else "latest",
+                "isolation.level": "read_committed",
+                "enable.partition.eof": to_end,
+            },
+        )
     )
     consumer.subscribe([topic])
     partitions = len(consumer.list_topics(topic, timeout=10).topics[topic].partitions) if to_end else 0

@@ -17,18 +17,10 @@ from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from reconstream.models.events import Stream
 from reconstream.models.exceptions import OwnerQueue
 
+from . import clients
+from .recovery import NOT_SERVING, BrokerUnavailable
+
 DEFAULT_PARTITIONS = 6
-# What a broker answers about a partition it is named leader of but has not taken on yet (or has no
-# high watermark for yet): the metadata it serves runs ahead of its replica manager.
-_NOT_SERVING = {
-    KafkaError.UNKNOWN_TOPIC_OR_PART,
-    KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.NOT_LEADER_FOR_PARTITION,
-    KafkaError.REPLICA_NOT_AVAILABLE,
-    KafkaError.FENCED_LEADER_EPOCH,
-    KafkaError.UNKNOWN_LEADER_EPOCH,
-    KafkaError.OFFSET_NOT_AVAILABLE,
-}
 OUTPUT_STREAMS = ("exceptions", "matches", "classified_lines", "status_updates", "dead_letters", "cash_positions")
 
 
@@ -78,7 +70,7 @@ class Topics:
 
 def ensure_topics(bootstrap: str, topics: Topics, partitions: int = DEFAULT_PARTITIONS, timeout: float = 30.0) -> int:
     """Create missing topics; return the engine's partition count (that of the existing input topics, if any)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(clients.config(bootstrap))
     existing = admin.list_topics(timeout=timeout).topics
     first_input = existing.get(topics.input(Stream.INVOICES))
     if first_input is not None and first_input.partitions:
@@ -130,7 +122,7 @@ def _await_leaders(admin: AdminClient, names: list[str], timeout: float) -> None
         if not pending:
             return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"topics without a serving leader after {timeout:.0f} s: {', '.join(pending)}")
+            raise BrokerUnavailable(f"topics without a serving leader after {timeout:.0f} s: {', '.join(pending)}")
         time.sleep(0.1)
 
 
@@ -143,7 +135,7 @@ def _not_served(admin: AdminClient, partitions: dict[str, list[int]], timeout: f
             future.result()
         except KafkaException as exc:
             error = exc.args[0]
-            if not (error.retriable() or error.code() in _NOT_SERVING):
+            if not (error.retriable() or error.code() in NOT_SERVING):
                 raise
             pending.add(tp.topic)
     return sorted(pending)
