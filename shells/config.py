@@ -58,15 +58,18 @@ class Windows(Section):
                                   description="an event dated more than this after its own ingest_time is refused")
 
 
+_BOUNDS = limits.Limits()  # the defaults are the model's own
+
+
 class Limits(Section):
     """The bounds of every amount, quantity and time read (models/limits.py): beyond them nothing is exact."""
 
-    max_amount: Decimal = Field(default=Decimal("1E+15"), gt=0, le=Decimal("1E+18"),
+    max_amount: Decimal = Field(default=_BOUNDS.max_amount, gt=0, le=Decimal("1E+18"),
                                 description="an amount this large or larger is refused")
-    max_quantity: Decimal = Field(default=Decimal("1E+9"), gt=0, le=Decimal("1E+12"),
+    max_quantity: Decimal = Field(default=_BOUNDS.max_quantity, gt=0, le=Decimal("1E+12"),
                                   description="a quantity this large or larger is refused")
-    earliest: AwareDatetime = Field(default=datetime(1990, 1, 1, tzinfo=UTC), description="earlier times are refused")
-    latest: AwareDatetime = Field(default=datetime(2200, 1, 1, tzinfo=UTC), le=datetime(9000, 1, 1, tzinfo=UTC),
+    earliest: AwareDatetime = Field(default=_BOUNDS.earliest, description="earlier times are refused")
+    latest: AwareDatetime = Field(default=_BOUNDS.latest, le=datetime(9000, 1, 1, tzinfo=UTC),
                                   description="this time and later are refused")
 
     def bounds(self) -> limits.Limits:

@@ -64,8 +64,9 @@ class Engine:
     def process(self, event: Event, source: str = "") -> list[Output]:
         """Apply one valid event. An event id seen before changes nothing and emits nothing."""
         digest = content_digest(event)
-        if event.event_id in self.state.seen_events:
-            return self._seen_again(event, digest, source)
+        first = self.state.seen_events.digest_of(event.event_id)
+        if first is not None:
+            return self._seen_again(event, first, digest, source)
         if (untimely := self._untimely(event)) is not None:
             self._refuse(event, source, untimely)
             return self.ctx.drain()
@@ -73,7 +74,6 @@ class Engine:
         try:
             self._apply(event, source, digest)
         except Exception as failure:  # any failure of a rule sets its event aside; none stops the stream
-
             self.state.rollback()
             self.ctx.outbox.clear()
             self._quarantine(event, source, failure)
@@ -88,14 +88,12 @@ class Engine:
             HANDLERS[event.event_type](event, self.ctx)
         except OrphanEvent as orphan:
             error = EventError(Category.SCHEMA_VIOLATION.value, orphan.field, orphan.reason, event.event_id)
-            raw = event.model_dump_json().encode()
-            self._dead_letter(error, source, _stream_of(event), raw, to_micros(event.event_time))
+            self._refuse(event, source, error, to_micros(event.event_time))
         self.state.seen_events.add(event.event_id, self.watermark_us, digest)
 
-    def _seen_again(self, event: Event, digest: int, source: str) -> list[Output]:
+    def _seen_again(self, event: Event, first: Any, digest: int, source: str) -> list[Output]:
         """The same id again: nothing when it is the same event (a redelivery, a file read twice); refused when
         its content differs, since one of the two versions was never applied and someone must say which."""
-        first = self.state.seen_events.digest_of(event.event_id)
         if not isinstance(first, int) or first in (SAME_AS_ANY, digest):
             return []
         reason = (
@@ -119,9 +117,10 @@ class Engine:
         )
         return EventError(Category.SCHEMA_VIOLATION.value, "event_time", reason, event.event_id)
 
-    def _refuse(self, event: Event, source: str, error: EventError) -> None:
-        raw = event.model_dump_json().encode()
-        self._dead_letter(error, source, _stream_of(event), raw, self.watermark_us or to_micros(event.event_time))
+    def _refuse(self, event: Event, source: str, error: EventError, at_us: int = 0) -> None:
+        """A valid event dead-lettered; dated at `at_us`, else at the engine's time, else at its own."""
+        at_us = at_us or self.watermark_us or to_micros(event.event_time)
+        self._dead_letter(error, source, _stream_of(event), event.model_dump_json().encode(), at_us)
 
     def _quarantine(self, event: Event, source: str, failure: Exception) -> None:
         """An event a rule could not apply: its dead letter says why, and the state is as if it never came.
@@ -174,7 +173,8 @@ class Engine:
             ),
         )
         refs = (source, *([error.event_id] if error.event_id else []))
-        at = from_micros(at_us or self.watermark_us) if at_us or self.watermark_us else _now()
+        at_us = at_us or self.watermark_us
+        at = from_micros(at_us) if at_us else _now()
         exception = raise_exception(
             Category(error.category),
             refs,
