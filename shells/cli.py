@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import collector, embedded
+from .audit import verify_audit
 from .auth import AuthError
 from .cases import DatabaseConfigError
 from .cli_keys import add_keys_commands
@@ -29,7 +30,6 @@ from .cli_webhooks import OUTBOX_FILE, add_webhook_commands, targets_of
 from .config import ENV_VAR, EXAMPLE, Config, ConfigError, config_path, effective, load_config
 from .inputs import total_bytes
 from .metrics import RunMetrics
-from .outputs import verify_audit
 from .secrets import SecretError
 from .sinks import Sink
 from .sinks.base import ResumeRefused
@@ -366,8 +366,15 @@ def _run_with_sinks(
     settings, options = config.engine_settings(), config.ingest_options()
     if not show:
         return embedded.run(
-            input_dir, out_dir, state_dir, settings, checkpoint_every, ingest_options=options, metrics=metrics,
-            sinks=extras.sinks, cases=extras.cases,
+            input_dir,
+            out_dir,
+            state_dir,
+            settings,
+            checkpoint_every,
+            ingest_options=options,
+            metrics=metrics,
+            sinks=extras.sinks,
+            cases=extras.cases,
         )
     columns = (
         TextColumn("reconciling"),

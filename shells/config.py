@@ -54,8 +54,11 @@ class Windows(Section):
     settlement: timedelta = Field(default=timedelta(days=5), description="booked on the account within this")
     posting_sla: timedelta = Field(default=timedelta(days=3), description="posted in the ERP within this of approval")
     posting_hold: timedelta = Field(default=timedelta(days=10), description="a line paying an unposted invoice waits")
-    clock_skew: timedelta = Field(default=timedelta(days=1), gt=timedelta(0),
-                                  description="an event dated more than this after its own ingest_time is refused")
+    clock_skew: timedelta = Field(
+        default=timedelta(days=1),
+        gt=timedelta(0),
+        description="an event dated more than this after its own ingest_time is refused",
+    )
 
 
 _BOUNDS = limits.Limits()  # the defaults are the model's own
@@ -64,13 +67,19 @@ _BOUNDS = limits.Limits()  # the defaults are the model's own
 class Limits(Section):
     """The bounds of every amount, quantity and time read (models/limits.py): beyond them nothing is exact."""
 
-    max_amount: Decimal = Field(default=_BOUNDS.max_amount, gt=0, le=Decimal("1E+18"),
-                                description="an amount this large or larger is refused")
-    max_quantity: Decimal = Field(default=_BOUNDS.max_quantity, gt=0, le=Decimal("1E+12"),
-                                  description="a quantity this large or larger is refused")
+    max_amount: Decimal = Field(
+        default=_BOUNDS.max_amount, gt=0, le=Decimal("1E+18"), description="an amount this large or larger is refused"
+    )
+    max_quantity: Decimal = Field(
+        default=_BOUNDS.max_quantity,
+        gt=0,
+        le=Decimal("1E+12"),
+        description="a quantity this large or larger is refused",
+    )
     earliest: AwareDatetime = Field(default=_BOUNDS.earliest, description="earlier times are refused")
-    latest: AwareDatetime = Field(default=_BOUNDS.latest, le=datetime(9000, 1, 1, tzinfo=UTC),
-                                  description="this time and later are refused")
+    latest: AwareDatetime = Field(
+        default=_BOUNDS.latest, le=datetime(9000, 1, 1, tzinfo=UTC), description="this time and later are refused"
+    )
 
     def bounds(self) -> limits.Limits:
         return limits.Limits(self.max_amount, self.max_quantity, self.earliest, self.latest)
@@ -79,12 +88,19 @@ class Limits(Section):
 class Retention(Section):
     """How long applied ids are remembered (event time): what bounds the idempotency state."""
 
-    event_ids: timedelta = Field(default=timedelta(days=90), gt=timedelta(0),
-                                 description="an event id seen again within this changes nothing")
-    bank_entries: timedelta = Field(default=timedelta(days=400), gt=timedelta(0),
-                                    description="a bank line in a later or re-sent statement is booked once")
-    paid_invoices: timedelta = Field(default=timedelta(days=400), gt=timedelta(0),
-                                     description="a paid invoice stays (duplicates of it caught) this long")
+    event_ids: timedelta = Field(
+        default=timedelta(days=90), gt=timedelta(0), description="an event id seen again within this changes nothing"
+    )
+    bank_entries: timedelta = Field(
+        default=timedelta(days=400),
+        gt=timedelta(0),
+        description="a bank line in a later or re-sent statement is booked once",
+    )
+    paid_invoices: timedelta = Field(
+        default=timedelta(days=400),
+        gt=timedelta(0),
+        description="a paid invoice stays (duplicates of it caught) this long",
+    )
 
 
 class ThreeWay(Section):
@@ -202,8 +218,14 @@ class BankCodeRule(Section):
 
     def rule(self) -> CodeRule:
         return from_config(
-            self.domain, self.family, self.subfamily, self.proprietary, self.purpose, self.means.value,
-            issuer=self.issuer, credit_debit=self.credit_debit,
+            self.domain,
+            self.family,
+            self.subfamily,
+            self.proprietary,
+            self.purpose,
+            self.means.value,
+            issuer=self.issuer,
+            credit_debit=self.credit_debit,
         )
 
 

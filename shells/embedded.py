@@ -27,10 +27,10 @@ from reconstream.tables import MemoryStore, RocksStore, Store
 from reconstream.tables.state import EngineState
 
 from . import collector
+from .audit import CASE_ACTIONS, AuditChain
 from .formats.canonical import IngestOptions
 from .inputs import CaseEvents, InputLine, Position, Stream, file_name, merged
 from .metrics import ObservedEngine, RunMetrics
-from .outputs import CASE_ACTIONS, AuditChain
 from .sinks import FileSink, Sink
 from .sinks.base import ResumeRefused
 

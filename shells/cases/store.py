@@ -25,7 +25,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..outputs import chain_hash
+from ..audit import chain_hash
 from .database import connect, migrate
 from .schema import audit_head, case_actions, case_refs, cases, engine_events, projection_offsets
 
@@ -266,9 +266,7 @@ class CaseStore:
     def queue_stats(self, now: datetime) -> dict[str, tuple[int, int, datetime | None]]:
         """Per owner queue: open cases, those overdue, and the oldest one's first_seen; snoozed ones left out."""
         at = to_micros(now)
-        awake = and_(
-            cases.c.status == "open", or_(cases.c.snoozed_until_us.is_(None), cases.c.snoozed_until_us <= at)
-        )
+        awake = and_(cases.c.status == "open", or_(cases.c.snoozed_until_us.is_(None), cases.c.snoozed_until_us <= at))
         query = (
             select(
                 cases.c.owner_queue,
