@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
 
+from machine import machine  # noqa: E402
 from throughput import scenario  # noqa: E402 - the benchmarks share one scenario cache
 
 CHILD = """
@@ -171,7 +171,7 @@ def main() -> None:
     input_dir = scenario(args.invoices, args.seed, args.data_dir)
     result: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": platform.platform(),
+        "machine": machine(),
         "scenario": {"invoices": args.invoices, "seed": args.seed, "data": "our synthetic generator"},
         "run": run_cost(input_dir, args.rounds),
     }

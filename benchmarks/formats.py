@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from machine import machine
 from schwifty import IBAN
 
 RESULTS = Path(__file__).parent / "results" / "formats.json"
@@ -139,7 +139,7 @@ def main() -> None:
         big = measure(Path(tmp) / "big.camt053.xml", args.mb)
     result = {
         "benchmark": "formats.camt053_streaming_ingest",
-        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+        "machine": machine(),
         "small": small,
         "big": big,
         "mb_per_s": big["mb_per_s"],

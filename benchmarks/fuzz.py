@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from machine import machine
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -148,11 +149,7 @@ def main() -> int:
     result: dict[str, Any] = {
         "benchmark": "fuzz harness of issue #15: hostile lines in every stream of a generated month",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": len(os.sched_getaffinity(0)),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
         "revision": _revision(),
         "working_tree_changes": _dirty(),
         "before_revision": args.before,

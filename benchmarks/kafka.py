@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, KafkaError
+from machine import machine
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -146,7 +146,9 @@ def embedded(input_dir: Path) -> dict[str, float]:
     """The embedded engine on the same month, per CPU-second (benchmarks/throughput.py's child)."""
     done = subprocess.run(
         [sys.executable, str(HERE / "throughput.py"), "--child", "engine-memory", str(input_dir)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -234,8 +236,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--invoices", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--rate", type=float, help="input lines/s for the latency runs (default: half the load one "
-                        "worker applied in the throughput run)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="input lines/s for the latency runs (default: half the load one worker applied in the throughput run)",
+    )
     parser.add_argument("--data-dir", type=Path, default=HERE / ".data")
     parser.add_argument("--out", type=Path, default=RESULTS / "kafka.json")
     args = parser.parse_args()
@@ -247,11 +252,7 @@ def main() -> int:
         result = {
             "benchmark": "kafka workers end to end, local single-node broker",
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {
-                "python": platform.python_version(),
-                "cpus": len(os.sched_getaffinity(0)),
-                "platform": platform.platform(),
-            },
+            "machine": machine(),
             "scenario": {"invoices": args.invoices, "seed": args.seed},
             "throughput": [throughput(input_dir, bootstrap, scratch, n) for n in (1, 2)],
         }

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import statistics
 import subprocess
@@ -22,6 +21,8 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from machine import machine
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -106,7 +107,7 @@ def main() -> int:
     result = {
         "benchmark": "metrics cost: embedded engine with the metrics observer off and on",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "cpus": _cpus(), "platform": platform.platform()},
+        "machine": machine(),
         "scenario": {"invoices": args.invoices, "seed": args.seed, "events": runs["off"][0]["events"]},
         "repeats": args.repeats,
         "metrics_off_events_per_s": off,
@@ -126,12 +127,6 @@ def main() -> int:
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}))
     return 0
-
-
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))
 
 
 if __name__ == "__main__":

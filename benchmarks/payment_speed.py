@@ -62,8 +62,6 @@ import argparse
 import gc
 import json
 import math
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -78,6 +76,7 @@ from pathlib import Path
 from random import Random
 from typing import Any
 
+from machine import machine
 from reconstream.matchers import payment_matching as pm
 from reconstream.models.accounts import AccountRef, AccountScheme
 from reconstream.models.bank_details import BankTransactionCode
@@ -528,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "payment_matching_speed",
         "data": "synthetic ledger built by this benchmark; not labeled data",
         "at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "machine": {"python": platform.python_version(), "cpus": len(os.sched_getaffinity(0))},
+        "machine": machine(),
         "engine": engine_tree(),
         "parameters": {
             "open_small": args.open_small,

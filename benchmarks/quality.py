@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 from random import Random
 from typing import Any
 
+from machine import machine
 from reconstream.matchers import duplicates
 from reconstream.matchers.duplicates import SupplierIdentity
 from reconstream.models.invoices import DocumentType, Invoice
@@ -85,7 +85,11 @@ def routing(labels_path: Path, out: Path) -> dict[str, object]:
         where = (
             f"routed:{classified[ref]['line_class']}"
             if ref in classified
-            else "matched" if ref in matched else "review" if ref in review else "none"
+            else "matched"
+            if ref in matched
+            else "review"
+            if ref in review
+            else "none"
         )
         if line["expect"] == "non_invoice":
             by_kind[line["kind"]][where] += 1
@@ -228,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "matching_quality",
         "data": "independent labeled set (benchmarks/evalset), not the synthetic demo month",
         "at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "machine": {"python": platform.python_version(), "cpus": _cpus()},
+        "machine": machine(),
         "seed": args.seed,
         "invoices": args.invoices,
     }
@@ -267,12 +271,6 @@ def _targets(result: dict[str, object]) -> dict[str, bool]:
     if speed is not None:
         targets["duplicate_check_1M_vs_10k<=1.3"] = speed["ratio_large_to_small"] <= 1.3
     return targets
-
-
-def _cpus() -> int | None:
-    import os
-
-    return os.cpu_count()
 
 
 if __name__ == "__main__":

@@ -125,15 +125,21 @@ def loads(input_dir: Path, partitions: int) -> dict[str, Any]:
             by_ledger[target] += 1
         for key in supplier.keys_for(event):
             by_supplier[partition(key, partitions)] += 1
-    return {"partitions": partitions, "company_code_keys": _spread(by_ledger, partitions),
-            "supplier_keys_with_repartition": _spread(by_supplier, partitions)}
+    return {
+        "partitions": partitions,
+        "company_code_keys": _spread(by_ledger, partitions),
+        "supplier_keys_with_repartition": _spread(by_supplier, partitions),
+    }
 
 
 def _spread(counts: Counter[int], partitions: int) -> dict[str, Any]:
     per = [counts.get(p, 0) for p in range(partitions)]
     mean = sum(per) / partitions
-    return {"records_per_partition": per, "largest_vs_mean": max(per) / mean if mean else 0.0,
-            "largest_share": max(per) / sum(per) if sum(per) else 0.0}
+    return {
+        "records_per_partition": per,
+        "largest_vs_mean": max(per) / mean if mean else 0.0,
+        "largest_share": max(per) / sum(per) if sum(per) else 0.0,
+    }
 
 
 def main() -> int:

@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -28,11 +27,20 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from machine import machine
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-STREAM_FILES = ("vendors", "purchase_orders", "goods_receipts", "invoices", "invoice_status", "payment_batches",
-                "bank_acks", "settlements")
+STREAM_FILES = (
+    "vendors",
+    "purchase_orders",
+    "goods_receipts",
+    "invoices",
+    "invoice_status",
+    "payment_batches",
+    "bank_acks",
+    "settlements",
+)
 
 
 def scenario(invoices: int, seed: int, data_dir: Path) -> Path:
@@ -41,8 +49,11 @@ def scenario(invoices: int, seed: int, data_dir: Path) -> Path:
     if not (target / "labels.json").exists():
         # In a child: Linux keeps a process's peak RSS across exec, so a big parent would inflate every child's.
         recon = Path(sys.executable).with_name("recon")
-        subprocess.run([str(recon), "generate", "--out", str(target), "--invoices", str(invoices), "--seed", str(seed)],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(recon), "generate", "--out", str(target), "--invoices", str(invoices), "--seed", str(seed)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return target
 
 
@@ -60,8 +71,14 @@ def child_parse(input_dir: Path) -> dict[str, float]:
                     orjson.loads(raw)
                 lines += 1
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    return {"lines": lines, "seconds": seconds, "lines_per_s": lines / seconds, "cpu_seconds": cpu,
-            "lines_per_cpu_s": lines / cpu, "peak_rss_mb": peak_rss_mb()}
+    return {
+        "lines": lines,
+        "seconds": seconds,
+        "lines_per_s": lines / seconds,
+        "cpu_seconds": cpu,
+        "lines_per_cpu_s": lines / cpu,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def child_engine(input_dir: Path, state: bool) -> dict[str, float]:
@@ -76,15 +93,27 @@ def child_engine(input_dir: Path, state: bool) -> dict[str, float]:
         cpu = time.process_time()
         summary = run(input_dir, Path(scratch) / "out", state_dir)
         cpu = time.process_time() - cpu
-    return {"events": summary.events, "seconds": summary.seconds, "events_per_s": summary.events / summary.seconds,
-            "cpu_seconds": cpu, "events_per_cpu_s": summary.events / cpu,
-            "cpu_us_per_event": 1e6 * cpu / summary.events, "peak_rss_mb": peak_rss_mb(),
-            "exceptions": sum(summary.exceptions.values()), "matches": summary.matches}
+    return {
+        "events": summary.events,
+        "seconds": summary.seconds,
+        "events_per_s": summary.events / summary.seconds,
+        "cpu_seconds": cpu,
+        "events_per_cpu_s": summary.events / cpu,
+        "cpu_us_per_event": 1e6 * cpu / summary.events,
+        "peak_rss_mb": peak_rss_mb(),
+        "exceptions": sum(summary.exceptions.values()),
+        "matches": summary.matches,
+    }
 
 
 def in_child(*args: str, env: dict[str, str] | None = None) -> dict[str, float]:
-    done = subprocess.run([sys.executable, __file__, "--child", *args], check=True, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -140,16 +169,25 @@ def measure(invoices: int, args: argparse.Namespace, before_env: dict[str, str] 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--invoices", type=int, nargs="+", default=[205_000],
-                        help="one or more sizes; 205,000 invoices make about 1,000,000 events")
+    parser.add_argument(
+        "--invoices",
+        type=int,
+        nargs="+",
+        default=[205_000],
+        help="one or more sizes; 205,000 invoices make about 1,000,000 events",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--state", action="store_true", help="also run with persistent rocksdict state")
-    parser.add_argument("--before", metavar="REVISION",
-                        help="also run the engine of this git revision on the same input, as the before")
+    parser.add_argument(
+        "--before", metavar="REVISION", help="also run the engine of this git revision on the same input, as the before"
+    )
     parser.add_argument("--data-dir", type=Path, default=HERE / ".data")
     parser.add_argument("--out", type=Path, default=RESULTS / "throughput.json")
-    parser.add_argument("--gc-compare", action="store_true",
-                        help="also run the engine with Python's default collector settings (RECON_GC=default)")
+    parser.add_argument(
+        "--gc-compare",
+        action="store_true",
+        help="also run the engine with Python's default collector settings (RECON_GC=default)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -164,7 +202,7 @@ def main() -> int:
     result: dict[str, Any] = {
         "benchmark": "embedded throughput, month-end scenario",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "cpus": _cpus(), "platform": platform.platform()},
+        "machine": machine(),
         "revision": _revision(),
         "before_revision": args.before,
         "sizes": sizes,
@@ -183,14 +221,10 @@ def main() -> int:
 
 
 def _revision() -> str:
-    done = subprocess.run(["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        ["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    )
     return done.stdout.strip()
-
-
-def _cpus() -> int:
-    import os
-    return len(os.sched_getaffinity(0))
 
 
 if __name__ == "__main__":

@@ -62,8 +62,15 @@ BOOKS_TO: dict[LineClass, BooksTo] = {
 # A customer receipt, a down payment or "other" may still be a supplier refunding a credit note, so a line
 # of those classes with candidates stays in review.
 NEVER_PAYS_INVOICES = frozenset(
-    {LineClass.SALARY, LineClass.TAX, LineClass.SOCIAL_SECURITY, LineClass.BANK_FEE, LineClass.INTEREST,
-     LineClass.CASH, LineClass.INTERCOMPANY}
+    {
+        LineClass.SALARY,
+        LineClass.TAX,
+        LineClass.SOCIAL_SECURITY,
+        LineClass.BANK_FEE,
+        LineClass.INTEREST,
+        LineClass.CASH,
+        LineClass.INTERCOMPANY,
+    }
 )
 
 

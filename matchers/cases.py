@@ -260,8 +260,7 @@ def act(case: Case, command: CaseCommand, actor: Actor, at: datetime) -> Change 
     if refused:
         return refused[0]
     update = _APPLY[command.kind](command, at, actor)
-    change = _changed(case, update, command.kind, actor.name, at, command.note, always=True)
-    assert change is not None  # always=True
+    change = _recorded(case, update, command.kind, actor.name, at, command.note)  # a person's action, always
     if command.kind is not ActionKind.MANUALLY_MATCHED or command.invoice_ids is None:
         return change
     [action] = change.actions
@@ -337,11 +336,18 @@ def _changed(
     actor: str,
     at: datetime,
     note: str | None,
-    always: bool = False,
 ) -> Change | None:
-    before = {name: _plain(getattr(case, name)) for name in update if getattr(case, name) != update[name]}
-    if not before and not always:
+    """The case after `update` and the timeline entry saying so; None when the update changes nothing."""
+    if not any(getattr(case, name) != value for name, value in update.items()):
         return None
+    return _recorded(case, update, kind, actor, at, note)
+
+
+def _recorded(
+    case: Case, update: dict[str, Any], kind: ActionKind, actor: str, at: datetime, note: str | None
+) -> Change:
+    """The case after `update` and its timeline entry, even when no field changes."""
+    before = {name: _plain(getattr(case, name)) for name in update if getattr(case, name) != update[name]}
     after = {name: _plain(update[name]) for name in before}
     changed = case.model_copy(update={**update, "version": case.version + 1, "updated_at": at})
     return Change(changed, (_action(changed, kind, actor, at, note, before, after),))

@@ -160,5 +160,3 @@ def conflicts(invoice: Invoice, earlier: Invoice, weak_number: bool) -> str | No
     if descriptions and earlier_descriptions and descriptions != earlier_descriptions:
         return "different invoice lines"
     return None
-
-

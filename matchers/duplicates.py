@@ -107,8 +107,13 @@ def assess_pair(
     for rule in DUPLICATE_RULES:
         if rule.holds(pair, policy):
             return DuplicateDecision(
-                invoice.invoice_id, earlier.invoice_id, rule.name, rule.score(pair), rule.reasons(pair),
-                invoice.gross_amount, invoice.currency,
+                invoice.invoice_id,
+                earlier.invoice_id,
+                rule.name,
+                rule.score(pair),
+                rule.reasons(pair),
+                invoice.gross_amount,
+                invoice.currency,
             )
     return None
 

@@ -14,9 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from reconstream.models.outputs import MatchMethod
+
 from .payment_model import Allocation, BankLine, OpenInstruction, OpenInvoice, PaymentMatch, Settles
 
-RULE = "manual"
+RULE = MatchMethod.MANUAL
 CONFIDENCE = 100  # a person's decision, not a score
 
 

@@ -88,12 +88,18 @@ def decide(line: BankLine, candidates: list[PaymentMatch], policy: MatchPolicy) 
     tied = [m for m in ranked[1:] if m.confidence == best.confidence]
     if tied:
         return PaymentDecision(
-            line.entry_id, Outcome.SUGGESTED, None, tuple(ranked),
+            line.entry_id,
+            Outcome.SUGGESTED,
+            None,
+            tuple(ranked),
             f"tie: {len(tied) + 1} candidates score {best.confidence}",
         )
     if best.confidence < policy.auto_match_threshold:
         return PaymentDecision(
-            line.entry_id, Outcome.SUGGESTED, None, tuple(ranked),
+            line.entry_id,
+            Outcome.SUGGESTED,
+            None,
+            tuple(ranked),
             f"best candidate scores {best.confidence}, below {policy.auto_match_threshold}",
         )
     return PaymentDecision(line.entry_id, Outcome.AUTO_MATCHED, best, tuple(ranked), f"{best.rule} {best.confidence}")

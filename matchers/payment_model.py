@@ -10,6 +10,7 @@ from enum import StrEnum
 from reconstream.models.exceptions import Category
 from reconstream.models.invoices import DocumentType
 from reconstream.models.master_data import Vendor
+from reconstream.models.outputs import MatchMethod
 from reconstream.models.payments import Settlement
 from reconstream.tables.records import InstructionState, InvoiceState
 
@@ -179,7 +180,7 @@ class Allocation:
 
 @dataclass(frozen=True, slots=True)
 class PaymentMatch:
-    rule: str
+    rule: MatchMethod
     confidence: int
     evidence: tuple[str, ...]
     invoice_ids: tuple[str, ...]
@@ -209,8 +210,10 @@ class PaymentDecision:
 
     def finding(self, line: BankLine) -> Finding | None:
         """An unmatched or only suggested line goes to treasury with its candidates."""
-        if self.outcome is Outcome.AUTO_MATCHED:
-            return None
+        return None if self.outcome is Outcome.AUTO_MATCHED else self.for_review(line)
+
+    def for_review(self, line: BankLine) -> Finding:
+        """The exception a line no rule auto-matched goes to treasury with: its candidates, and why none."""
         refs = (line.entry_id, *(c for m in self.candidates[:5] for c in m.target))
         listed = "; ".join(f"{'+'.join(m.target)} ({m.rule}, {m.confidence})" for m in self.candidates[:5])
         reason = f"{fmt(line.amount, line.currency)} booked {line.booking_date}: {self.reason}"
@@ -221,4 +224,3 @@ class PaymentDecision:
             line.amount,
             line.currency,
         )
-

@@ -142,4 +142,3 @@ def counterparty_evidence(line: BankLine, invoice: OpenInvoice, policy: MatchPol
 def capped(match: PaymentMatch, cap: int, why: str) -> PaymentMatch:
     """The match with its confidence held at `cap`, and why."""
     return replace(match, confidence=min(match.confidence, cap), evidence=(*match.evidence, why))
-

@@ -32,6 +32,9 @@ def compact_rf(reference: str) -> str:
 
 
 def is_valid_rf(reference: str) -> bool:
+    # stdnum.iso11649 checks the length (5-25), the RF prefix and the mod 97-10 digits; the payload check on
+    # top keeps it to ASCII letters and digits, as ISO 11649 has it: stdnum reads any character int(c, 36)
+    # takes, so "RF18٥39007٥47034" (Arabic-Indic fives) passes stdnum alone and is refused here.
     compact = compact_rf(reference)
     return bool(_RF_PAYLOAD.match(compact[4:])) and iso11649.is_valid(compact)
 

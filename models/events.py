@@ -12,6 +12,7 @@ from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from .balances import Balance
 from .base import ReceivedTime, Record
+from .errors import FieldRefused
 from .invoices import Invoice, InvoiceStatusChange
 from .master_data import GoodsReceipt, PurchaseOrder, Vendor
 from .payments import BankAck, ManualMatch, PaymentBatch, Settlement
@@ -142,16 +143,13 @@ Event = Annotated[
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
-class EventError(ValueError):
+class EventError(FieldRefused):
     """Why an input is refused: the category it goes to, the field at fault and a readable reason."""
 
     def __init__(self, category: str, field: str, reason: str, event_id: str | None = None) -> None:
         # A reason may quote the value refused: bounded, so a megabyte in a field stays out of every output.
-        field, reason = _bounded(field, 200), _bounded(reason, 1000)
-        super().__init__(f"{field}: {reason}")
+        super().__init__(_bounded(field, 200), _bounded(reason, 1000))
         self.category = category
-        self.field = field
-        self.reason = reason
         self.event_id = event_id
 
 

@@ -13,6 +13,39 @@ from .base import Record, UtcDatetime
 from .money import Amount, CurrencyCode, SignedAmount
 
 
+class OutputStream(StrEnum):
+    """What the engine emits, by stream: each a `<name>.jsonl` file of a run folder and a Kafka output topic.
+
+    The value is the name in files, topics and JSON alike (a member equals its string).
+    """
+
+    EXCEPTIONS = "exceptions"
+    MATCHES = "matches"
+    CLASSIFIED_LINES = "classified_lines"
+    STATUS_UPDATES = "status_updates"
+    DEAD_LETTERS = "dead_letters"
+    CASH_POSITIONS = "cash_positions"  # the latest position per account: cash_positions.json, a compacted topic
+    AUDIT = "audit"  # not the engine's: the run's hash-chained log of what it read (shells/audit.py)
+
+
+# The streams of records the engine appends, each record with its own id (a file of a run folder, a topic).
+RECORD_STREAMS = (
+    OutputStream.EXCEPTIONS,
+    OutputStream.MATCHES,
+    OutputStream.CLASSIFIED_LINES,
+    OutputStream.STATUS_UPDATES,
+    OutputStream.DEAD_LETTERS,
+)
+# The engine's output topics on Kafka.
+TOPIC_STREAMS = (*RECORD_STREAMS, OutputStream.CASH_POSITIONS)
+# What the web pages read from a run folder (shells/web/source.py numbers them in this order), and so what
+# `recon project` writes to one from the topics (shells/kafka/folder.py), beside cash_positions.json.
+PAGE_STREAMS = (OutputStream.EXCEPTIONS, OutputStream.MATCHES, OutputStream.STATUS_UPDATES, OutputStream.DEAD_LETTERS)
+# What `recon tail` names each output topic: two by a shorter name.
+_TAIL_SHORT = {OutputStream.CLASSIFIED_LINES: "classified", OutputStream.STATUS_UPDATES: "status"}
+TAIL_NAMES: dict[str, OutputStream] = {_TAIL_SHORT.get(stream, stream.value): stream for stream in TOPIC_STREAMS}
+
+
 class MatchMethod(StrEnum):
     """The named rule that matched (matchers/payment_rules/): how sure, and why, is in the evidence."""
 

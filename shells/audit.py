@@ -1,9 +1,18 @@
 """The audit log: one record per input (what came in, what became of it, what it caused), each hashing its
-predecessor, so that a record changed or removed breaks the chain."""
+predecessor, so that a record changed or removed breaks the chain.
+
+A chain anyone can recompute proves nothing against someone who can write the log: with a key
+(`[audit] key_env` or `key_file`) each hash is an HMAC-SHA256 over the previous hash and the record, and
+every record names the key's id. Cutting records off the end leaves a valid chain, so at every checkpoint
+the run also appends the head and the count to an anchor file kept outside the output folder
+(`[audit] anchors`); `recon audit verify` checks the log against both (audit_verify.py).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +25,55 @@ from .outputs import output_id
 
 GENESIS = "0" * 64
 CASE_ACTIONS = "cases/actions"  # the source name of people's actions in the audit log and the checkpoint
+_KEY_ID_LABEL = b"reconstream audit key id"
+MIN_KEY_BYTES = 32  # HMAC-SHA256's own block of strength: a shorter secret is refused, not padded
 
 
-def chain_hash(previous: str, record: dict[str, Any]) -> str:
-    body = orjson.dumps({k: v for k, v in record.items() if k != "hash"}, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(previous.encode() + body).hexdigest()
+class AuditKeyError(ValueError):
+    """The configured audit key cannot key a chain."""
+
+
+class AuditKey:
+    """The secret an audit chain is keyed with. Only its id (an HMAC of a fixed label) is ever written out."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < MIN_KEY_BYTES:
+            raise AuditKeyError(f"the audit key has {len(secret)} bytes; it needs at least {MIN_KEY_BYTES}")
+        self._secret = secret
+        self.key_id = hmac.new(secret, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:16]
+
+    @classmethod
+    def from_text(cls, text: str) -> AuditKey:
+        """A key as a secret store hands it over: text, e.g. `openssl rand -hex 32`."""
+        return cls(text.strip().encode())
+
+    def mac(self, data: bytes) -> str:
+        return hmac.new(self._secret, data, hashlib.sha256).hexdigest()
+
+    def __repr__(self) -> str:
+        return f"AuditKey(key_id={self.key_id})"
+
+
+def _body(record: dict[str, Any]) -> bytes:
+    return orjson.dumps({k: v for k, v in record.items() if k != "hash"}, option=orjson.OPT_SORT_KEYS)
+
+
+def chain_hash(previous: str, record: dict[str, Any], key: AuditKey | None = None) -> str:
+    data = previous.encode() + _body(record)
+    return hashlib.sha256(data).hexdigest() if key is None else key.mac(data)
 
 
 class AuditChain:
     """Each record names the input, what became of it and what it caused, and hashes its predecessor."""
 
-    def __init__(self, seq: int = 0, head: str = GENESIS) -> None:
+    def __init__(self, seq: int = 0, head: str = GENESIS, key: AuditKey | None = None) -> None:
         self.seq = seq
         self.head = head
+        self.key = key
+
+    @property
+    def key_id(self) -> str | None:
+        return None if self.key is None else self.key.key_id
 
     def record(
         self, source: str, event_id: str | None, event_type: str | None, outcome: str, outputs: list[Output]
@@ -41,10 +86,8 @@ class AuditChain:
             "event_type": event_type,
             "outcome": outcome,
             "outputs": [output_id(o) for o in outputs],
-            "prev": self.head,
         }
-        record["hash"] = self.head = chain_hash(self.head, record)
-        return record
+        return self._link(record)
 
     def record_case_action(self, case_seq: int, action: CaseAction, case_hash: str) -> dict[str, Any]:
         """A person's action on a case, in the same chain as the engine's decisions. `case_hash` is the entry's
@@ -62,29 +105,67 @@ class AuditChain:
             "before": action.before,
             "after": action.after,
             "case_hash": case_hash,
-            "prev": self.head,
         }
-        record["hash"] = self.head = chain_hash(self.head, record)
+        return self._link(record)
+
+    def _link(self, record: dict[str, Any]) -> dict[str, Any]:
+        if self.key is not None:
+            record["key_id"] = self.key.key_id
+        record["prev"] = self.head
+        record["hash"] = self.head = chain_hash(self.head, record, self.key)
         return record
 
+    def anchor(self, run_id: str) -> dict[str, Any]:
+        """The head and the count as they stand, for the anchor file; keyed, so a forger cannot write one."""
+        anchor: dict[str, Any] = {"run_id": run_id, "seq": self.seq, "head": self.head}
+        if self.key is not None:
+            anchor["key_id"] = self.key.key_id
+            anchor["mac"] = self.key.mac(_body(anchor))
+        return anchor
 
-def verify_audit(path: Path) -> tuple[int, str | None]:
-    """(records checked, None) when the chain holds, else (seq reached, what is wrong)."""
-    head, expected_seq = GENESIS, 0
-    with path.open("rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            try:
-                record = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                if not raw.endswith(b"\n"):  # what a crash or a power cut leaves, not what a forger writes
-                    return expected_seq, f"line {line_no}: the last record is cut off (written when the run stopped)"
-                return expected_seq, f"line {line_no}: not valid JSON"
-            expected_seq += 1
-            if record.get("seq") != expected_seq:
-                return expected_seq, f"line {line_no}: seq {record.get('seq')} where {expected_seq} was expected"
-            if record.get("prev") != head:
-                return expected_seq, f"line {line_no}: prev does not match the hash of the record before"
-            if chain_hash(head, record) != record.get("hash"):
-                return expected_seq, f"line {line_no}: hash does not match the record's content"
-            head = record["hash"]
-    return expected_seq, None
+
+def outcome_of(was_seen: bool, outputs: list[Output]) -> str:
+    """What became of a valid event: dead-lettered (refused by a rule), a duplicate of one applied, or applied."""
+    if any(output.stream == "dead_letters" for output in outputs):
+        return "dead_letter"
+    return "duplicate" if was_seen else "applied"
+
+
+def anchor_mac_holds(anchor: dict[str, Any], key: AuditKey) -> bool:
+    expected = key.mac(_body({k: v for k, v in anchor.items() if k != "mac"}))
+    return hmac.compare_digest(expected, str(anchor.get("mac", "")))
+
+
+def anchors_path(out_dir: Path, configured: Path | None) -> Path:
+    """Where a run's anchors go: the configured file, else one beside (not inside) the output folder."""
+    if configured is not None:
+        return configured
+    out = out_dir.resolve()
+    return out.parent / f"{out.name}.audit-anchors.jsonl"
+
+
+class AnchorFile:
+    """Append-only, fsynced: an anchor is on disk before the run goes on past the checkpoint it names."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
+        self._cut_torn_tail()
+
+    def _cut_torn_tail(self) -> None:
+        """A kill mid-append leaves part of a line: cut it, or the next anchor would be glued to it. The
+        checkpoint it named is committed all the same; the next checkpoint anchors past it."""
+        size = os.fstat(self._fd).st_size
+        if size == 0 or os.pread(self._fd, 1, size - 1) == b"\n":
+            return
+        start = max(0, size - 4096)  # an anchor line is ~200 bytes
+        tail = os.pread(self._fd, size - start, start)
+        os.ftruncate(self._fd, start + tail.rfind(b"\n") + 1 if b"\n" in tail else start)
+
+    def append(self, anchor: dict[str, Any]) -> None:
+        os.write(self._fd, orjson.dumps(anchor, option=orjson.OPT_SORT_KEYS) + b"\n")
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        os.close(self._fd)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from reconstream.models.cases import Role
+from reconstream.models.errors import ReconError
 
 LOCAL_OPERATOR_NAME = "local-operator"
 
@@ -35,7 +36,7 @@ class Principal:
 LOCAL_OPERATOR = Principal(LOCAL_OPERATOR_NAME, Role.ADMIN)
 
 
-class AuthError(Exception):
+class AuthError(ReconError):
     """A token was refused. The message says why in general terms, never echoing the token."""
 
 

@@ -17,11 +17,13 @@ from typing import Any
 import orjson
 from reconstream.models import limits
 from reconstream.models.events import event_json_schemas
+from reconstream.models.outputs import TAIL_NAMES
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import collector, embedded
-from .audit import verify_audit
+from .audit import anchors_path
+from .audit_verify import verify_audit
 from .auth import AuthError
 from .cases import DatabaseConfigError
 from .cli_keys import add_keys_commands
@@ -48,6 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ServeRefused, ResumeRefused) as exc:
         print(f"recon: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        # A full disk, a busy port, a cluster that will not serve: one line and an exit code of its own
+        # (shells/failures.py, docs/operations.md); anything else is a defect and keeps its traceback.
+        from .failures import explain
+
+        failure = explain(exc, args)
+        if failure is None:
+            raise
+        command = next(iter(sys.argv[1:] if argv is None else argv), "")
+        print(f"recon {command}: {failure.message}", file=sys.stderr)
+        return failure.code
 
 
 def config_of(args: argparse.Namespace) -> Config:
@@ -110,9 +123,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = commands.add_parser("audit", help="audit log tools")
     audit_commands = audit.add_subparsers(required=True, metavar="ACTION")
-    verify = audit_commands.add_parser("verify", help="check the hash chain of DIR/audit.jsonl")
+    verify = audit_commands.add_parser(
+        "verify", help="check DIR/audit.jsonl: its chain, its key ([audit] in --config) and its anchors"
+    )
     verify.add_argument("dir", type=Path)
+    verify.add_argument(
+        "--anchors",
+        type=Path,
+        metavar="FILE",
+        help="anchor file (default: [audit] anchors, else DIR.audit-anchors.jsonl beside DIR)",
+    )
     verify.set_defaults(handler=cmd_audit_verify)
+    on_kafka = audit_commands.add_parser(
+        "verify-kafka", help="check every ledger partition's chain on the audit topic against its changelog head"
+    )
+    on_kafka.add_argument("--broker", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP)")
+    on_kafka.add_argument("--topic-prefix", help="topic name prefix (default: $RECON_TOPIC_PREFIX or recon)")
+    on_kafka.set_defaults(handler=cmd_audit_verify_kafka)
 
     config = commands.add_parser("config", help="the configuration file: check one, or write a commented example")
     config_commands = config.add_subparsers(required=True, metavar="ACTION")
@@ -169,7 +196,7 @@ def add_kafka_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     project.add_argument("--batch", type=int, default=2000, help="records per read; a partition's share is one commit")
     project.set_defaults(handler=cmd_project)
     tail = commands.add_parser("tail", help="follow an output topic")
-    outputs = ["exceptions", "matches", "classified", "status", "dead_letters", "cash_positions"]
+    outputs = list(TAIL_NAMES)
     tail.add_argument("what", choices=outputs)
     tail.add_argument("--broker", help=broker_help)
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record, not the newest")
@@ -215,6 +242,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     config = WorkerConfig(
         settings=effective_config.engine_settings(),
         max_outage=effective_config.kafka.max_outage.total_seconds(),
+        audit_key=effective_config.audit_key(),
         bootstrap=_broker(args.broker),
         data_dir=args.data_dir,
         worker_id=args.worker_id,
@@ -375,6 +403,8 @@ def _run_with_sinks(
             metrics=metrics,
             sinks=extras.sinks,
             cases=extras.cases,
+            audit_key=config.audit_key(),
+            anchors=config.audit.anchors,
         )
     columns = (
         TextColumn("reconciling"),
@@ -396,6 +426,8 @@ def _run_with_sinks(
             metrics=metrics,
             sinks=extras.sinks,
             cases=extras.cases,
+            audit_key=config.audit_key(),
+            anchors=config.audit.anchors,
         )
     return summary
 
@@ -499,11 +531,44 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"recon audit verify: {path} does not exist", file=sys.stderr)
         return 2
-    checked, problem = verify_audit(path)
-    if problem is not None:
-        print(f"audit chain BROKEN at record {checked}: {problem}")
+    config = config_of(args)
+    key = config.audit_key()
+    verdict = verify_audit(path, key, args.anchors or anchors_path(args.dir, config.audit.anchors))
+    for note in verdict.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if verdict.problem is not None:
+        where = f" at record {verdict.broken_at:,}" if verdict.broken_at else ""
+        print(f"audit chain BROKEN{where}: {verdict.problem}")
         return 1
-    print(f"audit chain intact: {checked:,} records")
+    if key is None and verdict.notes and verdict.notes[0].startswith("keyed"):
+        print(f"audit chain NOT VERIFIED: {verdict.notes[0]}; name the key in [audit] key_env or key_file")
+        return 3
+    keyed = f", keyed ({key.key_id})" if key else ""
+    print(f"audit chain intact: {verdict.checked:,} records{keyed}, {verdict.anchors_checked:,} anchors matched")
+    return 0
+
+
+def cmd_audit_verify_kafka(args: argparse.Namespace) -> int:
+    from .kafka.audit_topic import verify_topic
+    from .kafka.topics import Topics
+
+    key = _kafka_config_of(args).audit_key()
+    verdicts = verify_topic(_broker(args.broker), Topics.from_env(args.topic_prefix), key)
+    broken = {n: v for n, v in verdicts.items() if v.problem is not None}
+    for number, verdict in sorted(broken.items()):
+        where = f" at record {verdict.broken_at:,}" if verdict.broken_at else ""
+        print(f"audit chain of partition {number} BROKEN{where}: {verdict.problem}")
+    if broken:
+        return 1
+    notes = {note for verdict in verdicts.values() for note in verdict.notes}
+    for note in sorted(notes):
+        print(f"note: {note}", file=sys.stderr)
+    if key is None and any(note.startswith("keyed") for note in notes):
+        print("audit chains NOT VERIFIED: they are keyed; name the key in [audit] key_env or key_file")
+        return 3
+    total = sum(verdict.checked for verdict in verdicts.values())
+    keyed = f", keyed ({key.key_id})" if key else ""
+    print(f"audit chains intact: {total:,} records in {len(verdicts)} partitions{keyed}, each at its changelog head")
     return 0
 
 

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from reconstream.models.errors import ReconError
+
 from .config import Config
 from .metrics import RunMetrics
 
 
-class ServeRefused(ValueError):
+class ServeRefused(ReconError, ValueError):
     """The service would be reachable beyond this machine with nobody's identity checked."""
 
 
@@ -65,8 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config = config_of(args)
         if args.input is not None:
             print("recon serve: --input is not read: pages and API show only what the engine decided", file=sys.stderr)
-        print(f"serving {args.out} on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
-        serve(args.out, args.host, args.port, config=config)
+        serve(args.out, args.host, args.port, config=config, setting="--port (and --host)")
     except ServeRefused as exc:
         print(f"recon serve: {exc}", file=sys.stderr)
         return 2
@@ -94,7 +95,9 @@ def serving(
 
     metrics = RunMetrics()
     out_dir.mkdir(parents=True, exist_ok=True)
-    server = start_background(out_dir, address[0], address[1], metrics.registry, config=config)
+    server = start_background(
+        out_dir, address[0], address[1], metrics.registry, config=config, setting="--serve HOST:PORT"
+    )
     print(f"serving on http://{address[0]}:{server.port}/ (metrics at /metrics)", file=sys.stderr)
     try:
         yield metrics

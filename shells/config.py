@@ -30,10 +30,13 @@ from reconstream.matchers.payment_matching import MatchPolicy
 from reconstream.matchers.three_way import AmountTolerance
 from reconstream.models import limits
 from reconstream.models.accounts import AccountRef, AccountScheme, compact, looks_like_iban
+from reconstream.models.errors import ReconError
 from reconstream.models.exceptions import OwnerQueue, SeverityPolicy
 from reconstream.models.money import MINOR_UNITS
+from reconstream.models.outputs import RECORD_STREAMS, OutputStream
 from reconstream.streams import Settings
 
+from .audit import AuditKey, AuditKeyError
 from .formats.canonical import IngestOptions
 
 if TYPE_CHECKING:
@@ -267,7 +270,8 @@ class Auth(Section):
         return self.api_keys_file is not None or self.oidc_issuer is not None
 
 
-OutputStreamName = Literal["exceptions", "matches", "status_updates", "classified_lines", "dead_letters"]
+# The values, not the members: the config holds plain names, and an error lists them as they are written.
+OutputStreamName = Literal[tuple(stream.value for stream in RECORD_STREAMS)]  # type: ignore[valid-type]
 
 
 class Webhook(Section):
@@ -275,7 +279,7 @@ class Webhook(Section):
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="names the receiver in the outbox")
     url: str = Field(pattern=r"^https?://", description="where deliveries are POSTed")
-    streams: tuple[OutputStreamName, ...] = Field(default=("exceptions",), min_length=1)
+    streams: tuple[OutputStreamName, ...] = Field(default=(OutputStream.EXCEPTIONS.value,), min_length=1)
     owner_queues: tuple[OwnerQueue, ...] = Field(default=(), description="only these queues; all if empty")
     secret_env: str | None = Field(default=None, description="environment variable holding the signing secret")
     secret_file: Path | None = Field(default=None, description="file holding the signing secret")
@@ -292,6 +296,25 @@ class Webhook(Section):
 
 class Delivery(Section):
     drain_seconds: float = Field(default=30.0, ge=0, description="at the end of a run, keep delivering this long")
+
+
+class Audit(Section):
+    """The audit log's key and anchors (shells/audit.py). Without a key the chain is plain SHA-256, which
+    anyone who can write the log can recompute."""
+
+    key_env: str | None = Field(default=None, description="environment variable holding the HMAC key (32+ bytes)")
+    key_file: Path | None = Field(default=None, description="file holding the HMAC key (32+ bytes)")
+    anchors: Path | None = Field(
+        default=None,
+        description="file each checkpoint appends the audit head and count to, kept where the run's writers "
+        "cannot rewrite it; default <out>.audit-anchors.jsonl beside the output folder",
+    )
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> Audit:
+        if self.key_env and self.key_file:
+            raise ValueError("key_env: name the audit key once, in key_env or in key_file")
+        return self
 
 
 class Kafka(Section):
@@ -351,6 +374,7 @@ class Config(BaseSettings):
     webhooks: tuple[Webhook, ...] = ()
     delivery: Delivery = Delivery()
     kafka: Kafka = Kafka()
+    audit: Audit = Audit()
 
     @model_validator(mode="after")
     def _accounts_distinct(self) -> Config:
@@ -430,6 +454,18 @@ class Config(BaseSettings):
         url = self.database.url or f"sqlite:///{(out_dir / 'cases.sqlite').resolve()}"
         return database_url(url, self.database.password_env, self.database.password_file)
 
+    def audit_key(self) -> AuditKey | None:
+        """The key of the audit chain, read here, late; None when none is configured."""
+        if not (self.audit.key_env or self.audit.key_file):
+            return None
+        from .secrets import SecretError, read_secret
+
+        secret = read_secret("audit.key", self.audit.key_env, self.audit.key_file)
+        try:
+            return AuditKey.from_text(secret)
+        except AuditKeyError as exc:
+            raise SecretError(f"audit.key: {exc}") from None
+
     def house_accounts(self) -> dict[str, str]:
         """Account key -> company code, for every name an account goes by (what the Kafka router keys on)."""
         found: dict[str, str] = {}
@@ -439,7 +475,7 @@ class Config(BaseSettings):
         return found
 
 
-class ConfigError(ValueError):
+class ConfigError(ReconError, ValueError):
     """A config file that does not validate: every error with the dotted key it is at."""
 
     def __init__(self, path: Path | None, errors: list[str]) -> None:

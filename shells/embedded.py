@@ -21,13 +21,15 @@ from typing import Any, Protocol
 import orjson
 from reconstream.models.base import iso
 from reconstream.models.cases import CaseAction
+from reconstream.models.errors import InvariantBroken
 from reconstream.models.events import STREAM_ORDER
+from reconstream.models.outputs import OutputStream
 from reconstream.streams import Engine, Output, Settings
 from reconstream.tables import MemoryStore, RocksStore, Store
 from reconstream.tables.state import EngineState
 
 from . import collector
-from .audit import CASE_ACTIONS, AuditChain
+from .audit import CASE_ACTIONS, AnchorFile, AuditChain, AuditKey, anchors_path, outcome_of
 from .formats.canonical import IngestOptions
 from .inputs import CaseEvents, InputLine, Position, Stream, file_name, merged
 from .metrics import ObservedEngine, RunMetrics
@@ -64,18 +66,18 @@ class RunSummary:
 
     def count(self, outputs: list[Output]) -> None:
         for output in outputs:
-            if output.stream == "exceptions":
+            if output.stream == OutputStream.EXCEPTIONS:
                 if getattr(output.record, "status", None) == "open":
                     self.exceptions[output.record.category.value] += 1  # type: ignore[attr-defined]
                     self.owners[output.record.owner_queue.value] += 1  # type: ignore[attr-defined]
-            elif output.stream == "matches":
+            elif output.stream == OutputStream.MATCHES:
                 self.matches += 1
                 self.match_methods[output.record.method.value] += 1  # type: ignore[attr-defined]
-            elif output.stream == "classified_lines":
+            elif output.stream == OutputStream.CLASSIFIED_LINES:
                 self.line_classes[output.record.line_class] += 1  # type: ignore[attr-defined]
-            elif output.stream == "status_updates":
+            elif output.stream == OutputStream.STATUS_UPDATES:
                 self.status_updates += 1
-            elif output.stream == "dead_letters":
+            elif output.stream == OutputStream.DEAD_LETTERS:
                 self.dead_letters += 1
 
     def to_state(self) -> dict[str, Any]:
@@ -118,6 +120,8 @@ class EmbeddedRunner:
         metrics: RunMetrics | None = None,
         sinks: Callable[[str], list[Sink]] | None = None,
         cases: CaseFeed | None = None,
+        audit_key: AuditKey | None = None,
+        anchors: Path | None = None,
     ) -> None:
         self.input_dir, self.out_dir = input_dir, out_dir
         self.cases = cases  # the case store: its manual matches are inputs, its people's actions audited
@@ -131,15 +135,16 @@ class EmbeddedRunner:
         checkpoint = self.store.checkpoint()
         self.positions: dict[str, Position] = {}  # by source name: "invoices.jsonl", "bank/c54.xml"
         self.summary = RunSummary()
-        self.audit = AuditChain()
+        self.audit = AuditChain(key=audit_key)
         if checkpoint is not None:
             self.positions = {source_name(k): Position(**v) for k, v in checkpoint["inputs"].items()}
             self.summary = RunSummary.from_state(checkpoint["summary"])
-            self.audit = AuditChain(checkpoint["audit"]["seq"], checkpoint["audit"]["head"])
+            self.audit = self._resumed_chain(checkpoint["audit"], audit_key)
         # The run's name outlives a kill in its checkpoint: a sink that dedupes by position keys on it.
         self.run_id = checkpoint.get("run_id") if checkpoint is not None else None
         self.run_id = self.run_id or uuid.uuid4().hex
         self.files = self._open_files(checkpoint)
+        self.anchors = AnchorFile(anchors_path(out_dir, anchors))
         self.sinks: list[Sink] = [self.files, *(sinks(self.run_id) if sinks is not None else [])]
         self.input_lines = count_lines(input_dir) if metrics is not None else {}
         if checkpoint is None:
@@ -158,6 +163,19 @@ class EmbeddedRunner:
         except ResumeRefused as refused:
             self.store.close()
             raise ResumeRefused(f"{refused}\n{RESUME_REMEDY}") from refused
+
+    def _resumed_chain(self, kept: dict[str, Any], key: AuditKey | None) -> AuditChain:
+        """The audit chain where the checkpoint left it, under the key it was started with: a log half keyed
+        with one key and half with another (or none) would verify under neither."""
+        chain = AuditChain(kept["seq"], kept["head"], key)
+        if kept.get("key_id") != chain.key_id:
+            self.store.close()
+            before, now = (f"key {k}" if k else "no key" for k in (kept.get("key_id"), chain.key_id))
+            raise ResumeRefused(
+                f"the audit log was started with {before} and the config now names {now}: resume with the "
+                "key it was started with, or rerun from scratch into a fresh --out with a fresh --state-dir"
+            )
+        return chain
 
     def run(self, progress: Progress | None = None) -> RunSummary:
         started = time.perf_counter()
@@ -180,15 +198,15 @@ class EmbeddedRunner:
     def _apply(self, line: InputLine) -> None:
         engine, source, event = self.engine, line.source, line.event
         if event is None:
-            assert line.error is not None
+            if line.error is None:
+                raise InvariantBroken(f"{source}: an input line is neither an event nor an error")
             outputs = engine.reject(line.error, source, line.stream.value, line.raw, line.time_us)
             event_id, event_type, outcome = line.error.event_id, None, "dead_letter"
         else:
             event_id, event_type = event.event_id, event.event_type
             seen = event_id in engine.state.seen_events
             outputs = engine.process(event, source)
-            dead = any(o.stream == "dead_letters" for o in outputs)
-            outcome = "dead_letter" if dead else ("duplicate" if seen else "applied")
+            outcome = outcome_of(seen, outputs)
         entry = self.audit.record(source, event_id, event_type, outcome, outputs)
         position = self.audit.seq
         for sink in self.sinks:
@@ -232,10 +250,12 @@ class EmbeddedRunner:
                 "inputs": {name: vars_of(position) for name, position in self.positions.items()},
                 "outputs": flushed[self.files.name],
                 "output_sha256": self.files.digests(),
-                "audit": {"seq": self.audit.seq, "head": self.audit.head},
+                "audit": {"seq": self.audit.seq, "head": self.audit.head, "key_id": self.audit.key_id},
                 "summary": self.summary.to_state(),
             }
         )
+        # After the commit: an anchor never names a record a resume would cut off and write again.
+        self.anchors.append(self.audit.anchor(self.run_id))
 
     def _write_cash_positions(self) -> list[dict[str, Any]]:
         positions = [p.model_dump(mode="json", exclude_none=True) for p in self.engine.cash_positions()]
@@ -248,6 +268,7 @@ class EmbeddedRunner:
     def close(self) -> None:
         for sink in self.sinks:
             sink.close()
+        self.anchors.close()
         self.store.close()
 
 
@@ -283,9 +304,21 @@ def run(
     metrics: RunMetrics | None = None,
     sinks: Callable[[str], list[Sink]] | None = None,
     cases: CaseFeed | None = None,
+    audit_key: AuditKey | None = None,
+    anchors: Path | None = None,
 ) -> RunSummary:
     runner = EmbeddedRunner(
-        input_dir, out_dir, state_dir, settings, checkpoint_every, ingest_options, metrics, sinks, cases
+        input_dir,
+        out_dir,
+        state_dir,
+        settings,
+        checkpoint_every,
+        ingest_options,
+        metrics,
+        sinks,
+        cases,
+        audit_key,
+        anchors,
     )
     try:
         return runner.run(progress)

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import difflib
 import heapq
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 import orjson
 from reconstream.models.base import to_micros
+from reconstream.models.errors import InvariantBroken
 from reconstream.models.events import MALFORMED, SCHEMA_VIOLATION, STREAM_ORDER, Event, EventError, Stream, parse
 
 from .formats.canonical import IngestError, IngestOptions, IngestResult
@@ -110,13 +112,36 @@ def carried_error(raw: bytes) -> EventError | None:
     return EventError(category, field, reason)
 
 
+# A record read before its source gave any time to sort by, built once that time is known: given the time and
+# the stream of the record it waited for (None at the end of the source), the record as it then sorts.
+Early = Callable[[int, Stream | None], InputLine]
+
+
+def _dated_in_turn(records: Iterable[InputLine | Early]) -> Iterator[InputLine]:
+    """A source's records in order, those read before its first dated record (refused ones: they have no time
+    of their own) held back until it comes and then sorted just before it, else after every event of the run
+    (END_OF_INPUT). So their exceptions are dated in the run's time rather than at the epoch, and a garbage
+    line at the top of a file never sorts ahead of the run's events."""
+    waiting: list[Early] = []
+    for record in records:
+        if not isinstance(record, InputLine):
+            waiting.append(record)
+            continue
+        for early in waiting:
+            yield early(record.key[0], record.stream)
+        waiting = []
+        yield record
+    for early in waiting:
+        yield early(END_OF_INPUT, None)
+
+
 def read_stream(path: Path, stream: Stream, start: Position) -> Iterator[InputLine]:
+    return _dated_in_turn(_stream_lines(path, stream, start))
+
+
+def _stream_lines(path: Path, stream: Stream, start: Position) -> Iterator[InputLine | Early]:
     rank, name = STREAM_ORDER[stream.value], file_name(stream)
     offset, line_no, last_time = start.offset, start.line, start.time_us
-    # Refused lines before the stream's first valid event have no time of their own: they wait for that
-    # event and sort just before it (else after every event of the run), as bank files' do, so that their
-    # exceptions are dated in the run's time rather than at the epoch.
-    waiting: list[InputLine] = []
     with path.open("rb") as handle:
         handle.seek(offset)
         for raw in handle:
@@ -128,15 +153,11 @@ def read_stream(path: Path, stream: Stream, start: Position) -> Iterator[InputLi
             event, error, last_time = classify(raw, stream, last_time)
             after = Position(offset, line_no, last_time)
             line = InputLine((last_time, rank, line_no), stream, raw, event, error, after, name, line_no)
-            if last_time == 0:
-                waiting.append(line)
-                continue
-            for early in waiting:
-                yield early._replace(key=(last_time, rank, early.key[2]))
-            waiting = []
-            yield line
-    for early in waiting:
-        yield early._replace(key=(END_OF_INPUT, rank, early.key[2]))
+            yield line if last_time else partial(_redated, line)
+
+
+def _redated(line: InputLine, time_us: int, _stream: Stream | None) -> InputLine:
+    return line._replace(key=(time_us, line.key[1], line.key[2]))
 
 
 def read_bank_file(path: Path, name: str, start: Position, options: IngestOptions | None = None) -> Iterator[InputLine]:
@@ -145,32 +166,35 @@ def read_bank_file(path: Path, name: str, start: Position, options: IngestOption
     A bank file is immutable, so converting it again gives the same records in the same order: a resume
     converts it again and skips what was consumed. Each event travels as its canonical JSONL line, so it
     is read exactly like a JSONL event (and `recon produce` sends those bytes). A record that fails before
-    the file's first event has no time to sort by: it waits for that event and sorts just before it, or,
-    when the file gives no event at all, after every event of the run (END_OF_INPUT).
+    the file's first event waits for that event (`_dated_in_turn`) and goes on that event's stream.
     """
+    return _dated_in_turn(_bank_records(path, name, start, options))
+
+
+def _bank_records(path: Path, name: str, start: Position, options: IngestOptions | None) -> Iterator[InputLine | Early]:
     results: Iterable[IngestResult] = ingest_file(path, "auto", options)
     if _small(path):
         results = list(results)  # converted at once and closed: a folder of thousands never holds them all open
     stream: Stream | None = None
     last_time = start.time_us
-    waiting: list[tuple[int, IngestResult]] = []
     for number, result in enumerate(results, 1):
         if result.event is not None:
             stream = stream_of(result.event)
         if number <= start.line:
             continue
         if result.event is None and last_time == 0:  # no valid event read from this file yet
-            waiting.append((number, result))
+            yield partial(_early_bank_line, path, name, number, result, stream)
             continue
         line = _bank_line(path, name, number, result, stream, last_time)
         last_time = line.after.time_us
-        for early in waiting:
-            yield _bank_line(path, name, *early, stream, 0)._replace(key=(line.key[0], line.key[1], early[0]))
-        waiting = []
         yield line
-    for early in waiting:
-        error = _bank_line(path, name, *early, stream, 0)
-        yield error._replace(key=(END_OF_INPUT, error.key[1], early[0]))
+
+
+def _early_bank_line(
+    path: Path, name: str, number: int, result: IngestResult, seen: Stream | None, time_us: int, stream: Stream | None
+) -> InputLine:
+    line = _bank_line(path, name, number, result, stream or seen, 0)
+    return line._replace(key=(time_us, line.key[1], number))
 
 
 def _bank_line(
@@ -178,9 +202,10 @@ def _bank_line(
 ) -> InputLine:
     if result.event is not None:
         raw = orjson.dumps(result.event)
-    else:
-        assert result.error is not None
+    elif result.error is not None:
         raw = conversion_error(name, result.error)
+    else:
+        raise InvariantBroken(f"{name}: record {number} converted to neither an event nor an error")
     stream = stream or _fallback_stream(path)
     event, error, last_time = classify(raw, stream, last_time)
     after = Position(0, number, last_time)

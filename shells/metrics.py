@@ -37,6 +37,8 @@ from reconstream.models.outputs import ApStatus, MatchMethod
 from reconstream.streams import Engine, Output, Settings
 from reconstream.tables.state import EngineState
 
+from .in_flight import PaymentsInFlight
+
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 
 # Buckets sized to what each duration really spans in this business (hours to weeks), not the defaults.
@@ -62,7 +64,7 @@ SLA_METRICS = (
     "recon_erp_sync_success_ratio",
     "recon_consumer_lag_records",
 )
-RETRY_OPERATIONS = ("payment", "kafka_produce", "kafka_list_offsets")
+RETRY_OPERATIONS = ("payment", "kafka_produce", "kafka_list_offsets", "kafka_recovery")
 UNKNOWN = "unknown"  # any label value outside its closed set: the set stays bounded whatever arrives
 
 STREAM_OF_EVENT_TYPE: dict[str, str] = {event_type: stream.value for stream, event_type in EVENT_TYPE_OF.items()}
@@ -322,7 +324,7 @@ class RunMetrics:
         # Event-time starts waiting for their end, per document (bounded).
         self._captured: OrderedDict[str, datetime] = OrderedDict()
         self._approved: OrderedDict[str, datetime] = OrderedDict()
-        self._sent: OrderedDict[str, datetime] = OrderedDict()  # end-to-end id -> sent at
+        self._in_flight = PaymentsInFlight(memory)  # the instructions sent, for reconciliation completion
         self._released: OrderedDict[str, datetime] = OrderedDict()  # batch id -> released at
         self._rejected: OrderedDict[str, bool] = OrderedDict()  # invoices whose payment the bank rejected
 
@@ -409,16 +411,15 @@ class RunMetrics:
 
     def _payment_sent_update(self, update: Any) -> None:
         e2e = update.end_to_end_id
-        if e2e is not None and e2e not in self._sent:  # one instruction may pay several invoices
+        if e2e is not None and self._in_flight.sent(e2e, update.invoice_id, update.at):
             self.payments_sent.values[()] += 1
-            _remember(self._sent, e2e, update.at, self.memory)
         if self._rejected.pop(update.invoice_id, None) is not None:
             self.retries.values[("payment",)] += 1
 
     def _payment_rejected_update(self, update: Any) -> None:
         _remember(self._rejected, update.invoice_id, True, self.memory)
         if update.end_to_end_id is not None:
-            self._sent.pop(update.end_to_end_id, None)
+            self._in_flight.landed(update.end_to_end_id)
 
     def _posting_failed_update(self, update: Any) -> None:
         self.erp_sync.values[("failed",)] += 1
@@ -444,9 +445,9 @@ class RunMetrics:
 
     def _match(self, match: Any) -> None:
         self.matched.inc((match.method.value,))
-        sent = self._sent.pop(match.end_to_end_id, None)
+        sent = self._in_flight.landed(match.end_to_end_id)
         if sent is not None:  # the first settlement matched completes the instruction's reconciliation
-            self.completion.observe((match.matched_at - sent).total_seconds())
+            self.completion.observe((match.matched_at - sent.sent_at).total_seconds())
 
     def load_open(self, exceptions: Iterable[Any]) -> None:
         """Exceptions already open in a resumed state: the open gauge and the ages count them too."""

@@ -16,17 +16,17 @@ from typing import Any
 
 import orjson
 from reconstream.models.exceptions import ReconException
-from reconstream.models.outputs import ClassifiedLine, DeadLetter, Match, StatusUpdate
+from reconstream.models.outputs import ClassifiedLine, DeadLetter, Match, OutputStream, StatusUpdate
 from reconstream.streams import Output
 
 from .metrics import STREAM_OF_EVENT_TYPE, UNKNOWN, RunMetrics
 
-# Each output file: its record class, and the field that says when it happened.
-_FILES: dict[str, tuple[type[Any], tuple[str, ...]]] = {
-    "status_updates": (StatusUpdate, ("at",)),
-    "exceptions": (ReconException, ("resolved_at", "first_seen")),
-    "matches": (Match, ("matched_at",)),
-    "classified_lines": (ClassifiedLine, ("classified_at",)),
+# Each output file: its record class, and the field that says when it happened. The order breaks a tie of times.
+_FILES: dict[OutputStream, tuple[type[Any], tuple[str, ...]]] = {
+    OutputStream.STATUS_UPDATES: (StatusUpdate, ("at",)),
+    OutputStream.EXCEPTIONS: (ReconException, ("resolved_at", "first_seen")),
+    OutputStream.MATCHES: (Match, ("matched_at",)),
+    OutputStream.CLASSIFIED_LINES: (ClassifiedLine, ("classified_at",)),
 }
 
 
@@ -46,7 +46,7 @@ def _stream_of_source(source: str) -> str:
     return name if name != source else UNKNOWN
 
 
-def _records(out_dir: Path, name: str) -> Iterator[tuple[datetime, int, Output]]:
+def _records(out_dir: Path, name: OutputStream) -> Iterator[tuple[datetime, int, Output]]:
     model, time_fields = _FILES[name]
     rank = list(_FILES).index(name)
     for line in _lines(out_dir / f"{name}.jsonl"):
@@ -57,7 +57,7 @@ def _records(out_dir: Path, name: str) -> Iterator[tuple[datetime, int, Output]]
 
 def replay(metrics: RunMetrics, out_dir: Path, input_dir: Path | None = None) -> RunMetrics:
     files: set[str] = set()
-    for line in _lines(out_dir / "audit.jsonl"):
+    for line in _lines(out_dir / f"{OutputStream.AUDIT}.jsonl"):
         record = orjson.loads(line)
         source = _stream_of_source(record.get("source") or "")
         # The event type names the stream as the live observer does (a bank file's entries are settlements).
@@ -67,9 +67,9 @@ def replay(metrics: RunMetrics, out_dir: Path, input_dir: Path | None = None) ->
     for name in sorted(files - {f"{UNKNOWN}.jsonl"}):
         # As the embedded runner reports its input lag (per file, partition 0): a finished run has none left.
         metrics.set_consumer_lag(name, 0, 0)
-    for line in _lines(out_dir / "dead_letters.jsonl"):
+    for line in _lines(out_dir / f"{OutputStream.DEAD_LETTERS}.jsonl"):
         dead = DeadLetter.model_validate_json(line)
-        metrics.observe_outputs([Output("dead_letters", dead)], _stream_of_source(dead.source))
+        metrics.observe_outputs([Output(OutputStream.DEAD_LETTERS, dead)], _stream_of_source(dead.source))
     # Merged by event time, as the engine emitted them: a payment's sending comes before its match.
     merged = heapq.merge(*(_records(out_dir, name) for name in _FILES), key=lambda item: (item[0], item[1]))
     for at, _, output in merged:
@@ -77,7 +77,7 @@ def replay(metrics: RunMetrics, out_dir: Path, input_dir: Path | None = None) ->
         metrics.observe_outputs([output])
     if input_dir is not None:
         _acknowledgments(metrics, input_dir)
-    cash = out_dir / "cash_positions.json"
+    cash = out_dir / f"{OutputStream.CASH_POSITIONS}.json"
     if cash.exists():
         as_of = orjson.loads(cash.read_bytes()).get("as_of")
         if as_of:

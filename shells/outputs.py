@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import orjson
+from reconstream.models.outputs import RECORD_STREAMS, OutputStream
 from reconstream.streams import Output
 
-OUTPUT_FILES = ("exceptions", "matches", "classified_lines", "status_updates", "dead_letters", "audit")
+# The `<name>.jsonl` files of a run folder. Plain strings: a checkpoint keys their lengths by these names, and
+# orjson takes only an exact str as a key.
+OUTPUT_FILES = tuple(stream.value for stream in (*RECORD_STREAMS, OutputStream.AUDIT))
 
 
 def record_json(output: Output) -> bytes:
@@ -13,12 +16,12 @@ def record_json(output: Output) -> bytes:
     return orjson.dumps(output.record.model_dump(mode="json", exclude_none=True), option=orjson.OPT_SORT_KEYS)
 
 
-_ID_FIELD = {
-    "exceptions": "exception_id",
-    "matches": "match_id",
-    "classified_lines": "classification_id",
-    "status_updates": "update_id",
-    "dead_letters": "dead_letter_id",
+_ID_FIELD: dict[OutputStream, str] = {
+    OutputStream.EXCEPTIONS: "exception_id",
+    OutputStream.MATCHES: "match_id",
+    OutputStream.CLASSIFIED_LINES: "classification_id",
+    OutputStream.STATUS_UPDATES: "update_id",
+    OutputStream.DEAD_LETTERS: "dead_letter_id",
 }
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from reconstream.models.errors import ReconError
 
-class SecretError(ValueError):
+
+class SecretError(ReconError, ValueError):
     """A configured secret cannot be read."""
 
 

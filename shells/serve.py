@@ -10,6 +10,7 @@ functions here still take `input_dir` (a run's `--serve` passes it) and do not r
 from __future__ import annotations
 
 import ipaddress
+import sys
 import threading
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from .auth import ApiKeys, Authenticator, OidcSettings, OidcVerifier
 from .cases.store import CaseStore
 from .cli_serve import ServeRefused
 from .config import Config
+from .failures import listen
 from .metrics import RunMetrics
 from .metrics_replay import replay
 from .web import RunFolder, create_app
@@ -94,26 +96,55 @@ def serve(
     port: int = 8000,
     registry: CollectorRegistry | None = None,
     config: Config | None = None,
+    setting: str = "--port (and --host)",
 ) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted. CannotListen (PortBusy when it is taken) names the address and `setting`, what
+    chooses it, if the address cannot be listened on."""
     app = build_app(out_dir, registry, config=config)
-    check_binding(host, app.state.authenticator)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    try:
+        check_binding(host, app.state.authenticator)
+        sockets = listen(host, port, setting)
+    except BaseException:
+        close_case_store(app)
+        raise
+    bound = sockets[0].getsockname()[1]
+    print(f"serving {out_dir} on http://{host}:{bound}/ (Ctrl-C stops)", file=sys.stderr)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    try:
+        server.run(sockets=sockets)  # what uvicorn.run does, on the sockets bound here
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sock in sockets:
+            sock.close()
+    if not server.started:
+        raise SystemExit(1)  # the app's startup failed: uvicorn has logged why
+
+
+def close_case_store(app: FastAPI) -> None:
+    store: CaseStore | None = app.state.case_store
+    if store is not None:
+        store.close()
 
 
 class BackgroundServer:
     """uvicorn in a daemon thread, so a run can be scraped and browsed while it goes on."""
 
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    def __init__(self, app: FastAPI, host: str, port: int, setting: str = "--serve HOST:PORT") -> None:
+        # Bound here, not by uvicorn in its thread: a taken address is PortBusy in the caller (uvicorn would log
+        # it and end the thread), naming the address and `setting`, what chooses it.
+        self.sockets = listen(host, port, setting)
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, name="recon-web", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": self.sockets}, name="recon-web", daemon=True
+        )
 
     def start(self, timeout: float = 10.0) -> BackgroundServer:
         self.thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the web service did not start (is the port free?)")
+                raise RuntimeError("the web service did not start (uvicorn logged why)")
             time.sleep(0.02)
         return self
 
@@ -133,9 +164,9 @@ class BackgroundServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
-        store: CaseStore | None = self.server.config.app.state.case_store  # type: ignore[union-attr]
-        if store is not None:
-            store.close()
+        for sock in self.sockets:
+            sock.close()
+        close_case_store(self.server.config.app)  # type: ignore[arg-type]
 
 
 def start_background(
@@ -145,7 +176,13 @@ def start_background(
     registry: CollectorRegistry,
     input_dir: Path | None = None,
     config: Config | None = None,
+    setting: str = "--serve HOST:PORT",
 ) -> BackgroundServer:
     app = build_app(out_dir, registry, config=config, create_cases=True)
-    check_binding(host, app.state.authenticator)
-    return BackgroundServer(app, host, port).start()
+    try:
+        check_binding(host, app.state.authenticator)
+        server = BackgroundServer(app, host, port, setting)
+    except BaseException:
+        close_case_store(app)
+        raise
+    return server.start()

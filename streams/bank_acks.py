@@ -8,10 +8,11 @@ from reconstream.models.events import BankAckReceived
 from reconstream.models.exceptions import Category
 from reconstream.models.outputs import ApStatus
 from reconstream.models.payments import TransactionAck, TransactionStatus
+from reconstream.tables.timers import TimerKind
 
 from .context import Context
 from .errors import OrphanEvent
-from .payments import ACK_TIMER, take_out_of_flight
+from .payments import take_out_of_flight
 
 
 def on_bank_ack(event: BankAckReceived, ctx: Context) -> None:
@@ -44,7 +45,7 @@ def apply_transaction_status(status: TransactionAck, event: BankAckReceived, ctx
     state = ctx.state.instructions[e2e]
     new_status = next_ack_status(state.ack_status, status.status)
     if state.ack_status is None:
-        ctx.state.timers.cancel(ACK_TIMER, e2e)
+        ctx.state.timers.cancel(TimerKind.ACK, e2e)
         ctx.resolve(Category.MISSING_ACK, e2e, at, f"bank acknowledged {status.status} late")
     if new_status is None:
         return

@@ -24,7 +24,7 @@ from reconstream.models.exceptions import (
     raise_exception,
 )
 from reconstream.models.ids import stable_id
-from reconstream.models.outputs import ApStatus, StatusUpdate
+from reconstream.models.outputs import ApStatus, OutputStream, StatusUpdate
 from reconstream.tables.state import EngineState
 
 from .parties import parties_of
@@ -70,7 +70,7 @@ class Settings:
 class Output(NamedTuple):
     """One emitted record and the output stream it belongs to."""
 
-    stream: str  # exceptions | matches | classified_lines | status_updates | dead_letters | cash_positions
+    stream: OutputStream
     record: Record
 
 
@@ -80,7 +80,7 @@ class Context:
         self.settings = settings
         self.outbox: list[Output] = []
 
-    def emit(self, stream: str, record: Record) -> None:
+    def emit(self, stream: OutputStream, record: Record) -> None:
         self.outbox.append(Output(stream, record))
 
     def drain(self) -> list[Output]:
@@ -105,7 +105,7 @@ class Context:
         if any(parties):
             exception = exception.model_copy(update=parties._asdict())
         self.state.exceptions[exception.exception_id] = exception
-        self.emit("exceptions", exception)
+        self.emit(OutputStream.EXCEPTIONS, exception)
         return exception
 
     def resolve(self, category: Category, primary_ref: str, at: datetime, resolution: str) -> None:
@@ -117,7 +117,7 @@ class Context:
             update={"status": ExceptionStatus.RESOLVED, "resolved_at": at, "resolution": resolution}
         )
         self.state.exceptions[key] = resolved
-        self.emit("exceptions", resolved)
+        self.emit(OutputStream.EXCEPTIONS, resolved)
 
     def status_update(
         self, invoice_id: str, correlation_id: str | None, status: ApStatus, at: datetime, **fields: object
@@ -131,4 +131,4 @@ class Context:
             at=at,
             **fields,
         )
-        self.emit("status_updates", update)
+        self.emit(OutputStream.STATUS_UPDATES, update)

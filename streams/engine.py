@@ -10,7 +10,7 @@ from reconstream.models.base import from_micros, iso, to_micros
 from reconstream.models.events import Event, EventError, content_digest
 from reconstream.models.exceptions import Category, raise_exception
 from reconstream.models.ids import stable_id
-from reconstream.models.outputs import CashPosition, DeadLetter
+from reconstream.models.outputs import CashPosition, DeadLetter, OutputStream
 from reconstream.tables.seen import SAME_AS_ANY
 from reconstream.tables.state import EngineState
 
@@ -160,7 +160,7 @@ class Engine:
         dead_letter_id = stable_id("dl", source, error.event_id or "")
         text = raw[:_RAW_LIMIT].decode("utf-8", errors="replace")
         self.ctx.emit(
-            "dead_letters",
+            OutputStream.DEAD_LETTERS,
             DeadLetter(
                 dead_letter_id=dead_letter_id,
                 source=source,
@@ -184,7 +184,7 @@ class Engine:
         )
         if exception.exception_id not in self.state.exceptions:
             self.state.exceptions[exception.exception_id] = exception
-            self.ctx.emit("exceptions", exception)
+            self.ctx.emit(OutputStream.EXCEPTIONS, exception)
 
 
 def _described(failure: Exception) -> str:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
+from reconstream.models.errors import FieldRefused
 
-class OrphanEvent(ValueError):
+
+class OrphanEvent(FieldRefused):
     """The event refers to a document the engine has never seen (an id that correlates to nothing)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason

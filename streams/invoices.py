@@ -11,12 +11,11 @@ from reconstream.models.invoices import Invoice, InvoiceStatus
 from reconstream.models.outputs import ApStatus
 from reconstream.tables.index import file_under
 from reconstream.tables.records import InvoiceStage, InvoiceState
+from reconstream.tables.timers import TimerKind
 
 from . import payment_index, settlements
 from .context import Context
 from .errors import OrphanEvent
-
-POSTING_TIMER = "posting"
 
 
 def validate_invoice(invoice: Invoice, duplicate_keys: list[str], ctx: Context) -> list[Finding]:
@@ -99,7 +98,7 @@ def on_invoice_status(event: InvoiceStatusChanged, ctx: Context) -> None:
     timers = ctx.state.timers
     if change.status is InvoiceStatus.APPROVED:
         state = state.model_copy(update={"stage": InvoiceStage.APPROVED, "approved_at": at})
-        timers.schedule(to_micros(at + ctx.settings.posting_sla), POSTING_TIMER, change.invoice_id)
+        timers.schedule(to_micros(at + ctx.settings.posting_sla), TimerKind.POSTING, change.invoice_id)
         ctx.status_update(change.invoice_id, state.correlation_id, ApStatus.APPROVED, at)
     elif change.status is InvoiceStatus.POSTED:
         state = state.model_copy(
@@ -111,7 +110,7 @@ def on_invoice_status(event: InvoiceStatusChanged, ctx: Context) -> None:
                 "fiscal_year": change.fiscal_year,
             }
         )
-        timers.cancel(POSTING_TIMER, change.invoice_id)
+        timers.cancel(TimerKind.POSTING, change.invoice_id)
         payment_index.remove_unposted(state.invoice, ctx)
         payment_index.add_invoice(state, ctx)  # booked: payable, so a bank line may pay it
         ctx.resolve(Category.ERP_TIMEOUT, change.invoice_id, at, f"posted as {change.erp_document_number}")
@@ -126,7 +125,7 @@ def on_invoice_status(event: InvoiceStatusChanged, ctx: Context) -> None:
         )
     elif change.status is InvoiceStatus.POSTING_FAILED:
         state = state.model_copy(update={"stage": InvoiceStage.POSTING_FAILED})
-        timers.cancel(POSTING_TIMER, change.invoice_id)
+        timers.cancel(TimerKind.POSTING, change.invoice_id)
         inv = state.invoice
         ctx.raise_finding(
             Finding(
@@ -142,7 +141,7 @@ def on_invoice_status(event: InvoiceStatusChanged, ctx: Context) -> None:
         ctx.status_update(change.invoice_id, state.correlation_id, ApStatus.POSTING_FAILED, at, detail=change.error)
     else:
         state = state.model_copy(update={"stage": InvoiceStage.REJECTED})
-        timers.cancel(POSTING_TIMER, change.invoice_id)
+        timers.cancel(TimerKind.POSTING, change.invoice_id)
         ctx.status_update(change.invoice_id, state.correlation_id, ApStatus.REJECTED, at, detail=change.error)
     ctx.state.invoices[change.invoice_id] = state
     if change.status is InvoiceStatus.POSTED:

@@ -16,6 +16,7 @@ from reconstream.matchers import manual_match
 from reconstream.matchers import payment_matching as pm
 from reconstream.models.events import SettlementMatchedManually
 from reconstream.models.exceptions import Category, ExceptionStatus, exception_id
+from reconstream.models.outputs import OutputStream
 from reconstream.tables.records import InvoiceStage
 
 from . import payment_index, unmatched_lines
@@ -42,7 +43,10 @@ def on_manual_match(event: SettlementMatchedManually, ctx: Context) -> None:
     }
     instruction = live_instruction(decision.invoice_ids, ctx)
     match = manual_match.decide(
-        line, decision.invoice_ids, invoices, pm.OpenInstruction.of(instruction) if instruction else None,
+        line,
+        decision.invoice_ids,
+        invoices,
+        pm.OpenInstruction.of(instruction) if instruction else None,
         decision.matched_by,
     )
     if isinstance(match, manual_match.ManualRefusal):
@@ -62,7 +66,6 @@ def on_manual_match(event: SettlementMatchedManually, ctx: Context) -> None:
     )
 
 
-
 def _tell_the_case(entry_id: str, matched_by: str, reason: str, ctx: Context) -> None:
     key = exception_id(Category.UNMATCHED_SETTLEMENT, entry_id)
     exception = ctx.state.exceptions.get(key)
@@ -71,7 +74,7 @@ def _tell_the_case(entry_id: str, matched_by: str, reason: str, ctx: Context) ->
     said = exception.reason.split(_REFUSED, 1)[0]
     refused = exception.model_copy(update={"reason": f"{said}{_REFUSED}{matched_by} refused: {reason}"})
     ctx.state.exceptions[key] = refused
-    ctx.emit("exceptions", refused)
+    ctx.emit(OutputStream.EXCEPTIONS, refused)
 
 
 _REFUSED = "; manual match by "

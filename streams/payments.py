@@ -10,12 +10,10 @@ from reconstream.models.events import PaymentBatchReleased
 from reconstream.models.outputs import ApStatus
 from reconstream.models.payments import PaymentBatch, PaymentInstruction
 from reconstream.tables.records import InstructionState
+from reconstream.tables.timers import TimerKind
 
 from . import cash, payment_index
 from .context import Context
-
-ACK_TIMER = "ack"
-SETTLEMENT_TIMER = "settlement"
 
 
 def on_payment_batch(event: PaymentBatchReleased, ctx: Context) -> None:
@@ -77,8 +75,8 @@ def send_instruction(
             )
     payment_index.add_instruction(state.instructions[e2e], ctx)
     cash.reserve(ctx, batch.debtor_account.key, instruction.currency, at, instruction.amount, batch.company_code)
-    state.timers.schedule(to_micros(at + ctx.settings.ack_window), ACK_TIMER, e2e)
-    state.timers.schedule(to_micros(at + ctx.settings.settlement_window), SETTLEMENT_TIMER, e2e)
+    state.timers.schedule(to_micros(at + ctx.settings.ack_window), TimerKind.ACK, e2e)
+    state.timers.schedule(to_micros(at + ctx.settings.settlement_window), TimerKind.SETTLEMENT, e2e)
     return True
 
 
@@ -87,4 +85,4 @@ def take_out_of_flight(state: InstructionState, ctx: Context, at: datetime) -> N
     instruction = state.instruction
     payment_index.remove_instruction(state, ctx)
     cash.reserve(ctx, state.debtor_account, instruction.currency, at, -instruction.amount, state.company_code)
-    ctx.state.timers.cancel(SETTLEMENT_TIMER, instruction.end_to_end_id)
+    ctx.state.timers.cancel(TimerKind.SETTLEMENT, instruction.end_to_end_id)

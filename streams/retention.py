@@ -14,18 +14,17 @@ from reconstream.matchers import duplicates
 from reconstream.models.base import to_micros
 from reconstream.tables.index import unfile
 from reconstream.tables.records import InvoiceStage
+from reconstream.tables.timers import TimerKind
 
 from . import invoices
 from .context import Context
-
-RETIRE_TIMER = "retire"
 
 
 def paid(invoice_id: str, at: datetime, ctx: Context) -> None:
     """An invoice was paid in full at `at`: it retires a window later, unless a return reopens it."""
     retention = ctx.settings.paid_invoice_retention
     if retention is not None:
-        ctx.state.timers.schedule(to_micros(at + retention), RETIRE_TIMER, invoice_id)
+        ctx.state.timers.schedule(to_micros(at + retention), TimerKind.RETIRE, invoice_id)
 
 
 def retire(invoice_id: str, ctx: Context) -> None:

@@ -21,9 +21,10 @@ from reconstream.models.base import to_micros
 from reconstream.models.events import SettlementBooked
 from reconstream.models.exceptions import Category
 from reconstream.models.ids import stable_id
-from reconstream.models.outputs import ApStatus, ClassifiedLine, Match, MatchMethod
+from reconstream.models.outputs import ApStatus, ClassifiedLine, Match, OutputStream
 from reconstream.models.payments import CreditDebit, Settlement
 from reconstream.tables.records import InstructionState, InvoiceStage
+from reconstream.tables.timers import TimerKind
 
 from . import cash, payment_index, retention, returns, unmatched_lines
 from .context import Context
@@ -71,12 +72,10 @@ def match_by_rules(
             return
         if classify_line(entry, decision, at, correlation_id, ctx):
             return  # the bank's codes say it pays no supplier invoice: routed to whoever books it
-        finding = decision.finding(line)
-        assert finding is not None
         # The review queue: the line, the candidates weighed and why none was taken; it waits there for a
         # person to match it by hand (streams/manual_matches.py).
         unmatched_lines.await_match(entry, to_micros(at), ctx)  # first: the exception names its company code
-        ctx.raise_finding(finding, at, correlation_id)
+        ctx.raise_finding(decision.for_review(line), at, correlation_id)
         return
     match = decision.match
     instruction = paid_instruction(match, ctx)
@@ -101,7 +100,9 @@ def classify_line(
     receipt ...: emitted for the books it belongs in. A class that may still be a supplier's refund keeps
     a line with candidates in review."""
     found = bank_codes.classify(
-        entry.bank_transaction_code, entry.purpose, entry.credit_debit is CreditDebit.CRDT,
+        entry.bank_transaction_code,
+        entry.purpose,
+        entry.credit_debit is CreditDebit.CRDT,
         configured=ctx.settings.code_rules,
     )
     books_to = bank_codes.BOOKS_TO.get(found.line_class) if found is not None else None
@@ -110,7 +111,7 @@ def classify_line(
     if decision.candidates and found.line_class not in bank_codes.NEVER_PAYS_INVOICES:
         return False
     ctx.emit(
-        "classified_lines",
+        OutputStream.CLASSIFIED_LINES,
         ClassifiedLine(
             classification_id=stable_id("classified", entry.entry_id),
             settlement_entry_id=entry.entry_id,
@@ -132,15 +133,12 @@ def classify_line(
     return True
 
 
-HOLD_TIMER = "posting_hold"
-
-
 def hold(entry: Settlement, invoice_ids: list[str], at: datetime, ctx: Context) -> None:
     state = ctx.state
     state.held_lines[entry.entry_id] = entry
     for invoice_id in invoice_ids:
         state.awaited_postings[invoice_id] = [*(state.awaited_postings.get(invoice_id) or ()), entry.entry_id]
-    state.timers.schedule(to_micros(at + ctx.settings.posting_hold), HOLD_TIMER, entry.entry_id)
+    state.timers.schedule(to_micros(at + ctx.settings.posting_hold), TimerKind.POSTING_HOLD, entry.entry_id)
 
 
 def release(invoice_id: str, at: datetime, correlation_id: str | None, ctx: Context) -> None:
@@ -150,7 +148,7 @@ def release(invoice_id: str, at: datetime, correlation_id: str | None, ctx: Cont
         if entry is None:
             continue  # released by another invoice it named, or its window ran out
         del ctx.state.held_lines[entry_id]
-        ctx.state.timers.cancel(HOLD_TIMER, entry_id)
+        ctx.state.timers.cancel(TimerKind.POSTING_HOLD, entry_id)
         match_by_rules(entry, at, correlation_id, ctx, may_hold=False)
     if invoice_id in ctx.state.awaited_postings:
         del ctx.state.awaited_postings[invoice_id]
@@ -188,7 +186,7 @@ def settle(
     instruction = state.instruction
     e2e = instruction.end_to_end_id
     ctx.emit(
-        "matches",
+        OutputStream.MATCHES,
         Match(
             match_id=stable_id("match", entry.entry_id, e2e),
             settlement_entry_id=entry.entry_id,
@@ -196,7 +194,7 @@ def settle(
             batch_id=state.batch_id,
             invoice_ids=instruction.invoice_ids,
             settles=match.settles.value,
-            method=MatchMethod(match.rule),
+            method=match.rule,
             confidence=match.confidence,
             evidence=match.evidence,
             amount=entry.amount,
@@ -239,13 +237,13 @@ def pay_invoices(
     """A payment made outside our payment runs (a manual transfer): apply it to the invoices it names."""
     first = ctx.state.invoices.get(match.invoice_ids[0])
     ctx.emit(
-        "matches",
+        OutputStream.MATCHES,
         Match(
             match_id=stable_id("match", entry.entry_id, *match.invoice_ids),
             settlement_entry_id=entry.entry_id,
             invoice_ids=match.invoice_ids,
             settles=match.settles.value,
-            method=MatchMethod(match.rule),
+            method=match.rule,
             confidence=match.confidence,
             evidence=match.evidence,
             amount=entry.amount,

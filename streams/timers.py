@@ -6,28 +6,26 @@ from reconstream.matchers.findings import Finding, fmt
 from reconstream.models.base import from_micros
 from reconstream.models.exceptions import Category
 from reconstream.tables.records import InvoiceStage
-from reconstream.tables.timers import Timer
+from reconstream.tables.timers import Timer, TimerKind
 
 from .context import Context
-from .invoices import POSTING_TIMER
-from .payments import ACK_TIMER, SETTLEMENT_TIMER
-from .retention import RETIRE_TIMER, retire
-from .settlements import HOLD_TIMER, hold_expired
-from .unmatched_lines import UNMATCHED_TIMER, take
+from .retention import retire
+from .settlements import hold_expired
+from .unmatched_lines import take
 
 
 def on_timer(timer: Timer, ctx: Context) -> None:
     at = from_micros(timer.deadline_us)
-    if timer.kind == HOLD_TIMER:
+    if timer.kind == TimerKind.POSTING_HOLD:
         hold_expired(timer.ref, at, ctx)
         return
-    if timer.kind == UNMATCHED_TIMER:
+    if timer.kind == TimerKind.UNMATCHED_EXPIRY:
         take(timer.ref, ctx)  # the window passed: a match naming the line now is refused
         return
-    if timer.kind == RETIRE_TIMER:
+    if timer.kind == TimerKind.RETIRE:
         retire(timer.ref, ctx)
         return
-    if timer.kind == POSTING_TIMER:
+    if timer.kind == TimerKind.POSTING:
         invoice = ctx.state.invoices.get(timer.ref)
         if invoice is not None and invoice.stage is InvoiceStage.APPROVED:
             inv = invoice.invoice
@@ -49,7 +47,7 @@ def on_timer(timer: Timer, ctx: Context) -> None:
         return
     instruction = state.instruction
     amount = fmt(instruction.amount, instruction.currency)
-    if timer.kind == ACK_TIMER and state.ack_status is None:
+    if timer.kind == TimerKind.ACK and state.ack_status is None:
         ctx.raise_finding(
             Finding(
                 Category.MISSING_ACK,
@@ -62,7 +60,7 @@ def on_timer(timer: Timer, ctx: Context) -> None:
             at,
             state.correlation_id,
         )
-    elif timer.kind == SETTLEMENT_TIMER and state.ack_status is not None and not (state.settled or state.rejected):
+    elif timer.kind == TimerKind.SETTLEMENT and state.ack_status is not None and not (state.settled or state.rejected):
         # Never acknowledged means missing_ack already speaks for it; one cause, one exception.
         ctx.raise_finding(
             Finding(

@@ -9,17 +9,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from reconstream.models.payments import Settlement
+from reconstream.tables.timers import TimerKind
 
 from .context import Context
-
-UNMATCHED_TIMER = "unmatched_expiry"
 
 
 def await_match(entry: Settlement, at_us: int, ctx: Context) -> None:
     ctx.state.unmatched_lines[entry.entry_id] = entry
     window = ctx.settings.bank_entry_window
     if window is not None:
-        ctx.state.timers.schedule(at_us + window // timedelta(microseconds=1), UNMATCHED_TIMER, entry.entry_id)
+        ctx.state.timers.schedule(
+            at_us + window // timedelta(microseconds=1), TimerKind.UNMATCHED_EXPIRY, entry.entry_id
+        )
 
 
 def take(entry_id: str, ctx: Context) -> Settlement | None:
@@ -27,5 +28,5 @@ def take(entry_id: str, ctx: Context) -> Settlement | None:
     entry = ctx.state.unmatched_lines.get(entry_id)
     if entry is not None:
         del ctx.state.unmatched_lines[entry_id]
-        ctx.state.timers.cancel(UNMATCHED_TIMER, entry_id)
+        ctx.state.timers.cancel(TimerKind.UNMATCHED_EXPIRY, entry_id)
     return entry

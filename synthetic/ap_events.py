@@ -6,6 +6,7 @@ from datetime import timedelta
 from random import Random
 from typing import Any
 
+from reconstream.models.errors import InvariantBroken
 from reconstream.models.events import Stream
 from reconstream.models.exceptions import Category
 
@@ -84,7 +85,8 @@ def emit_purchase_orders(journal: Journal, orders: list[PurchaseOrderPlan], fmt:
 
 
 def invoice_payload(doc: Doc, fmt: Formatter) -> dict[str, Any]:
-    assert doc.invoice_date is not None
+    if doc.invoice_date is None:
+        raise InvariantBroken(f"invoice {doc.number!r} written before its invoice date was drawn")
     payload: dict[str, Any] = {
         "invoice_id": doc.invoice_id,
         "supplier_invoice_number": doc.number,

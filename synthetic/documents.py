@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+from reconstream.models.errors import InvariantBroken
+
 from .master_data import CompanyCode, VendorProfile
 
 
@@ -69,6 +71,12 @@ class Doc:
     @property
     def gross(self) -> int:
         return self.net + self.tax
+
+    def dated(self) -> date:
+        """The invoice date, which the book draws when it makes the document: asking before is a bug."""
+        if self.invoice_date is None:
+            raise InvariantBroken(f"invoice {self.number!r} has no invoice date yet")
+        return self.invoice_date
 
     @property
     def plain(self) -> bool:

@@ -31,13 +31,32 @@ _PO_PLANTS = (Category.AMOUNT_MISMATCH, Category.PO_MISSING, Category.GR_MISSING
 _NON_PO_PLANTS = (Category.UNKNOWN_VENDOR, Category.INACTIVE_VENDOR)
 
 _GOODS = (
-    "Pallet stretch film 500 mm", "Steel bracket M8 zinc", "Toner cartridge black", "Corrugated box 600x400",
-    "Safety gloves size 9", "Hydraulic hose DN12", "Copy paper A4 80 g", "LED panel 60x60", "Ball bearing 6204",
-    "Cable tie 300 mm", "Industrial cleaner 10 l", "Work shoes S3", "Spare filter cartridge", "Label roll 100x50",
+    "Pallet stretch film 500 mm",
+    "Steel bracket M8 zinc",
+    "Toner cartridge black",
+    "Corrugated box 600x400",
+    "Safety gloves size 9",
+    "Hydraulic hose DN12",
+    "Copy paper A4 80 g",
+    "LED panel 60x60",
+    "Ball bearing 6204",
+    "Cable tie 300 mm",
+    "Industrial cleaner 10 l",
+    "Work shoes S3",
+    "Spare filter cartridge",
+    "Label roll 100x50",
 )
 _SERVICES = (
-    "Maintenance contract", "Facility cleaning", "Freight forwarding", "IT support retainer", "Security services",
-    "Waste disposal", "Consulting services", "Equipment rental", "Canteen services", "Translation services",
+    "Maintenance contract",
+    "Facility cleaning",
+    "Freight forwarding",
+    "IT support retainer",
+    "Security services",
+    "Waste disposal",
+    "Consulting services",
+    "Equipment rental",
+    "Canteen services",
+    "Translation services",
 )
 _QUANTITIES = (1, 1, 2, 2, 3, 4, 5, 6, 8, 10, 12, 20, 24, 25, 40, 50, 100, 200)
 
@@ -276,8 +295,7 @@ class InvoiceBook:
             note.lookalike = "credit_note"
             note.net, note.tax_rate = original.net, original.tax_rate
             note.lines = [("Credit for returned goods", 1, note.net, note.net, None)]
-            assert original.invoice_date is not None
-            invoice_date = min(to_date(ts), original.invoice_date + timedelta(days=rng.randint(1, 10)))
+            invoice_date = min(to_date(ts), original.dated() + timedelta(days=rng.randint(1, 10)))
             self._finish(note, invoice_date)
             note.tax = original.tax  # same amount as the invoice it credits, to the cent
             self.docs.append(note)
@@ -311,11 +329,9 @@ class InvoiceBook:
         elif kind == "transposition":
             changed = mistype(number, rng, "transposition")
         elif kind == "affix":
-            assert original.invoice_date is not None
-            changed = add_affix(number, original.invoice_date.year, rng)
+            changed = add_affix(number, original.dated().year, rng)
         elif kind == "date_near":
-            assert original.invoice_date is not None
-            copy.invoice_date = original.invoice_date + timedelta(days=rng.choice((-3, -2, -1, 1)))
+            copy.invoice_date = original.dated() + timedelta(days=rng.choice((-3, -2, -1, 1)))
             changed = number
         if changed is None or (changed == number and kind != "date_near"):
             return "rekeyed", rekey(number, rng)

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from random import Random
 from typing import Any
 
+from reconstream.models.errors import InvariantBroken
 from reconstream.models.events import Stream
 from reconstream.models.exceptions import Category
 
@@ -115,7 +116,8 @@ class PaymentDesk:
 
     def add(self, batch: Batch, docs: list[Doc], iban: str | None = None) -> Instruction:
         vendor = docs[0].vendor
-        assert vendor is not None
+        if vendor is None:
+            raise InvariantBroken(f"invoice {docs[0].number!r} paid to a vendor the master data does not have")
         if iban is None:
             iban = vendor.ibans[0] if len(vendor.ibans) == 1 or self.rng.random() < 0.75 else vendor.ibans[1]
         e2e = f"{batch.batch_id}-{len(batch.instructions) + 1:05d}"
@@ -136,7 +138,8 @@ class PaymentDesk:
         due: dict[tuple[int, str], list[Doc]] = {}
         company_runs = {c.code: [self.batch_ts(r, c) for r in range(len(self.runs))] for c in self.master.companies}
         for doc in payable:
-            assert doc.posted_ts is not None
+            if doc.posted_ts is None:
+                raise InvariantBroken(f"invoice {doc.number!r} scheduled for payment before it was posted")
             run = bisect_left(company_runs[doc.company.code], doc.posted_ts + 30 * MINUTE)
             if rng.random() < 0.25:
                 run += 1

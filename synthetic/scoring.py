@@ -59,4 +59,3 @@ def score(labels: Labels | Mapping[str, Any], exceptions: Iterable[Mapping[str, 
         "missed_refs": missed[:_SAMPLE],
         "false_refs": false_refs,
     }
-

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from reconstream.models.errors import InvariantBroken
 from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
 
 from .journal import Journal
@@ -185,7 +186,8 @@ class RocksStore:
 
         Only for a store whose tables are not open yet: their decoded caches would not see these writes.
         """
-        assert not self._tables, "restore before any table is opened"
+        if self._tables:
+            raise InvariantBroken(f"restore into a store whose tables are open already ({', '.join(self._tables)})")
         batch = WriteBatch(raw_mode=True)
         for key, value in changes:
             if value is None:

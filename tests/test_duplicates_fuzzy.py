@@ -93,7 +93,9 @@ def test_reason_reads_like_a_clerk_would_say_it() -> None:
     decision = flag(inv("I2", number="NL-2O26-00042", on=date(2026, 3, 6)))
     assert decision is not None
     assert decision.reasons == (
-        "same vendor", "number 'NL-2O26-00042' differs from 'NL-2026-00042' by O/0", "same gross amount",
+        "same vendor",
+        "number 'NL-2O26-00042' differs from 'NL-2026-00042' by O/0",
+        "same gross amount",
         "date +2 days",
     )
 

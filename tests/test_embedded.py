@@ -55,8 +55,19 @@ def test_sigkill_at_random_points_then_resume_gives_the_uninterrupted_outputs(mo
     rng = kill_rng()
     for attempt in range(3):
         out, state = tmp_path / f"out-{attempt}", tmp_path / f"state-{attempt}"
-        command = [*RECON, "run", "--input", str(month_end), "--out", str(out), "--state-dir", str(state),
-                   "--checkpoint-every", "300", "--quiet"]
+        command = [
+            *RECON,
+            "run",
+            "--input",
+            str(month_end),
+            "--out",
+            str(out),
+            "--state-dir",
+            str(state),
+            "--checkpoint-every",
+            "300",
+            "--quiet",
+        ]
         kill_mid_run_then_finish(command, out, rng, kills=2)  # twice, at random points, then to the end
         assert outputs_of(out) == expected, f"attempt {attempt}: resumed outputs differ"
 
@@ -77,7 +88,8 @@ def test_malformed_lines_are_dead_lettered_and_the_rest_is_processed(month_end: 
         b'"net_amount": "-1.00", "tax_amount": "0.00", "gross_amount": "1.00"}}',  # a sign lost, not a credit note
         b'{"event_id": "cur-%d", "source_system": "bank", "event_time": "2026-11-10T00:00:00Z", '
         b'"event_type": "settlement.booked", "payload": {"entry_id": "Z%d", "account_iban": "'
-        + HOUSE_IBAN.encode() + b'", "amount": "10.00", "currency": "XXX", "credit_debit": "DBIT", '
+        + HOUSE_IBAN.encode()
+        + b'", "amount": "10.00", "currency": "XXX", "credit_debit": "DBIT", '
         b'"booking_date": "2026-11-10", "value_date": "2026-11-10"}}',
     ]
     files = sorted(month_end.glob("*.jsonl"))
@@ -139,8 +151,9 @@ def test_every_planted_anomaly_is_caught_and_nothing_else(seed: int, tmp_path: P
 
 @pytest.mark.slow
 def test_demo_json_at_20000_invoices() -> None:
-    done = subprocess.run([*RECON, "demo", "--invoices", "20000", "--seed", "11", "--json"],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [*RECON, "demo", "--invoices", "20000", "--seed", "11", "--json"], capture_output=True, text=True, check=True
+    )
     result = orjson.loads(done.stdout.strip().splitlines()[-1])
     assert result["missed"] == 0 and result["false_exceptions"] == 0
     assert set(result["detected"]) == set(result["injected"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 from reconstream.shells.formats import ingest_file
@@ -12,6 +13,8 @@ BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "formats.py"
 
 
 def load_benchmark():  # type: ignore[no-untyped-def]
+    if str(BENCHMARK.parent) not in sys.path:  # the script imports its neighbours, as it does when run
+        sys.path.insert(0, str(BENCHMARK.parent))
     spec = importlib.util.spec_from_file_location("formats_benchmark", BENCHMARK)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -168,7 +168,9 @@ def test_a_manual_match_goes_back_to_the_ledger_that_holds_the_line(kafka_bootst
     try:
         closed = unmatched_case(store, "S-CHG")
         assert (closed.status.value, closed.resolution_code, closed.engine_status) == (
-            "resolved", "manually_matched", "resolved"
+            "resolved",
+            "manually_matched",
+            "resolved",
         )
         kinds = [action.kind.value for _, action in store.timeline(closed.exception_id)]
         assert kinds == ["raised", "manually_matched", "engine_resolved"]

@@ -42,6 +42,8 @@ from test_kafka_worker import (
     produce,
     results_of,
     start_worker,
+    status_of,
+    verify_audit,
 )
 
 # Big enough that the worker is still applying when the broker goes down after its first commit, small
@@ -123,10 +125,14 @@ def test_a_worker_rides_out_a_broker_restart_and_ends_as_the_embedded_run(
             worker.wait()
     log = (tmp_path / "w1.log").read_text(errors="replace")
     assert "recovering from" in log, "the worker never lost its group session to the outage"
+    assert status_of(tmp_path / "w1")["recoveries"] >= 1  # what kafka_recovery in recon_retries_total counts
     outputs = committed_outputs(bootstrap, topics)
     assert_same(results_of(outputs), embedded_results(embedded_out))
     # Exactly once: a record of the abandoned transaction, or one applied twice, would be one line too many.
     assert {name: len(outputs[name]) for name in COUNTED} == embedded_counts(embedded_out)
+    # The audit chains went back to the last commit with the state: no gap, nothing twice, each at its head.
+    verified = verify_audit(bootstrap, topics)
+    assert verified.returncode == 0 and "each at its changelog head" in verified.stdout, verified.stdout
 
 
 @pytest.fixture

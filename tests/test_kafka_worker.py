@@ -20,7 +20,9 @@ import orjson
 import pytest
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
+from reconstream.shells.audit import chain_hash
 from reconstream.shells.embedded import run
+from reconstream.shells.kafka.audit_topic import read_partitions
 from reconstream.shells.kafka.tail import read_topic
 from reconstream.shells.kafka.topics import OUTPUT_STREAMS, Topics
 from reconstream.synthetic import generate
@@ -130,11 +132,12 @@ def input_records(bootstrap: str, topics: Topics) -> int:
 
 
 def start_worker(
-    bootstrap: str, topics: Topics, data_dir: Path, worker_id: str, idle: float = 3.0
+    bootstrap: str, topics: Topics, data_dir: Path, worker_id: str, idle: float = 3.0, config: Path | None = None
 ) -> subprocess.Popen[bytes]:
     log = (data_dir.parent / f"{worker_id}.log").open("ab")
+    options = ["--config", str(config)] if config is not None else []
     return subprocess.Popen(
-        [*RECON, "worker", "--data-dir", str(data_dir), "--worker-id", worker_id, "--idle-exit", str(idle)],
+        [*RECON, "worker", "--data-dir", str(data_dir), "--worker-id", worker_id, "--idle-exit", str(idle), *options],
         env=env_for(bootstrap, topics),
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -143,6 +146,12 @@ def start_worker(
 
 def finish(process: subprocess.Popen[bytes], timeout: float = 900) -> None:
     assert process.wait(timeout=timeout) == 0, f"worker exited with {process.returncode}"
+
+
+def verify_audit(bootstrap: str, topics: Topics, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    options = ["--config", str(config)] if config is not None else []
+    command = [*RECON, "audit", "verify-kafka", *options]
+    return subprocess.run(command, env=env_for(bootstrap, topics), capture_output=True, text=True, timeout=300)
 
 
 def status_of(data_dir: Path) -> dict[str, Any]:
@@ -203,6 +212,9 @@ def test_sigkill_mid_run_then_restart_loses_and_doubles_nothing(
     assert kills == 2, "the worker finished before it could be killed: use a bigger scenario"
     finish(start_worker(kafka_bootstrap, topics, data_dir, "w1"))
     assert_same(kafka_results(kafka_bootstrap, topics), embedded)
+    # Each partition's audit chain went on from its last commit after each kill: no gap, no record twice.
+    verified = verify_audit(kafka_bootstrap, topics)
+    assert verified.returncode == 0 and "each at its changelog head" in verified.stdout, verified.stdout
 
 
 def test_bad_records_on_a_topic_are_dead_lettered_and_the_worker_goes_on(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -241,3 +253,34 @@ def test_bad_records_on_a_topic_are_dead_lettered_and_the_worker_goes_on(kafka_b
     assert results.matches == expected.matches
     assert results.exceptions == expected.exceptions
     assert results.cash_positions == expected.cash_positions
+
+
+def test_every_ledger_partition_keeps_a_keyed_audit_chain_anchored_in_its_changelog(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    small = tmp_path / "small"
+    generate(small, invoices=600, seed=9)
+    topics = fresh_topics()
+    produce(small, kafka_bootstrap, topics)
+    (tmp_path / "audit.key").write_text("5e" * 32 + "\n")
+    config = tmp_path / "recon.toml"
+    config.write_text(f'[audit]\nkey_file = "{tmp_path / "audit.key"}"\n')
+    finish(start_worker(kafka_bootstrap, topics, tmp_path / "w1", "w1", config=config))
+    verified = verify_audit(kafka_bootstrap, topics, config)
+    assert verified.returncode == 0 and ", keyed (" in verified.stdout, verified.stdout + verified.stderr
+    chains = read_partitions(kafka_bootstrap, topics.audit)
+    records = [orjson.loads(value) for messages in chains.values() for _, value in messages]
+    applied = [r for r in records if r["outcome"] != "timers_fired"]
+    clock = sum(1 for _ in read_topic(kafka_bootstrap, topics.clock, to_end=True))
+    assert len(applied) == input_records(kafka_bootstrap, topics) - clock  # one record per input, none twice
+    assert verify_audit(kafka_bootstrap, topics).returncode == 3  # keyed: not verifiable without the key
+    # A forger with write access to the topic appends a record, chained by plain SHA-256.
+    number, messages = next((n, m) for n, m in sorted(chains.items()) if m)
+    last = orjson.loads(messages[-1][1])
+    forged = {**last, "seq": last["seq"] + 1, "prev": last["hash"], "outcome": "applied", "outputs": []}
+    forged["hash"] = chain_hash(last["hash"], forged)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer.produce(topics.audit, value=orjson.dumps(forged), key=b"forged", partition=number)
+    producer.flush()
+    broken = verify_audit(kafka_bootstrap, topics, config)
+    assert broken.returncode == 1 and f"partition {number} BROKEN" in broken.stdout, broken.stdout

@@ -45,9 +45,7 @@ def test_allocation_in_the_order_named(
     match = decide(_line(amount), named, OPEN, None, "tina")
     assert not isinstance(match, ManualRefusal)
     assert match.settles == settles and match.rule == "manual" and match.end_to_end_id is None
-    assert [(a.invoice_id, a.amount, a.closes) for a in match.allocations] == [
-        (i, D(a), c) for i, a, c in allocations
-    ]
+    assert [(a.invoice_id, a.amount, a.closes) for a in match.allocations] == [(i, D(a), c) for i, a, c in allocations]
 
 
 def test_an_instruction_for_exactly_the_invoices_is_settled() -> None:

@@ -36,8 +36,14 @@ def scenario() -> list[Event]:
     """Two invoices paid by our run; the bank dropped the end-to-end ids and took charges: two lines no rule
     takes (114.50 for I1, sent as E1; 233.00 for I2, sent as E2)."""
     instructions = [
-        {"end_to_end_id": e2e, "invoice_ids": [i], "vendor_id": "V1", "amount": "119.00", "currency": "EUR",
-         "creditor_iban": "DE89370400440532013000"}
+        {
+            "end_to_end_id": e2e,
+            "invoice_ids": [i],
+            "vendor_id": "V1",
+            "amount": "119.00",
+            "currency": "EUR",
+            "creditor_iban": "DE89370400440532013000",
+        }
         for e2e, i in (("E1", "I1"), ("E2", "I2"))
     ]
     return [
@@ -106,7 +112,9 @@ def test_the_next_run_applies_the_match_and_a_fresh_run_agrees(first_run: tuple[
     try:
         closed = unmatched_case(store, "S-CHG")
         assert (closed.status, closed.resolution_code, closed.engine_status) == (
-            CaseStatus.RESOLVED, "manually_matched", "resolved"
+            CaseStatus.RESOLVED,
+            "manually_matched",
+            "resolved",
         )
     finally:
         store.close()

@@ -188,7 +188,7 @@ def test_observing_changes_no_output(month: tuple[Path, Path, RunMetrics, RunSum
 def test_memory_stays_bounded_and_unknown_labels_collapse(month: tuple[Path, Path, RunMetrics, RunSummary]) -> None:
     small = RunMetrics(memory=5)
     replay(small, month[1], month[0])
-    assert max(len(small._captured), len(small._approved), len(small._sent), len(small._rejected)) <= 5
+    assert max(len(small._captured), len(small._approved), len(small._in_flight), len(small._rejected)) <= 5
     small.observe("not-a-stream", "applied", [], 0.001)
     small.count_event("invoices", "not-an-outcome")
     small.retry("whatever")

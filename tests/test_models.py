@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from pydantic import ValidationError
+from reconstream.models.accounts import AccountScheme, iban_shaped, looks_like_iban, read_account, valid_iban
 from reconstream.models.events import EventError, Stream, event_json_schemas, parse
 from reconstream.models.exceptions import ROUTING, Category, Kind, OwnerQueue, raise_exception
 from reconstream.models.money import quantize
@@ -89,6 +90,63 @@ def test_bad_iban_is_refused_with_the_field() -> None:
     with pytest.raises(EventError) as caught:
         parse(orjson.dumps(vendor), Stream.VENDORS)
     assert caught.value.field == "payload.bank_accounts.0.iban"
+
+
+# The example IBAN of each country in SWIFT's IBAN registry (the ISO 13616 registration authority).
+REGISTRY_IBANS = [
+    "AT61 1904 3002 3457 3201",
+    "BE68 5390 0754 7034",  # stdnum.iban refuses it (bank code 539 is not in stdnum's list); schwifty takes it
+    "CH93 0076 2011 6238 5295 7",
+    "DE89 3704 0044 0532 0130 00",
+    "DK50 0040 0440 1162 43",
+    "ES91 2100 0418 4502 0005 1332",
+    "FI21 1234 5600 0007 85",
+    "FR14 2004 1010 0505 0001 3M02 606",
+    "GB29 NWBK 6016 1331 9268 19",
+    "IE29 AIBK 9311 5212 3456 78",
+    "IT60 X054 2811 1010 0000 0123 456",
+    "LU28 0019 4006 4475 0000",
+    "NL91 ABNA 0417 1643 00",
+    "NO93 8601 1117 947",
+    "PL61 1090 1014 0000 0712 1981 2874",
+    "SE45 5000 0000 0583 9825 7466",
+]
+
+
+@pytest.mark.parametrize("printed", REGISTRY_IBANS)
+def test_registry_example_ibans_are_valid_printed_or_compact(printed: str) -> None:
+    compact = printed.replace(" ", "")
+    assert valid_iban(printed) == compact
+    assert valid_iban(compact) == compact
+    assert looks_like_iban(printed) and iban_shaped(printed)
+    assert read_account(printed) == (read_account(compact)[0], None)
+    assert read_account(printed)[0].scheme is AccountScheme.IBAN
+
+
+@pytest.mark.parametrize("printed", REGISTRY_IBANS)
+def test_a_registry_iban_with_wrong_check_digits_is_kept_unverified(printed: str) -> None:
+    compact = printed.replace(" ", "")
+    wrong = f"{compact[:2]}{(int(compact[2:4]) + 1) % 100:02d}{compact[4:]}"
+    with pytest.raises(ValueError, match="checksum"):
+        valid_iban(wrong)
+    assert iban_shaped(wrong)  # the country's length and layout: a mistyped IBAN, read as one and flagged
+    account, problem = read_account(wrong)
+    assert (account.scheme, account.id) == (AccountScheme.UNVERIFIED, wrong)
+    assert problem is not None and problem.startswith(f"iban {wrong!r} fails its check")
+
+
+@pytest.mark.parametrize(
+    ("raw", "bank_id", "key"),
+    [
+        ("0532013000", "37040044", "bban:37040044/0532013000"),  # the German account inside DE89 3704 0044 ...
+        ("417164300", None, "bban:417164300"),  # a Dutch account number as old statements print it
+        ("DE89 3704 0044", None, "bban:DE8937040044"),  # IBAN-like but too short for one: read as written
+    ],
+)
+def test_an_account_that_is_not_an_iban_is_still_read(raw: str, bank_id: str | None, key: str) -> None:
+    account, problem = read_account(raw, bank_id)
+    assert problem is None
+    assert (account.scheme, account.key) == (AccountScheme.BBAN, key)
 
 
 def test_posted_status_needs_the_erp_document_number() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from reconstream.matchers.remittance import (
@@ -11,6 +12,8 @@ from reconstream.matchers.remittance import (
     number_mentions,
     rf_reference,
 )
+from reconstream.models.bank_details import ReferenceScheme
+from reconstream.models.creditor_references import reference_scheme
 
 _PAYLOAD = st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=21)
 
@@ -27,6 +30,41 @@ def test_wrong_check_digits_or_shape_are_refused() -> None:
     assert not is_valid_rf("RF18")
     assert not is_valid_rf("XX18539007547034")
     assert not is_valid_rf("RF18" + "1" * 22)
+
+
+@pytest.mark.parametrize(
+    ("printed", "valid"),
+    [
+        ("RF18 5390 0754 7034", True),  # ISO 11649's own example, as the EPC's SEPA rulebooks quote it
+        ("RF18539007547034", True),
+        ("rf18 5390 0754 7034", True),
+        ("RF18-5390-0754-7034", True),  # python-stdnum strips dashes, dots, commas, slashes and colons
+        ("RF18 5390 0754 70Y", True),  # python-stdnum's example with a letter in the payload
+        ("RF17 5390 0754 7034", False),  # the same with wrong check digits
+        ("RF18 5390 0754 7043", False),  # two payload digits swapped
+        ("RF18٥39007٥47034", False),  # Arabic-Indic digits: python-stdnum alone would take them
+        ("RF18", False),  # no payload
+        ("RF18 5390 0754 7034 5678 9012 34", False),  # 22 payload characters, one more than ISO 11649 allows
+    ],
+)
+def test_published_rf_examples(printed: str, valid: bool) -> None:
+    assert is_valid_rf(printed) is valid
+    assert (reference_scheme(printed) is ReferenceScheme.RF) is valid
+
+
+@pytest.mark.parametrize(
+    ("printed", "scheme"),
+    [
+        ("RF18 5390 0754 7034", ReferenceScheme.RF),
+        ("21 00000 00003 13947 14300 09017", ReferenceScheme.CH_QR),  # SIX's QR-bill example reference
+        ("21 00000 00003 13947 14300 09016", None),  # the same, last digit changed
+        ("+++010/8068/17183+++", ReferenceScheme.BE_OGM),  # python-stdnum's Belgian structured communication
+        ("+++010/8068/17180+++", None),
+        ("RF00 1234", None),
+    ],
+)
+def test_published_creditor_reference_examples_name_their_scheme(printed: str, scheme: ReferenceScheme | None) -> None:
+    assert reference_scheme(printed) is scheme
 
 
 @given(_PAYLOAD)

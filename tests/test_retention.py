@@ -51,8 +51,11 @@ def test_after_the_window_the_paid_invoice_and_its_index_entries_are_gone() -> N
 def test_a_returned_payment_reopens_the_invoice_and_it_stays_until_paid_again() -> None:
     engine = engine_with(timedelta(days=30))
     returned = settlement("2026-11-10T08:00:00Z", entry_id="S1-RET", e2e=None)
-    payload = {**returned.payload.model_dump(mode="json", exclude_none=True), "credit_debit": "CRDT",
-               "return_info": {"original_entry_id": "S1", "reason_code": "AC04"}}
+    payload = {
+        **returned.payload.model_dump(mode="json", exclude_none=True),
+        "credit_debit": "CRDT",
+        "return_info": {"original_entry_id": "S1", "reason_code": "AC04"},
+    }
     engine.process(type(returned).model_validate({**returned.model_dump(mode="json"), "payload": payload}))
     assert engine.state.invoices["I1"].stage.value == "booked"
     engine.advance_to(to_micros(engine.watermark) + 60 * 86_400 * 1_000_000)

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reconstream.models.errors import InvariantBroken
 from reconstream.models.master_data import Vendor
 from reconstream.tables import JSON, MemoryStore, ModelCodec, RocksStore, Store
 from reconstream.tables.store import JsonCodec
-from reconstream.tables.timers import TimerQueue
+from reconstream.tables.timers import TimerKind, TimerQueue
 
 
 @pytest.fixture(params=["memory", "rocks"])
@@ -75,6 +76,27 @@ def test_rescheduled_timer_fires_once_at_the_new_deadline() -> None:
     timers.schedule(500, "ack", "E1")
     assert timers.pop_due(200) == []
     assert [t.deadline_us for t in timers.pop_due(600)] == [500]
+
+
+def test_timer_kinds_are_stored_by_name_and_read_back_as_kinds(tmp_path: Path) -> None:
+    """The state holds a timer under "<kind>|<ref>": the kind's plain name, as every earlier version wrote it."""
+    store = RocksStore(tmp_path)
+    TimerQueue(store).schedule(100, TimerKind.POSTING_HOLD, "S1")
+    store.table("timers", JSON)["unmatched_expiry|S2"] = 50  # a row as written before the kinds were an enum
+    store.commit()
+    assert dict(store.table("timers", JSON).items()) == {"posting_hold|S1": 100, "unmatched_expiry|S2": 50}
+    store.close()
+    due = TimerQueue(RocksStore(tmp_path)).pop_due(200)
+    assert [(t.kind, t.ref) for t in due] == [(TimerKind.UNMATCHED_EXPIRY, "S2"), (TimerKind.POSTING_HOLD, "S1")]
+    assert all(type(t.kind) is TimerKind for t in due)
+
+
+def test_a_restore_into_a_store_with_open_tables_is_refused(tmp_path: Path) -> None:
+    store = RocksStore(tmp_path)
+    store.table("invoices", JSON)
+    with pytest.raises(InvariantBroken, match="tables are open already"):
+        store.restore([], {"changelog_offset": 0})
+    store.close()
 
 
 def test_pending_changes_replayed_into_a_fresh_store_give_the_same_tables(tmp_path: Path) -> None:

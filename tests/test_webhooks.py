@@ -98,9 +98,7 @@ def receiver() -> Iterator[Receiver]:
     started.close()
 
 
-def config_for(
-    path: Path, url: str, max_attempts: int = 6, drain: float = 60.0, stream: str = "exceptions"
-) -> Path:
+def config_for(path: Path, url: str, max_attempts: int = 6, drain: float = 60.0, stream: str = "exceptions") -> Path:
     path.write_text(
         f"[database]\nenabled = false\n\n[delivery]\ndrain_seconds = {drain}\n\n"
         f'[[webhooks]]\nname = "ticketing"\nurl = "{url}"\nstreams = ["{stream}"]\n'

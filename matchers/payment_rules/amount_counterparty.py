@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from reconstream.models.outputs import MatchMethod
+
 from ..party_names import name_key
 from ..payment_model import BankLine, MatchPolicy, OpenInvoice, PaymentMatch, Settles
 from ..settling import HUNDRED, allocate, capped, cents, counterparty_evidence, settles
 from .base import Lookup, PaymentRule
 
 # The rules whose candidates are invoices the payer named.
-NAMING_RULES = frozenset({"creditor_reference", "invoice_number_in_text"})
+NAMING_RULES = frozenset({MatchMethod.CREDITOR_REFERENCE, MatchMethod.INVOICE_NUMBER_IN_TEXT})
 
 
 @dataclass(slots=True)
@@ -41,6 +43,14 @@ def subsets_near(
     Depth-first over amounts in descending order with sum bounds; at most `subset_budget` nodes. The
     flag says the budget ran out, so uniqueness is unproven.
     """
+    found, exhausted = settled_subsets(amount, invoices, booked, policy)
+    return [chosen for chosen, _ in found], exhausted
+
+
+def settled_subsets(
+    amount: Decimal, invoices: Sequence[OpenInvoice], booked: date, policy: MatchPolicy
+) -> tuple[list[tuple[tuple[OpenInvoice, ...], tuple[Settles, str]]], bool]:
+    """The sets of `subsets_near`, each with how the amount settles it and why."""
     currency = invoices[0].currency if invoices else "EUR"
     paid = cents(amount, currency)
     top_discount = max((*policy.discount_percents, *(i.discount_percent or Decimal(0) for i in invoices)))
@@ -53,11 +63,12 @@ def subsets_near(
         ((cents(i.open_amount, currency), i) for i in invoices if i.open_amount > 0),
         key=lambda item: (-item[0], item[1].invoice_id),
     )
-    search = _Search([item for item in items if item[0] <= high], paid, high, policy.max_invoices_per_payment,
-                     policy.subset_budget)
+    search = _Search(
+        [item for item in items if item[0] <= high], paid, high, policy.max_invoices_per_payment, policy.subset_budget
+    )
     _descend(search, 0, 0, ())
     sets = [tuple(search.items[i][1] for i in chosen) for chosen in search.found]
-    return [s for s in sets if settles(amount, s, booked, policy) is not None], search.exhausted
+    return [(s, how) for s in sets if (how := settles(amount, s, booked, policy)) is not None], search.exhausted
 
 
 def _descend(search: _Search, start: int, total: int, chosen: tuple[int, ...]) -> None:
@@ -92,9 +103,7 @@ CEILING = max(_SUBSET_CONFIDENCE.values())
 _RANK = {Settles.IN_FULL: 0, Settles.WITH_DISCOUNT: 1, Settles.SHORT: 2}
 
 
-def by_amount_counterparty(
-    line: BankLine, invoices: Sequence[OpenInvoice], policy: MatchPolicy
-) -> list[PaymentMatch]:
+def by_amount_counterparty(line: BankLine, invoices: Sequence[OpenInvoice], policy: MatchPolicy) -> list[PaymentMatch]:
     """Every combination of the counterparty's open invoices that the amount explains, each scored."""
     known: list[tuple[OpenInvoice, int, str]] = []
     for invoice in invoices:
@@ -109,12 +118,9 @@ def by_amount_counterparty(
     known.sort(key=lambda k: (abs(((k[0].due_date or k[0].invoice_date) - line.booking_date).days), k[0].invoice_id))
     pool = known[: policy.subset_pool]
     about = {invoice.invoice_id: (penalty, evidence) for invoice, penalty, evidence in pool}
-    sets, exhausted = subsets_near(line.amount, [invoice for invoice, _, _ in pool], line.booking_date, policy)
+    sets, exhausted = settled_subsets(line.amount, [invoice for invoice, _, _ in pool], line.booking_date, policy)
     matches: list[PaymentMatch] = []
-    for chosen in sets:
-        found = settles(line.amount, chosen, line.booking_date, policy)
-        assert found is not None
-        how, why = found
+    for chosen, (how, why) in sets:
         # The amount is the only evidence here besides the payee, so an unknown account weighs double.
         confidence = _SUBSET_CONFIDENCE[(how, len(chosen) == 1)] - 2 * max(about[i.invoice_id][0] for i in chosen)
         numbers = ", ".join(i.number for i in chosen)
@@ -127,7 +133,9 @@ def by_amount_counterparty(
         ids = tuple(sorted(i.invoice_id for i in chosen))
         allocations = allocate(line.amount, chosen, how, policy.short_write_off)
         matches.append(
-            PaymentMatch("amount_counterparty", confidence, evidence, ids, how, allocations, None, line.amount - total)
+            PaymentMatch(
+                MatchMethod.AMOUNT_COUNTERPARTY, confidence, evidence, ids, how, allocations, None, line.amount - total
+            )
         )
     if exhausted:
         matches = [capped(m, 85, "search budget ran out: other combinations unchecked") for m in matches]
@@ -139,9 +147,8 @@ def by_amount_counterparty(
     return matches
 
 
-
 class AmountCounterparty(PaymentRule):
-    name = "amount_counterparty"
+    name = MatchMethod.AMOUNT_COUNTERPARTY
 
     def line_keys(self, line: BankLine) -> list[str]:
         keys = [f"acct:{line.counterparty_account}"] if line.counterparty_account else []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from reconstream.models.outputs import MatchMethod
+
 from ..payment_model import BankLine, MatchPolicy, OpenInstruction, PaymentMatch, Settles
 from .base import Lookup, PaymentRule
 
@@ -25,13 +27,18 @@ def score(line: BankLine, instruction: OpenInstruction, policy: MatchPolicy) -> 
         f"booked {days} day(s) from requested execution",
     )
     return PaymentMatch(
-        "amount_creditor_date", 97 - 3 * days, evidence, instruction.invoice_ids, Settles.IN_FULL, (),
+        MatchMethod.AMOUNT_CREDITOR_DATE,
+        97 - 3 * days,
+        evidence,
+        instruction.invoice_ids,
+        Settles.IN_FULL,
+        (),
         instruction.end_to_end_id,
     )
 
 
 class AmountCreditorDate(PaymentRule):
-    name = "amount_creditor_date"
+    name = MatchMethod.AMOUNT_CREDITOR_DATE
 
     def line_keys(self, line: BankLine) -> list[str]:
         return [f"acct:{line.counterparty_account}"] if line.counterparty_account else []

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from reconstream.models.outputs import MatchMethod
+
 from ..payment_model import BankLine, MatchPolicy, OpenInstruction, OpenInvoice, PaymentMatch
 
 
@@ -27,7 +29,7 @@ class Lookup:
 class PaymentRule:
     """Base of every payment rule: no keys, no candidates. A rule overrides what it uses."""
 
-    name: str = ""
+    name: MatchMethod  # each rule's own: what a match it makes reports as its method
 
     def line_keys(self, line: BankLine) -> list[str]:
         """Keys a bank line looks its candidates up under."""

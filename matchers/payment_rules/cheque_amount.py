@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from reconstream.models.outputs import MatchMethod
+
 from ..findings import fmt
 from ..payment_model import BankLine, OpenInvoice, PaymentMatch, Settles
 from ..settling import allocate
@@ -21,7 +23,7 @@ def amount_key(currency: str, amount: Decimal) -> str:
 
 
 class ChequeAmount(PaymentRule):
-    name = "cheque_amount"
+    name = MatchMethod.CHEQUE_AMOUNT
 
     def line_keys(self, line: BankLine) -> list[str]:
         return [amount_key(line.currency, line.amount)] if line.cheque else []
@@ -45,8 +47,14 @@ class ChequeAmount(PaymentRule):
         evidence = ("a cheque: no payee or reference on the line", f"equals the open {fmt(line.amount, line.currency)}")
         return [
             PaymentMatch(
-                self.name, confidence, (*evidence, f"invoice {i.number}"), (i.invoice_id,), Settles.IN_FULL,
-                allocate(line.amount, [i], Settles.IN_FULL), None, Decimal(0),
+                self.name,
+                confidence,
+                (*evidence, f"invoice {i.number}"),
+                (i.invoice_id,),
+                Settles.IN_FULL,
+                allocate(line.amount, [i], Settles.IN_FULL),
+                None,
+                Decimal(0),
             )
             for i in exact
         ]

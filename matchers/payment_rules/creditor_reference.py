@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from reconstream.models.outputs import MatchMethod
+
 from ..payment_model import BankLine, OpenInvoice, PaymentMatch, Settles
 from ..remittance import compact_rf, find_rf_references, is_valid_rf
 from .base import Lookup, PaymentRule
@@ -23,7 +25,7 @@ def line_references(line: BankLine) -> list[str]:
 
 
 class CreditorReference(PaymentRule):
-    name = "creditor_reference"
+    name = MatchMethod.CREDITOR_REFERENCE
 
     def line_keys(self, line: BankLine) -> list[str]:
         return [f"rf:{ref}" for ref in line_references(line)]
@@ -33,9 +35,7 @@ class CreditorReference(PaymentRule):
 
     def candidates(self, lookup: Lookup, earlier: Sequence[PaymentMatch]) -> list[PaymentMatch]:
         references = set(line_references(lookup.line))
-        named = [
-            i for i in lookup.invoices if i.creditor_reference and compact_rf(i.creditor_reference) in references
-        ]
+        named = [i for i in lookup.invoices if i.creditor_reference and compact_rf(i.creditor_reference) in references]
         if not named:
             return []
         said = "creditor reference " + ", ".join(sorted(compact_rf(i.creditor_reference or "") for i in named))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconstream.models.exceptions import Category
+from reconstream.models.outputs import MatchMethod
 
 from ..findings import Finding, fmt
 from ..payment_model import BankLine, OpenInstruction, PaymentMatch, Settles
@@ -26,8 +27,14 @@ def score(line: BankLine, instruction: OpenInstruction) -> PaymentMatch:
             f"instructed a debit of {fmt(instruction.amount, instruction.currency)}"
         )
         return PaymentMatch(
-            "end_to_end_id", 80, tuple(evidence), instruction.invoice_ids, Settles.OVER, (),
-            instruction.end_to_end_id, difference,
+            MatchMethod.END_TO_END_ID,
+            80,
+            tuple(evidence),
+            instruction.invoice_ids,
+            Settles.OVER,
+            (),
+            instruction.end_to_end_id,
+            difference,
         )
     if difference == 0:
         evidence.append("amount equal")
@@ -36,7 +43,13 @@ def score(line: BankLine, instruction: OpenInstruction) -> PaymentMatch:
         evidence.append(f"amount differs by {fmt(difference, line.currency)}")
         confidence, how = 80, Settles.PARTLY if difference < 0 else Settles.OVER
     return PaymentMatch(
-        "end_to_end_id", confidence, tuple(evidence), instruction.invoice_ids, how, (), instruction.end_to_end_id,
+        MatchMethod.END_TO_END_ID,
+        confidence,
+        tuple(evidence),
+        instruction.invoice_ids,
+        how,
+        (),
+        instruction.end_to_end_id,
         difference,
     )
 
@@ -59,7 +72,11 @@ def mismatch(line: BankLine, instruction: OpenInstruction, match: PaymentMatch) 
 
 
 class EndToEndId(PaymentRule):
-    name = "end_to_end_id"
+    """In the registry too: a line held for an invoice not yet posted, that came before the batch sending the id
+    it echoes, is matched by the rules when its hold ends (tests/rules/test_payment_end_to_end_id.py). Its keys
+    are also in every state's payment index."""
+
+    name = MatchMethod.END_TO_END_ID
 
     def line_keys(self, line: BankLine) -> list[str]:
         return [f"e2e:{line.end_to_end_id}"] if line.end_to_end_id else []
@@ -70,4 +87,3 @@ class EndToEndId(PaymentRule):
     def candidates(self, lookup: Lookup, earlier: Sequence[PaymentMatch]) -> list[PaymentMatch]:
         echoed = lookup.line.end_to_end_id
         return [score(lookup.line, i) for i in lookup.instructions if echoed and i.end_to_end_id == echoed]
-

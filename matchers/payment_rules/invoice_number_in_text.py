@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from reconstream.models.outputs import MatchMethod
+
 from ..invoice_numbers import number_forms
 from ..payment_model import BankLine, OpenInvoice, PaymentMatch, Settles
 from ..remittance import mentions_invoice, number_mentions
@@ -19,7 +21,7 @@ CONFIDENCE = {Settles.IN_FULL: 97, Settles.WITH_DISCOUNT: 94, Settles.SHORT: 92,
 
 
 class InvoiceNumberInText(PaymentRule):
-    name = "invoice_number_in_text"
+    name = MatchMethod.INVOICE_NUMBER_IN_TEXT
 
     def line_keys(self, line: BankLine) -> list[str]:
         if not line.remittance_info:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
+from reconstream.models.outputs import MatchMethod
+
 from ..findings import fmt
 from ..payment_model import BankLine, MatchPolicy, OpenInvoice, PaymentMatch, Settles
 from ..settling import allocate, as_itemised, counterparty_evidence, open_total, settles
@@ -16,7 +18,7 @@ from ..settling import allocate, as_itemised, counterparty_evidence, open_total,
 
 def by_reference(
     line: BankLine,
-    rule: str,
+    rule: MatchMethod,
     confidences: Mapping[Settles, int],
     referenced: Sequence[OpenInvoice],
     said: str,
@@ -56,6 +58,12 @@ def by_reference(
     if penalty >= 15:
         evidence.append("counterparty not recognised")
     return PaymentMatch(
-        rule, confidence - penalty, tuple(evidence), tuple(i.invoice_id for i in usable), how,
-        allocate(line.amount, usable, how, policy.short_write_off), None, line.amount - total,
+        rule,
+        confidence - penalty,
+        tuple(evidence),
+        tuple(i.invoice_id for i in usable),
+        how,
+        allocate(line.amount, usable, how, policy.short_write_off),
+        None,
+        line.amount - total,
     )

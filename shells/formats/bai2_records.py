@@ -39,6 +39,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from reconstream.models.errors import InvariantBroken
+
 from .budget import Budget, unlimited
 from .canonical import FieldError
 
@@ -80,7 +82,8 @@ class Record:
         self._text, self.pieces, self._text_chars = [text], [text], len(text)
 
     def add_text(self, piece: str, separator: str = "") -> None:
-        assert self._text is not None
+        if self._text is None:
+            raise InvariantBroken(f"line {self.line}: text added to a {self.code} record before its text field started")
         if separator and self._text_chars:
             self._text.append(separator)
         self._text.append(piece)
@@ -223,7 +226,8 @@ def parse(text: str, budget: Budget | None = None) -> File:
     if reader.peek() != "01":
         raise FieldError("01", "line 1: a BAI2 file starts with a 01 file header")
     found = reader.file()
-    assert reader.last is not None
+    if reader.last is None:
+        raise InvariantBroken("a whole file was read, yet no record was taken from it")
     _check_last_record_ends(text, reader.last)
     return found
 

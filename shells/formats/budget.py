@@ -30,6 +30,8 @@ import time
 from collections.abc import Iterator
 from typing import TypeVar
 
+from reconstream.models.errors import ReconError
+
 DEFAULT_SECONDS = 60.0  # any file, however small, may take this long
 # And this much more per MiB, about 6x the slowest rate measured: a BAI2 file of short records (some 25,000
 # settlements per MiB, the densest format) converted at 4.4 s per MiB on a busy 2-core machine; camt.053
@@ -46,7 +48,7 @@ MIB = 1024 * 1024
 T = TypeVar("T")
 
 
-class LimitError(Exception):
+class LimitError(ReconError):
     """A file over one of its budget's bounds: refused, its field naming the bound (<time>, <records>, <record>).
 
     Not a FieldError on purpose: converters catch those per record and go on with the next one, while a
@@ -113,14 +115,13 @@ class Budget:
     def run(self, results: Iterator[T]) -> Iterator[T]:
         """The converter's results, its clock running only while it works; past its time it is stopped."""
         while True:
-            self._resumed = time.monotonic()
+            self._resumed = resumed = time.monotonic()
             try:
                 result = next(results)
             except StopIteration:
                 return
             finally:
-                assert self._resumed is not None
-                self._spent += time.monotonic() - self._resumed
+                self._spent += time.monotonic() - resumed
                 self._resumed = None
             self.check_time()
             yield result

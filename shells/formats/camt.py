@@ -34,6 +34,7 @@ from lxml import etree
 from reconstream.matchers.remittance import first_rf_reference
 from reconstream.models.balances import OPENING, BalanceType
 from reconstream.models.creditor_references import reference_scheme
+from reconstream.models.errors import InvariantBroken
 
 from . import camt_details as d
 from . import safexml as x
@@ -75,7 +76,8 @@ class Container:
 
     def account_refused(self, source: SourceFile, position: str) -> IngestResult:
         """The error each record of a container whose account could not be read becomes."""
-        assert self.account_error is not None
+        if self.account_error is None:
+            raise InvariantBroken(f"{self.tag} {self.ident}: its account was refused, but not the error saying why")
         return source.error(position, self.account_error.field, self.account_error.reason)
 
 
@@ -191,7 +193,8 @@ def _balance(element: etree._Element, container: Container) -> dict[str, Any] | 
     at = parse_datetime(when, "Bal/Dt/DtTm") if when else None
     day = parse_date(x.first_text(element, "Dt/Dt", "Dt/DtTm"), "Bal/Dt")
     value = Decimal(money(amount, currency, "Bal/Amt"))
-    assert container.account is not None
+    if container.account is None:
+        raise InvariantBroken(f"{container.tag} {container.ident}: a balance read although its account was refused")
     return {
         "account": container.account.payload(),
         "currency": currency,
@@ -335,7 +338,8 @@ def _tx_ref(tx: etree._Element, entry: Entry, count: int, number: int) -> str:
 
 
 def _settlement(entry: Entry, entry_id: str, amount: Decimal, direction: str, container: Container) -> dict[str, Any]:
-    assert container.account is not None
+    if container.account is None:
+        raise InvariantBroken(f"{container.tag} {container.ident}: an entry read although its account was refused")
     payload = {
         "entry_id": entry_id,
         "amount": str(amount),
@@ -359,7 +363,8 @@ def _detail(
     single: bool,
 ) -> dict[str, Any]:
     payload = _settlement(entry, entry_id, amount, direction, container)
-    assert container.account is not None
+    if container.account is None:
+        raise InvariantBroken(f"{container.tag} {container.ident}: an entry read although its account was refused")
     party_of = direction
     other, name = d.counterparty(tx, party_of)
     code = d.bank_transaction_code(tx) or entry.code

@@ -17,6 +17,7 @@ from typing import Any
 
 from reconstream.models.accounts import AccountRef, AccountScheme, account_of, compact, read_account
 from reconstream.models.base import iso
+from reconstream.models.errors import FieldRefused
 from reconstream.models.events import MALFORMED, SCHEMA_VIOLATION, EventError, validate
 from reconstream.models.money import MINOR_UNITS, at_scale
 
@@ -28,13 +29,8 @@ DIGEST_CHARS = 16
 CONVERTED_VERSION = 2
 
 
-class FieldError(ValueError):
+class FieldError(FieldRefused):
     """A converter could not read one field of one record; the rest of the file goes on."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from reconstream.models.errors import ReconError
+
 from . import safexml as x
 from .iso20022 import document_namespace, message_of
 from .ubl import NAMESPACE as UBL
@@ -17,7 +19,7 @@ _MT940 = re.compile(rb"^:20:", re.MULTILINE)
 _MT942 = re.compile(rb"\{2:[IO]942|^:13D:|^:34F:", re.MULTILINE)
 
 
-class FormatError(ValueError):
+class FormatError(ReconError, ValueError):
     """The file is in no format we read."""
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from reconstream.models.errors import InvariantBroken
 from reconstream.models.events import EVENT_TYPE_OF, MALFORMED, Stream
 
 from . import archive, bai2, camt, flatfile, mt940, pain002, ubl
@@ -131,7 +132,8 @@ def stage_files(
             if result.error is not None:
                 summary.errors.append(result.error)
                 continue
-            assert result.event is not None
+            if result.event is None:
+                raise InvariantBroken(f"{result.file}:{result.position}: converted to neither an event nor an error")
             stream = stream_of(result.event)
             if stream not in handles:
                 handles[stream] = (input_dir / f"{stream.value}.jsonl").open("ab")

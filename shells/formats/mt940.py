@@ -37,6 +37,7 @@ from typing import Any
 from reconstream.matchers.remittance import first_rf_reference
 from reconstream.models.accounts import AccountScheme, looks_like_iban, valid_iban
 from reconstream.models.creditor_references import reference_scheme
+from reconstream.models.errors import InvariantBroken
 from reconstream.models.money import MINOR_UNITS
 
 from .canonical import (
@@ -251,7 +252,8 @@ def _balance_parts(tag: Tag | None, field: str) -> tuple[str, date, str, Decimal
 
 def _balance(statement: Statement, tag: Tag) -> dict[str, Any]:
     parts = _balance_parts(tag, f":{tag.name}:")
-    assert parts is not None
+    if parts is None:
+        raise InvariantBroken(f":{tag.name}: a balance tag read as no balance")
     mark, day, currency, amount = parts
     return {
         "account": statement.account.payload(),

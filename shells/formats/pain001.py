@@ -158,7 +158,3 @@ def _remittance(parent: etree._Element, ns: str, info: str) -> None:
         _sub(reference, ns, "Ref", info.replace(" ", ""))
     else:
         _sub(remittance, ns, "Ustrd", info[:MAX140])
-
-
-def write_pain001(batch: PaymentBatch, out: Path, version: str = "03", created_at: datetime | None = None) -> None:
-    out.write_bytes(build_pain001(batch, version, created_at))

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from lxml import etree
+from reconstream.models.errors import ReconError
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024  # a status report or invoice is small; a statement is streamed
 STREAM_MAX_BYTES = 2 * 1024 * 1024 * 1024
@@ -22,11 +23,11 @@ PROLOG_SCAN_BYTES = 64 * 1024
 _PROLOG_NOISE = re.compile(rb"\s*(<\?.*?\?>|<!--.*?-->)", re.DOTALL)
 
 
-class UnsafeXmlError(ValueError):
+class UnsafeXmlError(ReconError, ValueError):
     """The file is refused before parsing (DOCTYPE, entities, size)."""
 
 
-class BadXmlError(ValueError):
+class BadXmlError(ReconError, ValueError):
     """The file is not well-formed XML (truncated, garbage, too deep)."""
 
 

@@ -17,13 +17,14 @@ from typing import Any
 
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+from reconstream.models.outputs import PAGE_STREAMS, OutputStream
 
 from ..sinks.files import FileSink
 from . import clients
 from .topics import Topics
 
-FOLDER_STREAMS = ("exceptions", "matches", "status_updates", "dead_letters")
-CASH = "cash_positions"
+FOLDER_STREAMS = PAGE_STREAMS
+CASH = OutputStream.CASH_POSITIONS
 CHECKPOINT = "projection.json"
 
 
@@ -88,7 +89,7 @@ class FolderProjection:
             os.fsync(handle.fileno())  # the files hold what the checkpoint says before it says so
         positions = sorted(self.cash.values(), key=lambda p: (p["account"], p["currency"]))
         as_of = max((p["as_of"] for p in positions if p.get("as_of")), default=None)
-        _replace(self.out_dir / "cash_positions.json", {"as_of": as_of, "positions": positions})
+        _replace(self.out_dir / f"{CASH}.json", {"as_of": as_of, "positions": positions})
         _replace(self.out_dir / CHECKPOINT, {"lengths": lengths, "offsets": self.offsets, "cash": self.cash})
 
     def close(self) -> None:

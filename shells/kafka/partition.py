@@ -1,23 +1,30 @@
-"""One input partition's ledger: its engine, its RocksDB state and how far that state is in the changelog."""
+"""One input partition's ledger: its engine, its RocksDB state, how far that state is in the changelog, and
+its audit chain (one per partition, its head kept in the state: the changelog anchors it)."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+from reconstream.models.errors import InvariantBroken
 from reconstream.models.events import Stream
 from reconstream.streams import Engine, Output, Settings
 from reconstream.tables import RocksStore
 from reconstream.tables.state import EngineState
+from reconstream.tables.store import JsonCodec
 
+from ..audit import AuditChain, AuditKey, outcome_of
 from ..metrics import ObservedEngine, RunMetrics
+from ..sinks.base import ResumeRefused
 from .sequencer import InputRecord, PartitionSequencer
 
 # Several partitions share a worker: RocksDB's memory is bounded per partition, not left at its defaults.
 BLOCK_CACHE_MB = 16
 WRITE_BUFFER_MB = 8
 DECODED_CACHE_ENTRIES = 50_000
+AUDIT_TABLE, AUDIT_HEAD = "audit", "head"  # the chain's seq, head and key id, in the state and the changelog
 
 
 class LedgerPartition:
@@ -28,8 +35,11 @@ class LedgerPartition:
         streams: dict[str, Stream | None],
         settings: Settings | None,
         metrics: RunMetrics | None = None,
+        audit_key: AuditKey | None = None,
     ) -> None:
         self.partition = partition
+        self.audit_key = audit_key
+        self.audit = AuditChain(key=audit_key)
         self.path = data_dir / f"p{partition}"
         self.settings = settings
         self.metrics = metrics
@@ -60,17 +70,40 @@ class LedgerPartition:
         self.engine = (
             Engine(state, self.settings) if self.metrics is None else ObservedEngine(state, self.settings, self.metrics)
         )
+        self._audit_heads = self.store.table(AUDIT_TABLE, JsonCodec())
+        kept = self._audit_heads.get(AUDIT_HEAD)
+        if kept is not None:
+            self.audit = AuditChain(kept["seq"], kept["head"], self.audit_key)
+            if kept.get("key_id") != self.audit.key_id:
+                raise ResumeRefused(
+                    f"partition {self.partition}: its audit chain was started with key {kept.get('key_id')} and "
+                    f"the config names key {self.audit.key_id}: run the workers with the key it was started with"
+                )
 
-    def apply(self, record: InputRecord) -> list[Output]:
+    def apply(self, record: InputRecord) -> tuple[list[Output], dict[str, Any] | None]:
+        """The record's outputs and its audit record (a clock tick has one only when timers fired)."""
         engine = self.engine
-        assert engine is not None, "start() the partition before applying records"
+        if engine is None:
+            raise InvariantBroken("start() the partition before applying records")
         self.dirty = True
+        event_id, event_type = None, None
         if record.watermark_us is not None:
-            return engine.advance_to(record.watermark_us)
-        if record.event is not None:
-            return engine.process(record.event, record.source)
-        assert record.error is not None
-        return engine.reject(record.error, record.source, record.stream, record.raw, record.sort_key[0])
+            outputs, outcome = engine.advance_to(record.watermark_us), "timers_fired"
+            if not outputs:
+                return outputs, None
+        elif record.event is not None:
+            event_id, event_type = record.event.event_id, record.event.event_type
+            seen = event_id in engine.state.seen_events
+            outputs = engine.process(record.event, record.source)
+            outcome = outcome_of(seen, outputs)
+        else:
+            if record.error is None:
+                raise InvariantBroken(f"{record.source}: neither a watermark, an event nor an error")
+            outputs = engine.reject(record.error, record.source, record.stream, record.raw, record.sort_key[0])
+            event_id, outcome = record.error.event_id, "dead_letter"
+        entry = self.audit.record(record.source, event_id, event_type, outcome, outputs)
+        self._audit_heads[AUDIT_HEAD] = {"seq": self.audit.seq, "head": self.audit.head, "key_id": self.audit.key_id}
+        return outputs, entry
 
     def pending_changes(self) -> list[tuple[bytes, bytes | None]]:
         return self.store.pending_changes()

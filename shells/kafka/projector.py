@@ -22,6 +22,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 from pydantic import ValidationError
 from reconstream.models.exceptions import ReconException
+from reconstream.models.outputs import OutputStream
 
 from ..cases.store import CaseStore
 from ..sinks.topics import LEDGER_HEADER
@@ -53,7 +54,7 @@ def project_cases(
     folder: Path | None = None,
 ) -> ProjectionSummary:
     """Project until idle for `idle_exit` seconds (None: forever); with `folder`, write the run folder too."""
-    topic = topics.output("exceptions")
+    topic = topics.output(OutputStream.EXCEPTIONS)
     consumer = Consumer(
         clients.config(
             bootstrap,

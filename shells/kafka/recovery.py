@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException
+from reconstream.models.errors import ReconError
 from tenacity import RetryCallState, wait_random_exponential
 
 # What a broker answers about a partition it is named leader of but has not taken on yet (or has no
@@ -92,7 +93,7 @@ NEVER = frozenset(
 PASSING = frozenset({KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE, KafkaError._TIMED_OUT})
 
 
-class BrokerUnavailable(RuntimeError):
+class BrokerUnavailable(ReconError, RuntimeError):
     """The cluster did not do in time what the worker waits for (a restore, a transaction to close)."""
 
 
@@ -100,16 +101,16 @@ class StuckCall(BrokerUnavailable):
     """A librdkafka call that did not return in its time: the client it was made on must not be used again."""
 
 
-class AssignmentLost(RuntimeError):
+class AssignmentLost(ReconError, RuntimeError):
     """The group took this worker's partitions while it was cut off: what it applied since its last
     commit may no longer be committed by it."""
 
 
-class WorkerGaveUp(RuntimeError):
+class WorkerGaveUp(ReconError, RuntimeError):
     """The cluster has not served this worker for longer than it may wait: an operator is needed."""
 
 
-class ClusterRefused(RuntimeError):
+class ClusterRefused(ReconError, RuntimeError):
     """The cluster refused the worker's credentials before it ever connected: a configuration to fix, not an
     outage to wait out. (Once connected, a refusal is retried like an outage: a broker that restarts may
     refuse a moment before it has loaded its credentials.)"""

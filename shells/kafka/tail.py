@@ -9,18 +9,10 @@ from collections.abc import Iterator
 from typing import IO
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
+from reconstream.models.outputs import TAIL_NAMES
 
 from . import clients
 from .topics import Topics
-
-TAILABLE = {
-    "exceptions": "exceptions",
-    "matches": "matches",
-    "classified": "classified_lines",
-    "status": "status_updates",
-    "dead_letters": "dead_letters",
-    "cash_positions": "cash_positions",
-}
 
 
 def read_topic(
@@ -74,7 +66,7 @@ def tail(
 ) -> int:
     out = out or sys.stdout.buffer
     count = 0
-    for _, value in read_topic(bootstrap, topics.output(TAILABLE[what]), from_beginning, idle_exit):
+    for _, value in read_topic(bootstrap, topics.output(TAIL_NAMES[what]), from_beginning, idle_exit):
         if value is None:
             continue
         out.write(value + b"\n")

@@ -16,12 +16,13 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from reconstream.models.events import Stream
 from reconstream.models.exceptions import OwnerQueue
+from reconstream.models.outputs import TOPIC_STREAMS, OutputStream
 
 from . import clients
 from .recovery import NOT_SERVING, BrokerUnavailable
 
 DEFAULT_PARTITIONS = 6
-OUTPUT_STREAMS = ("exceptions", "matches", "classified_lines", "status_updates", "dead_letters", "cash_positions")
+OUTPUT_STREAMS = TOPIC_STREAMS
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,11 @@ class Topics:
         return f"{self.prefix}.state-changelog"
 
     @property
+    def audit(self) -> str:
+        # One audit chain per ledger partition, kept forever: what `recon audit verify-kafka` reads.
+        return f"{self.prefix}.audit"
+
+    @property
     def group(self) -> str:
         return f"{self.prefix}-engine"
 
@@ -61,11 +67,19 @@ class Topics:
         return {**{self.input(stream): stream for stream in Stream}, self.clock: None}
 
     def compacted(self) -> set[str]:
-        return {self.changelog, self.output("cash_positions")}
+        return {self.changelog, self.output(OutputStream.CASH_POSITIONS)}
 
     def all(self) -> list[str]:
         owners = (self.owner_exceptions(owner.value) for owner in OwnerQueue)
-        return [*self.streams(), *(self.output(name) for name in OUTPUT_STREAMS), *owners, self.changelog]
+        return [*self.streams(), *(self.output(name) for name in OUTPUT_STREAMS), *owners, self.changelog, self.audit]
+
+    def settings(self, topic: str) -> dict[str, str]:
+        """Topic configuration: the changelog and cash positions compacted, the audit chain never deleted."""
+        if topic in self.compacted():
+            return {"cleanup.policy": "compact"}
+        if topic == self.audit:
+            return {"retention.ms": "-1", "retention.bytes": "-1"}
+        return {}
 
 
 def ensure_topics(bootstrap: str, topics: Topics, partitions: int = DEFAULT_PARTITIONS, timeout: float = 30.0) -> int:
@@ -80,7 +94,7 @@ def ensure_topics(bootstrap: str, topics: Topics, partitions: int = DEFAULT_PART
             topic,
             num_partitions=partitions,
             replication_factor=1,
-            config={"cleanup.policy": "compact"} if topic in topics.compacted() else {},
+            config=topics.settings(topic),
         )
         for topic in topics.all()
         if topic not in existing

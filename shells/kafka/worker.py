@@ -37,9 +37,11 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
 from prometheus_client import start_http_server
+from reconstream.models.errors import InvariantBroken
 from reconstream.streams import Output, Settings
 
 from .. import collector
+from ..audit import AuditKey
 from ..metrics import RunMetrics
 from ..sinks.topics import TopicSink
 from . import clients
@@ -89,6 +91,7 @@ class WorkerConfig:
     metrics_port: int | None = None  # serve Prometheus metrics (consumer lag, the SLA set) on this port
     settings: Settings | None = None
     max_outage: float = 900.0  # seconds the cluster may fail this worker before it exits ([kafka] max_outage)
+    audit_key: AuditKey | None = None  # keys each partition's audit chain ([audit] key_env or key_file)
 
 
 def consumer_config(config: WorkerConfig, topics: Topics) -> dict[str, Any]:
@@ -130,7 +133,7 @@ def producer_config(config: WorkerConfig, topics: Topics) -> dict[str, Any]:
 
 
 class ReconciliationWorker:
-    def __init__(self, config: WorkerConfig) -> None:
+    def __init__(self, config: WorkerConfig, metrics: RunMetrics | None = None) -> None:
         self.config = config
         self.topics = config.topics
         self.streams = self.topics.streams()
@@ -145,6 +148,7 @@ class ReconciliationWorker:
         self._last_commit = time.monotonic()
         self._changelog_delivered: dict[int, int] = {}
         self.applied = 0
+        self.recoveries = 0  # times the cluster failed this worker and it went back to its last commit
         self.applied_by_partition: Counter[int] = Counter()
         self.first_applied_at: float | None = None  # wall clock, for throughput figures
         self.last_applied_at: float | None = None
@@ -159,7 +163,7 @@ class ReconciliationWorker:
         self._refusal: KafkaError | None = None  # the last refusal of its credentials librdkafka reported
         self.outage = Outage(config.max_outage)
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.metrics = RunMetrics() if config.metrics_port is not None else None
+        self.metrics = metrics
         log.info(
             "worker %s: Kafka clients with %s", config.worker_id, clients.described(clients.config(config.bootstrap))
         )
@@ -250,6 +254,9 @@ class ReconciliationWorker:
     def _recover(self, exc: Exception) -> None:
         """Back to the last commit with new clients, after a backoff; WorkerGaveUp once the outage is too long."""
         self.failed = True  # nothing of this transaction is committed now: its failed deliveries are expected
+        self.recoveries += 1
+        if self.metrics is not None:
+            self.metrics.retry("kafka_recovery")
         if self.producer not in self._stuck:
             self.producer.poll(0)  # serves the error events: a refused login shows there, the call only timed out
         refusal, self._refusal = self._refusal, None
@@ -409,13 +416,15 @@ class ReconciliationWorker:
             "partitions": sorted(self.ledgers),
             "applied_by_partition": {str(n): count for n, count in sorted(self.applied_by_partition.items())},
             "applied": self.applied,
+            "recoveries": self.recoveries,
             "first_applied_at": self.first_applied_at,
             "last_applied_at": self.last_applied_at,
         }
         (self.config.data_dir / "status.json").write_bytes(orjson.dumps(document))
 
     def _open_ledger(self, number: int) -> LedgerPartition:
-        ledger = LedgerPartition(number, self.config.data_dir, self.streams, self.config.settings, self.metrics)
+        config = self.config
+        ledger = LedgerPartition(number, config.data_dir, self.streams, config.settings, self.metrics, config.audit_key)
         end = self._changelog_end(number)
         if ledger.changelog_offset > end:
             log.warning("partition %d: local state is ahead of the changelog (recreated?); restoring anew", number)
@@ -489,7 +498,12 @@ class ReconciliationWorker:
         for number, ledger in self.ledgers.items():
             applied = 0
             for record in ledger.sequencer.pop_ready(lambda topic, n=number: self._caught_up(topic, n)):
-                self._emit(ledger.apply(record), record.received_ms, record.offset, number)
+                outputs, audit = ledger.apply(record)
+                self._emit(outputs, record.received_ms, record.offset, number)
+                if audit is not None:
+                    # The partition's chain, in the transaction with the outputs and the head in the changelog.
+                    value = orjson.dumps(audit, option=orjson.OPT_SORT_KEYS)
+                    self._send(self.topics.audit, str(audit["seq"]).encode(), value, partition=number)
                 self.consumed[(record.topic, number)] = record.offset + 1
                 applied += 1
             self.applied_by_partition[number] += applied
@@ -672,17 +686,22 @@ class ReconciliationWorker:
         self._changelog_delivered[number] = max(self._changelog_delivered.get(number, 0), message.offset() + 1)
 
     def _publish_cash_positions(self, ledger: LedgerPartition) -> None:
-        assert ledger.engine is not None
+        if ledger.engine is None:
+            raise InvariantBroken(f"partition {ledger.partition}: cash positions published before it started")
         for position in ledger.engine.cash_positions():
             value = orjson.dumps(position.model_dump(mode="json", exclude_none=True), option=orjson.OPT_SORT_KEYS)
             self._send(self.topics.output("cash_positions"), f"{position.account}|{position.currency}".encode(), value)
 
 
 def run_worker(config: WorkerConfig, idle_exit: float | None = None) -> int:
-    worker = ReconciliationWorker(config)
-    worker.install_signal_handlers()
-    if worker.metrics is not None and config.metrics_port is not None:
-        start_http_server(config.metrics_port, addr="0.0.0.0", registry=worker.metrics.registry)
+    metrics = None
+    if config.metrics_port is not None:
+        # Bound before any Kafka client exists: a taken port ends the worker before it joins the group.
+        metrics = RunMetrics()
+        # Every interface: Prometheus scrapes it from another host or container (ops/compose: worker:9400).
+        start_http_server(config.metrics_port, addr="0.0.0.0", registry=metrics.registry)  # noqa: S104
         log.info("metrics on :%d/metrics", config.metrics_port)
+    worker = ReconciliationWorker(config, metrics)
+    worker.install_signal_handlers()
     worker.run(idle_exit)
     return worker.applied

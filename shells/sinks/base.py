@@ -9,10 +9,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from reconstream.models.errors import ReconError
 from reconstream.streams import Output
 
 
-class ResumeRefused(Exception):
+class ResumeRefused(ReconError):
     """A sink cannot resume from the checkpoint handed back to it: what it holds is not what that checkpoint
     recorded. Raised before the sink changes anything, so what it holds stays as it was found."""
 

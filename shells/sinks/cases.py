@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from reconstream.models.exceptions import ReconException
+from reconstream.models.outputs import OutputStream
 from reconstream.streams import Output
 
 from ..cases.store import CaseStore
+from ..failures import DiskFull, disk_full
 from .base import Sink
 
 
@@ -24,11 +26,25 @@ class CaseStoreSink(Sink):
         self._pending: list[tuple[int, ReconException]] = []
 
     def add(self, output: Output, position: int) -> None:
-        if output.stream == "exceptions":
+        if output.stream == OutputStream.EXCEPTIONS:
             self._pending.append((position, output.record))  # type: ignore[arg-type]
 
     def flush(self) -> dict[str, Any] | None:
         if self._pending:
-            self.store.project(self.source, self._pending)
+            try:
+                self.store.project(self.source, self._pending)
+            except Exception as exc:
+                full = disk_full(exc)  # SQLite says "database or disk is full", and not which database
+                if full is None:
+                    raise
+                raise DiskFull(full.reason, f"the case store {location(self.store)}") from exc
             self._pending = []
         return None
+
+
+def location(store: CaseStore) -> str:
+    """The case store's file (SQLite), or its server and database, without a password."""
+    url = store.writer.url
+    if url.get_backend_name() == "sqlite":
+        return str(url.database)
+    return url.render_as_string(hide_password=True)

@@ -10,12 +10,14 @@ to match the state again, so the sink refuses to resume and changes nothing. It 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
+from reconstream.models.outputs import OutputStream
 from reconstream.streams import Output
 
 from ..outputs import OUTPUT_FILES, record_json
@@ -45,6 +47,7 @@ class FileSink(Sink):
             self._hashes = check_against_checkpoint(out_dir, paths, resume_lengths, resume_digests or {})
             cut_back(paths, resume_lengths)
             self._synced = {name: resume_lengths.get(name, 0) for name in paths}
+        self._paths = paths
         self._handles: dict[str, IO[bytes]] = {name: path.open("ab", buffering=_CHUNK) for name, path in paths.items()}
         self._digests: dict[str, str] = {}
 
@@ -56,11 +59,15 @@ class FileSink(Sink):
         self._write(stream, line + b"\n")
 
     def add_audit(self, entry: dict[str, Any], position: int) -> None:
-        self._write("audit", orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n")
+        self._write(OutputStream.AUDIT, orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n")
 
     def _write(self, name: str, data: bytes) -> None:
         # Hashed as written, so a checkpoint's digest never costs reading a file back.
-        self._handles[name].write(data)
+        try:
+            self._handles[name].write(data)
+        except OSError as exc:
+            name_file(exc, self._paths[name])
+            raise
         self._hashes[name].update(data)
 
     def flush(self) -> dict[str, int]:
@@ -69,11 +76,15 @@ class FileSink(Sink):
         records these lengths is committed after this returns, and must never outlive the bytes in a power cut."""
         lengths = {}
         for name, handle in self._handles.items():
-            handle.flush()
-            lengths[name] = handle.tell()
-            if lengths[name] != self._synced[name]:
-                os.fsync(handle.fileno())
-                self._synced[name] = lengths[name]
+            try:
+                handle.flush()
+                lengths[name] = handle.tell()
+                if lengths[name] != self._synced[name]:
+                    os.fsync(handle.fileno())
+                    self._synced[name] = lengths[name]
+            except OSError as exc:  # a full disk: no checkpoint may name these lengths (the caller stops)
+                name_file(exc, self._paths[name])
+                raise
             self._digests[name] = self._hashes[name].copy().hexdigest()
         return lengths
 
@@ -85,8 +96,19 @@ class FileSink(Sink):
         return list(self._handles.values())
 
     def close(self) -> None:
+        """Close every file. What a close would still write is past the last `flush`, which no checkpoint names
+        (a resume cuts it off), so a failure to write it (a full disk) is not raised over the error that stopped
+        the run; every file is closed either way."""
         for handle in self._handles.values():
-            handle.close()
+            with contextlib.suppress(OSError):
+                handle.close()
+
+
+def name_file(exc: OSError, path: Path) -> None:
+    """Give `exc` the file it happened on (a buffered write or flush reports the OS error without one), so the
+    operator is told which file a full disk stopped."""
+    if exc.filename is None:
+        exc.filename = str(path)
 
 
 def start_empty(paths: dict[str, Path]) -> dict[str, _Hash]:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Producer
+from reconstream.models.outputs import OutputStream
 from reconstream.streams import Output
 
 from ..kafka.sending import send
@@ -38,7 +39,7 @@ class TopicSink(Sink):
     def add(self, output: Output, position: int) -> None:
         key, value = _key_of(output), record_json(output)
         send(self.producer, self.topics.output(output.stream), key, value, self.on_full, headers=self._headers)
-        if output.stream == "exceptions":
+        if output.stream == OutputStream.EXCEPTIONS:
             owner_topic = self.topics.owner_exceptions(output.record.owner_queue.value)  # type: ignore[attr-defined]
             send(self.producer, owner_topic, key, value, self.on_full, headers=self._headers)
 
@@ -50,6 +51,6 @@ class TopicSink(Sink):
 def _key_of(output: Output) -> bytes:
     """An output's record key: its id; a status update's is its invoice's, so that one partition holds an
     invoice's updates in the order they were made (what an AP platform applies them in)."""
-    if output.stream == "status_updates":
+    if output.stream == OutputStream.STATUS_UPDATES:
         return str(output.record.invoice_id).encode()  # type: ignore[attr-defined]
     return output_id(output).encode()

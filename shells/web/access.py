@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from reconstream.models.cases import FULL_ACCOUNT_ROLES, Role
+from reconstream.models.errors import ReconError
 from reconstream.models.masking import mask_accounts
 
 from ..auth import LOCAL_OPERATOR, Authenticator, AuthError, Principal
@@ -28,7 +29,7 @@ AUDIT_READERS = frozenset({Role.AUDITOR, Role.ADMIN})
 EVERYONE = frozenset(Role)
 
 
-class LoginRequired(Exception):
+class LoginRequired(ReconError):
     """A page asked for without a valid session: the handler sends the browser to the login form."""
 
 

@@ -24,8 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from reconstream.models.outputs import PAGE_STREAMS
 
-INDEXED = ("exceptions", "matches", "status_updates", "dead_letters")
+from ..in_flight import PaymentsInFlight
+
+INDEXED = PAGE_STREAMS
 _FILE_NO = {name: number for number, name in enumerate(INDEXED)}
 _OUTSTANDING_END = {"paid", "payment_rejected"}  # what takes an instruction out of flight
 
@@ -75,7 +78,7 @@ class RunFolder:
         self._positions: dict[str, list[int]] = {}
         self._correlations: dict[str, list[str]] = {}  # invoice id -> its correlation ids
         self._latest_status: dict[str, str] = {}
-        self._in_flight: dict[str, dict[str, Any]] = {}  # end-to-end id -> the payment, oldest first
+        self._in_flight = PaymentsInFlight()
         self._dead_letters: Counter[str] = Counter()
         self._status_counts: Counter[str] = Counter()
         self._matches = 0
@@ -171,18 +174,10 @@ class RunFolder:
         self._status_counts[status] += 1
         e2e = record.get("end_to_end_id")
         if status == "payment_sent" and e2e:
-            payment = self._in_flight.get(e2e)
-            if payment is None:
-                self._in_flight[e2e] = {
-                    "end_to_end_id": e2e,
-                    "invoice_ids": [invoice_id],
-                    "sent_at": record["at"],
-                    **{field: record.get(source) for field, source in _PAYMENT_FIELDS.items()},
-                }
-            elif invoice_id not in payment["invoice_ids"]:
-                payment["invoice_ids"].append(invoice_id)
+            details = {field: record.get(source) for field, source in _PAYMENT_FIELDS.items()}
+            self._in_flight.sent(e2e, invoice_id, record["at"], details)
         elif status in _OUTSTANDING_END and e2e:
-            self._in_flight.pop(e2e, None)
+            self._in_flight.landed(e2e)
         self._saw(record["at"])
 
     def _index_matches(self, record: dict[str, Any], position: int) -> None:
@@ -255,7 +250,13 @@ class RunFolder:
         self.refresh()
         with self._lock:
             payments = [
-                {**payment, "invoice_ids": list(payment["invoice_ids"])} for payment in self._in_flight.values()
+                {
+                    "end_to_end_id": payment.end_to_end_id,
+                    "invoice_ids": list(payment.invoice_ids),
+                    "sent_at": payment.sent_at,
+                    **payment.details,
+                }
+                for payment in self._in_flight.payments()
             ]
         payments.sort(key=lambda payment: (parse_time(payment["sent_at"]), payment["end_to_end_id"]))
         return payments

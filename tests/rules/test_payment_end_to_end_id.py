@@ -6,10 +6,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from factories import OTHER_IBAN, batch, settlement, vendor
+from factories import instruction as sent
+from factories import invoice as captured
 from matching_cases import LEDGER, auto, instruction, line, lookup
 from reconstream.matchers.payment_matching import Outcome, Settles, match_payment
 from reconstream.matchers.payment_rules.end_to_end_id import EndToEndId, mismatch, score
 from reconstream.models.exceptions import Category
+from reconstream.streams import Engine
+from reconstream.tables import MemoryStore
+from reconstream.tables.state import EngineState
 
 # (booked amount, currency, credit, instructed) -> (confidence, settles, mismatch raised)
 CASES = [
@@ -58,3 +64,22 @@ def test_in_the_decision_it_wins_and_another_amount_is_only_a_suggestion() -> No
     assert decision.match.confidence == 100
     other = match_payment(line("200.00", end_to_end_id="E2E-1"), [instruction("250.00")], [])
     assert other.outcome is Outcome.SUGGESTED and other.candidates[0].end_to_end_id == "E2E-1"
+
+
+def test_in_the_engine_it_matches_a_held_line_whose_instruction_was_sent_after_it() -> None:
+    """The settlement stream applies the rule itself to a line echoing an open instruction; the registry entry
+    is what matches a line that came before the batch sending its id (out-of-order events), was held for an
+    invoice it names that is not posted yet, and is matched by the rules when its hold ends."""
+    engine = Engine(EngineState(MemoryStore()))
+    events = [
+        vendor(),
+        captured(number="INV-2026-0815"),  # I1: captured, never posted
+        captured(invoice_id="I2", number="INV-2026-0999"),
+        settlement("2026-11-03T09:00:00Z", "S9", e2e="E1", counterparty=OTHER_IBAN, remittance="INV-2026-0815"),
+        batch("2026-11-04T06:00:00Z", instructions=[sent("E1", ("I2",))]),  # sends E1 while S9 is held
+        settlement("2026-11-20T09:00:00Z", "S10", e2e=None, remittance="something else"),  # the hold ends
+    ]
+    matches = [o.record for event in events for o in engine.process(event, source="test") if o.stream == "matches"]
+    assert [(m.settlement_entry_id, m.method, m.end_to_end_id, m.confidence) for m in matches] == [
+        ("S9", "end_to_end_id", "E1", 100)
+    ]

@@ -64,13 +64,13 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(64), nullable=False),
     )
     op.create_index("case_actions_case", "case_actions", ["exception_id", "seq"])
-    op.create_table(
+    audit_head = op.create_table(
         "case_audit_head",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("seq", sa.BigInteger, nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
     )
-    op.execute(sa.text("INSERT INTO case_audit_head (id, seq, hash) VALUES (1, 0, '" + "0" * 64 + "')"))
+    op.bulk_insert(audit_head, [{"id": 1, "seq": 0, "hash": "0" * 64}])
     op.create_table(
         "projection_offsets",
         sa.Column("source", sa.String(300), primary_key=True),
