@@ -392,13 +392,15 @@ def _run_with_sinks(
     extras: RunExtras,
 ) -> embedded.RunSummary:
     settings, options = config.engine_settings(), config.ingest_options()
-    if not show:
+
+    def reconcile(progress: embedded.Progress | None) -> embedded.RunSummary:
         return embedded.run(
             input_dir,
             out_dir,
             state_dir,
             settings,
             checkpoint_every,
+            progress,
             ingest_options=options,
             metrics=metrics,
             sinks=extras.sinks,
@@ -406,6 +408,9 @@ def _run_with_sinks(
             audit_key=config.audit_key(),
             anchors=config.audit.anchors,
         )
+
+    if not show:
+        return reconcile(None)
     columns = (
         TextColumn("reconciling"),
         BarColumn(),
@@ -415,21 +420,7 @@ def _run_with_sinks(
     )
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("run", total=total_bytes(input_dir), events=0)
-        summary = embedded.run(
-            input_dir,
-            out_dir,
-            state_dir,
-            settings,
-            checkpoint_every=checkpoint_every,
-            progress=lambda events, done: bar.update(task, completed=done, events=events),
-            ingest_options=options,
-            metrics=metrics,
-            sinks=extras.sinks,
-            cases=extras.cases,
-            audit_key=config.audit_key(),
-            anchors=config.audit.anchors,
-        )
-    return summary
+        return reconcile(lambda events, done: bar.update(task, completed=done, events=events))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
