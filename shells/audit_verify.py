@@ -58,23 +58,26 @@ def read_anchors(path: Path, key: AuditKey | None) -> tuple[dict[str, dict[int, 
 
 
 def verify_audit(path: Path, key: AuditKey | None = None, anchors: Path | None = None) -> AuditVerdict:
+    anchored = anchors is not None and anchors.exists()
+    runs, refused = read_anchors(anchors, key) if anchors is not None and anchored else ({}, [])
+    wanted = {seq for run in runs.values() for seq in run}  # the heads to keep: a log has millions of records
     with path.open("rb") as handle:
-        verdict, heads = verify_lines(handle, key)
-    if anchors is None or not anchors.exists():
+        verdict, heads = verify_lines(handle, key, wanted)
+    if not anchored:
         where = "no anchor file given" if anchors is None else f"{anchors} does not exist"
         verdict.notes.append(f"not anchored ({where}): a log cut off at a record boundary would verify")
-        return verdict
-    runs, refused = read_anchors(anchors, key)
-    if refused:
+    elif refused:
         verdict.problem = verdict.problem or f"anchor file: {refused[0]}"
-        return verdict
-    _check_anchors(verdict, heads, runs)
+    else:
+        _check_anchors(verdict, heads, runs)
     return verdict
 
 
-def verify_lines(lines: Iterable[bytes], key: AuditKey | None) -> tuple[AuditVerdict, dict[int, str]]:
+def verify_lines(
+    lines: Iterable[bytes], key: AuditKey | None, wanted: set[int] | None = None
+) -> tuple[AuditVerdict, dict[int, str]]:
     """The chain and key checks over records as lines (a file's, or an audit topic partition's messages),
-    and the hash of every record that held, by seq."""
+    and the hashes, by seq, of the records `wanted` and of the last record that held."""
     verdict = AuditVerdict(keyed=key is not None)
     heads: dict[int, str] = {}
     head, seen_key_id = GENESIS, None
@@ -85,7 +88,11 @@ def verify_lines(lines: Iterable[bytes], key: AuditKey | None) -> tuple[AuditVer
             break
         seen_key_id = seen_key_id or record.get("key_id")
         verdict.checked += 1
-        head = heads[verdict.checked] = record["hash"]
+        head = record["hash"]
+        if wanted is not None and verdict.checked in wanted:
+            heads[verdict.checked] = head
+    if verdict.checked:
+        heads[verdict.checked] = head
     if key is None:
         verdict.notes.append(
             f"keyed with key {seen_key_id}: without the key only the chain's links were checked"
