@@ -25,13 +25,9 @@ class AuditVerdict:
     checked: int = 0  # records whose chain held
     problem: str | None = None  # the first thing wrong: the log cannot be trusted past `checked`
     broken_at: int | None = None  # the record whose own chain link failed, if that was the problem
-    keyed: bool = False  # every record checked against the key
+    unverified_key_id: str | None = None  # a keyed log checked without its key: only its links were
     anchors_checked: int = 0
     notes: list[str] = field(default_factory=list)  # what was not checked, and why
-
-    @property
-    def intact(self) -> bool:
-        return self.problem is None
 
 
 def read_anchors(path: Path, key: AuditKey | None) -> tuple[dict[str, dict[int, str]], list[str]]:
@@ -78,7 +74,7 @@ def verify_lines(
 ) -> tuple[AuditVerdict, dict[int, str]]:
     """The chain and key checks over records as lines (a file's, or an audit topic partition's messages),
     and the hashes, by seq, of the records `wanted` and of the last record that held."""
-    verdict = AuditVerdict(keyed=key is not None)
+    verdict = AuditVerdict()
     heads: dict[int, str] = {}
     head, seen_key_id = GENESIS, None
     for line_no, raw in enumerate(lines, start=1):
@@ -94,6 +90,7 @@ def verify_lines(
     if verdict.checked:
         heads[verdict.checked] = head
     if key is None:
+        verdict.unverified_key_id = seen_key_id
         verdict.notes.append(
             f"keyed with key {seen_key_id}: without the key only the chain's links were checked"
             if seen_key_id

@@ -531,7 +531,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         where = f" at record {verdict.broken_at:,}" if verdict.broken_at else ""
         print(f"audit chain BROKEN{where}: {verdict.problem}")
         return 1
-    if key is None and verdict.notes and verdict.notes[0].startswith("keyed"):
+    if verdict.unverified_key_id is not None:
         print(f"audit chain NOT VERIFIED: {verdict.notes[0]}; name the key in [audit] key_env or key_file")
         return 3
     keyed = f", keyed ({key.key_id})" if key else ""
@@ -554,7 +554,7 @@ def cmd_audit_verify_kafka(args: argparse.Namespace) -> int:
     notes = {note for verdict in verdicts.values() for note in verdict.notes}
     for note in sorted(notes):
         print(f"note: {note}", file=sys.stderr)
-    if key is None and any(note.startswith("keyed") for note in notes):
+    if any(verdict.unverified_key_id is not None for verdict in verdicts.values()):
         print("audit chains NOT VERIFIED: they are keyed; name the key in [audit] key_env or key_file")
         return 3
     total = sum(verdict.checked for verdict in verdicts.values())

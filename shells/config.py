@@ -232,6 +232,12 @@ class BankCodeRule(Section):
         )
 
 
+def _named_once(what: str, env_key: str, env: str | None, file_key: str, file: Path | None) -> None:
+    """A secret is read from an environment variable or from a file: naming both leaves which one unclear."""
+    if env and file is not None:
+        raise ValueError(f"{env_key}: name {what} once, in {env_key} or in {file_key}")
+
+
 class Database(Section):
     """The case store, where exceptions are worked: a SQLite file in the run's output folder unless a URL
     names another database (PostgreSQL: `postgresql+psycopg://user@host:5432/name`)."""
@@ -243,8 +249,7 @@ class Database(Section):
 
     @model_validator(mode="after")
     def _one_password_source(self) -> Database:
-        if self.password_env and self.password_file:
-            raise ValueError("password_env: name the password once, in password_env or in password_file")
+        _named_once("the password", "password_env", self.password_env, "password_file", self.password_file)
         return self
 
 
@@ -312,8 +317,7 @@ class Audit(Section):
 
     @model_validator(mode="after")
     def _one_key_source(self) -> Audit:
-        if self.key_env and self.key_file:
-            raise ValueError("key_env: name the audit key once, in key_env or in key_file")
+        _named_once("the audit key", "key_env", self.key_env, "key_file", self.key_file)
         return self
 
 
@@ -347,10 +351,10 @@ class Kafka(Section):
             security = name in ("security.protocol", "enable.ssl.certificate.verification")
             if not (security or name.startswith(("sasl.", "ssl."))):
                 raise ValueError(f"client.{name}: only security settings pass through to librdkafka")
-        if self.sasl_password_env and self.sasl_password_file:
-            raise ValueError("sasl_password_env: name the password once, in sasl_password_env or sasl_password_file")
-        if self.ssl_key_password_env and self.ssl_key_password_file:
-            raise ValueError("ssl_key_password_env: name it once, in ssl_key_password_env or ssl_key_password_file")
+        _named_once("sasl.password", "sasl_password_env", self.sasl_password_env, "sasl_password_file",
+                    self.sasl_password_file)  # fmt: skip
+        _named_once("ssl.key.password", "ssl_key_password_env", self.ssl_key_password_env, "ssl_key_password_file",
+                    self.ssl_key_password_file)  # fmt: skip
         return self
 
 

@@ -4,16 +4,15 @@ cut short, or rewritten from the start with another key, no longer ends where th
 
 from __future__ import annotations
 
-import uuid
-from collections import defaultdict
-
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 
 from ..audit import AuditKey
 from ..audit_verify import AuditVerdict, verify_lines
 from . import clients
 from .partition import AUDIT_HEAD, AUDIT_TABLE
+from .tail import committed_messages
 from .topics import Topics
 
 _HEAD_KEY = AUDIT_TABLE.encode() + b"\x00" + AUDIT_HEAD.encode()  # tables/rocks.py's key layout
@@ -21,37 +20,13 @@ _HEAD_KEY = AUDIT_TABLE.encode() + b"\x00" + AUDIT_HEAD.encode()  # tables/rocks
 
 def read_partitions(bootstrap: str, topic: str, timeout: float = 30.0) -> dict[int, list[tuple[bytes, bytes]]]:
     """Every committed (key, value) of every partition of `topic`, in offset order, up to its end now."""
-    consumer = Consumer(
-        clients.config(
-            bootstrap,
-            {
-                "group.id": f"recon-audit-{uuid.uuid4()}",
-                "enable.auto.commit": False,
-                "isolation.level": "read_committed",
-                "enable.partition.eof": True,
-            },
-        )
-    )
-    try:
-        metadata = consumer.list_topics(topic, timeout=timeout).topics[topic]
-        if metadata.error is not None:
-            raise KafkaException(metadata.error)
-        numbers = sorted(metadata.partitions)
-        consumer.assign([TopicPartition(topic, n, OFFSET_BEGINNING) for n in numbers])
-        found: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
-        at_end: set[int] = set()
-        while len(at_end) < len(numbers):
-            for message in consumer.consume(num_messages=1000, timeout=1.0):
-                error = message.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        at_end.add(message.partition())
-                        continue
-                    raise KafkaException(error)
-                found[message.partition()].append((message.key() or b"", message.value() or b""))
-        return {n: found.get(n, []) for n in numbers}
-    finally:
-        consumer.close()
+    metadata = AdminClient(clients.config(bootstrap)).list_topics(topic, timeout=timeout).topics[topic]
+    if metadata.error is not None:
+        raise KafkaException(metadata.error)
+    found: dict[int, list[tuple[bytes, bytes]]] = {number: [] for number in sorted(metadata.partitions)}
+    for message in committed_messages(bootstrap, topic, to_end=True):
+        found[message.partition()].append((message.key() or b"", message.value() or b""))
+    return found
 
 
 def verify_topic(bootstrap: str, topics: Topics, key: AuditKey | None) -> dict[int, AuditVerdict]:

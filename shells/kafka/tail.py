@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 from typing import IO
 
-from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from reconstream.models.outputs import TAIL_NAMES
 
 from . import clients
@@ -18,8 +18,16 @@ from .topics import Topics
 def read_topic(
     bootstrap: str, topic: str, from_beginning: bool = True, idle_exit: float | None = None, to_end: bool = False
 ) -> Iterator[tuple[bytes | None, bytes | None]]:
-    """(key, value) of each committed record. Stops at the end of every partition with `to_end`, after
-    `idle_exit` seconds without a record, or never."""
+    """(key, value) of each committed record (see committed_messages)."""
+    for message in committed_messages(bootstrap, topic, from_beginning, idle_exit, to_end):
+        yield message.key(), message.value()
+
+
+def committed_messages(
+    bootstrap: str, topic: str, from_beginning: bool = True, idle_exit: float | None = None, to_end: bool = False
+) -> Iterator[Message]:
+    """Each committed record of every partition, in offset order within a partition. Stops at the end of every
+    partition with `to_end`, after `idle_exit` seconds without a record, or never."""
     consumer = Consumer(
         clients.config(
             bootstrap,
@@ -49,7 +57,7 @@ def read_topic(
                     raise KafkaException(error)
                 at_end.discard(message.partition())
                 last = time.monotonic()
-                yield message.key(), message.value()
+                yield message
             if to_end and len(at_end) == partitions:
                 return
     finally:
