@@ -14,12 +14,14 @@ import hashlib
 import hmac
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from reconstream.models.base import iso
 from reconstream.models.cases import CaseAction
-from reconstream.streams import Output
+from reconstream.models.errors import InvariantBroken
+from reconstream.models.events import Event, EventError
+from reconstream.streams import Engine, Output
 
 from .outputs import output_id
 
@@ -124,11 +126,29 @@ class AuditChain:
         return anchor
 
 
-def outcome_of(was_seen: bool, outputs: list[Output]) -> str:
-    """What became of a valid event: dead-lettered (refused by a rule), a duplicate of one applied, or applied."""
-    if any(output.stream == "dead_letters" for output in outputs):
-        return "dead_letter"
-    return "duplicate" if was_seen else "applied"
+class Applied(NamedTuple):
+    """An input applied, as its audit record names it."""
+
+    outputs: list[Output]
+    event_id: str | None
+    event_type: str | None
+    outcome: str  # applied | duplicate | dead_letter
+
+
+def apply_input(
+    engine: Engine, event: Event | None, error: EventError | None, source: str, stream: str, raw: bytes, at_us: int
+) -> Applied:
+    """One input line or record through the engine, the same in both shells: a valid event is applied (or found a
+    duplicate, or refused by a rule), a refused one dead-lettered."""
+    if event is not None:
+        seen = event.event_id in engine.state.seen_events
+        outputs = engine.process(event, source)
+        refused = any(output.stream == "dead_letters" for output in outputs)
+        outcome = "dead_letter" if refused else ("duplicate" if seen else "applied")
+        return Applied(outputs, event.event_id, event.event_type, outcome)
+    if error is None:
+        raise InvariantBroken(f"{source}: an input is neither an event nor an error")
+    return Applied(engine.reject(error, source, stream, raw, at_us), error.event_id, None, "dead_letter")
 
 
 def anchor_mac_holds(anchor: dict[str, Any], key: AuditKey) -> bool:

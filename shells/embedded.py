@@ -21,7 +21,6 @@ from typing import Any, Protocol
 import orjson
 from reconstream.models.base import iso
 from reconstream.models.cases import CaseAction
-from reconstream.models.errors import InvariantBroken
 from reconstream.models.events import STREAM_ORDER
 from reconstream.models.outputs import OutputStream
 from reconstream.streams import Engine, Output, Settings
@@ -29,7 +28,7 @@ from reconstream.tables import MemoryStore, RocksStore, Store
 from reconstream.tables.state import EngineState
 
 from . import collector
-from .audit import CASE_ACTIONS, AnchorFile, AuditChain, AuditKey, anchors_path, outcome_of
+from .audit import CASE_ACTIONS, AnchorFile, AuditChain, AuditKey, anchors_path, apply_input
 from .formats.canonical import IngestOptions
 from .inputs import CaseEvents, InputLine, Position, Stream, file_name, merged
 from .metrics import ObservedEngine, RunMetrics
@@ -196,17 +195,10 @@ class EmbeddedRunner:
         return self.summary
 
     def _apply(self, line: InputLine) -> None:
-        engine, source, event = self.engine, line.source, line.event
-        if event is None:
-            if line.error is None:
-                raise InvariantBroken(f"{source}: an input line is neither an event nor an error")
-            outputs = engine.reject(line.error, source, line.stream.value, line.raw, line.time_us)
-            event_id, event_type, outcome = line.error.event_id, None, "dead_letter"
-        else:
-            event_id, event_type = event.event_id, event.event_type
-            seen = event_id in engine.state.seen_events
-            outputs = engine.process(event, source)
-            outcome = outcome_of(seen, outputs)
+        source = line.source
+        outputs, event_id, event_type, outcome = apply_input(
+            self.engine, line.event, line.error, source, line.stream.value, line.raw, line.time_us
+        )
         entry = self.audit.record(source, event_id, event_type, outcome, outputs)
         position = self.audit.seq
         for sink in self.sinks:

@@ -15,7 +15,7 @@ from reconstream.tables import RocksStore
 from reconstream.tables.state import EngineState
 from reconstream.tables.store import JsonCodec
 
-from ..audit import AuditChain, AuditKey, outcome_of
+from ..audit import AuditChain, AuditKey, apply_input
 from ..metrics import ObservedEngine, RunMetrics
 from ..sinks.base import ResumeRefused
 from .sequencer import InputRecord, PartitionSequencer
@@ -86,21 +86,15 @@ class LedgerPartition:
         if engine is None:
             raise InvariantBroken("start() the partition before applying records")
         self.dirty = True
-        event_id, event_type = None, None
         if record.watermark_us is not None:
-            outputs, outcome = engine.advance_to(record.watermark_us), "timers_fired"
+            outputs = engine.advance_to(record.watermark_us)
             if not outputs:
                 return outputs, None
-        elif record.event is not None:
-            event_id, event_type = record.event.event_id, record.event.event_type
-            seen = event_id in engine.state.seen_events
-            outputs = engine.process(record.event, record.source)
-            outcome = outcome_of(seen, outputs)
+            event_id, event_type, outcome = None, None, "timers_fired"
         else:
-            if record.error is None:
-                raise InvariantBroken(f"{record.source}: neither a watermark, an event nor an error")
-            outputs = engine.reject(record.error, record.source, record.stream, record.raw, record.sort_key[0])
-            event_id, outcome = record.error.event_id, "dead_letter"
+            outputs, event_id, event_type, outcome = apply_input(
+                engine, record.event, record.error, record.source, record.stream, record.raw, record.sort_key[0]
+            )
         entry = self.audit.record(record.source, event_id, event_type, outcome, outputs)
         self._audit_heads[AUDIT_HEAD] = {"seq": self.audit.seq, "head": self.audit.head, "key_id": self.audit.key_id}
         return outputs, entry
