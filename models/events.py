@@ -13,7 +13,7 @@ from pydantic import Field, TypeAdapter, ValidationError, model_validator
 from .balances import Balance
 from .base import ReceivedTime, Record
 from .errors import FieldRefused
-from .invoices import Invoice, InvoiceStatusChange
+from .invoices import Invoice, InvoiceStatus, InvoiceStatusChange
 from .master_data import GoodsReceipt, PurchaseOrder, Vendor
 from .payments import BankAck, ManualMatch, PaymentBatch, Settlement
 
@@ -37,8 +37,9 @@ STREAM_ORDER: dict[str, int] = {stream.value: rank for rank, stream in enumerate
 
 
 # Version 2 names accounts of any scheme and carries what banks say about a payment; version 3 adds the
-# manual match a person makes on a case (docs/events.md). Events of every earlier version still read.
-SCHEMA_VERSION = 3
+# manual match a person makes on a case; version 4 the posting service's "no verdict from the ERP" status
+# (docs/events.md). Events of every earlier version still read.
+SCHEMA_VERSION = 4
 
 
 _ID_LIMIT = 200
@@ -77,6 +78,12 @@ class InvoiceCaptured(Envelope):
 class InvoiceStatusChanged(Envelope):
     event_type: Literal["invoice.status_changed"]
     payload: InvoiceStatusChange
+
+    @model_validator(mode="after")
+    def _version_4(self) -> InvoiceStatusChanged:
+        if self.payload.status is InvoiceStatus.POSTING_TIMED_OUT and self.schema_version < 4:
+            raise ValueError("schema_version: a posting_timed_out status is a version 4 event")
+        return self
 
 
 class PaymentBatchReleased(Envelope):

@@ -128,6 +128,9 @@ class InvoiceStatus(StrEnum):
     APPROVED = "approved"
     POSTED = "posted"
     POSTING_FAILED = "posting_failed"
+    # Version 4: the posting service got no verdict from the ERP within its retry budget; the ERP may or may
+    # not hold the document, which is why it is its own status and not a refusal.
+    POSTING_TIMED_OUT = "posting_timed_out"
     REJECTED = "rejected"
 
 

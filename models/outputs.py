@@ -10,6 +10,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from .base import Record, UtcDatetime
+from .invoices import Invoice
 from .money import Amount, CurrencyCode, SignedAmount
 
 
@@ -24,6 +25,7 @@ class OutputStream(StrEnum):
     CLASSIFIED_LINES = "classified_lines"
     STATUS_UPDATES = "status_updates"
     DEAD_LETTERS = "dead_letters"
+    POSTING_REQUESTS = "posting_requests"  # invoices ready for the ERP: what the posting service posts (shells/erp)
     CASH_POSITIONS = "cash_positions"  # the latest position per account: cash_positions.json, a compacted topic
     AUDIT = "audit"  # not the engine's: the run's hash-chained log of what it read (shells/audit.py)
 
@@ -35,6 +37,7 @@ RECORD_STREAMS = (
     OutputStream.CLASSIFIED_LINES,
     OutputStream.STATUS_UPDATES,
     OutputStream.DEAD_LETTERS,
+    OutputStream.POSTING_REQUESTS,
 )
 # The engine's output topics on Kafka.
 TOPIC_STREAMS = (*RECORD_STREAMS, OutputStream.CASH_POSITIONS)
@@ -135,6 +138,19 @@ class StatusUpdate(Record):
     batch_id: str | None = None
     debtor_account: str | None = None
     detail: str | None = None
+
+
+class PostingRequest(Record):
+    """An invoice validated clean and approved: the posting service books it in the ERP of its company code.
+    The id is the invoice's, so one invoice is posted at most once however often this is emitted again."""
+
+    posting_id: str
+    invoice_id: str
+    correlation_id: str | None = None
+    company_code: str
+    approved_at: UtcDatetime
+    due_date: date | None = Field(default=None, description="what month-end batches order by: the earliest first")
+    invoice: Invoice
 
 
 class DeadLetter(Record):

@@ -343,6 +343,7 @@ class RunExtras:
 
     sinks: Callable[[str], list[Sink]] | None = None  # the case store's and the webhooks', made with the run id
     cases: embedded.CaseFeed | None = None  # the case store, whose manual matches and actions the run reads
+    posting: embedded.PostingFeed | None = None  # ERP posting beside the run, whose verdicts the run reads
 
 
 @contextmanager
@@ -352,7 +353,7 @@ def run_extras(config: Config, out_dir: Path) -> Iterator[RunExtras]:
     to go out) when the run ends."""
     url = config.case_store_url(out_dir)
     targets = targets_of(config) if config.webhooks else []
-    if url is None and not targets:
+    if url is None and not targets and not config.erp:
         yield RunExtras()
         return
     with ExitStack() as stack:
@@ -377,7 +378,25 @@ def run_extras(config: Config, out_dir: Path) -> Iterator[RunExtras]:
             delivery = DeliveryThread(Deliverer(outbox, {t.name: t for t in targets})).start()
             stack.callback(delivery.finish, config.delivery.drain_seconds)
             made.append(lambda run_id: WebhookSink(outbox, targets))
-        yield RunExtras(lambda run_id: [make(run_id) for make in made], store)
+        posting = None
+        if config.erp:
+            from .erp.registry import lanes_of
+            from .erp.running import QUEUE_FILE, PostingBeside
+
+            queue = config.posting.queue or out_dir / QUEUE_FILE
+            settings = config.posting
+            posting = PostingBeside(
+                queue,
+                lanes_of(config),
+                config.erp_routes(),
+                settings.drain_seconds,
+                settings.allowance,
+                settings.hold_seconds,
+            )
+            stack.callback(posting.close)
+            posting.start()
+            made.append(lambda run_id: posting.sink())
+        yield RunExtras(lambda run_id: [make(run_id) for make in made], store, posting)
 
 
 def _run_with_sinks(
@@ -407,6 +426,7 @@ def _run_with_sinks(
             cases=extras.cases,
             audit_key=config.audit_key(),
             anchors=config.audit.anchors,
+            posting=extras.posting,
         )
 
     if not show:

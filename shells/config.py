@@ -321,6 +321,50 @@ class Audit(Section):
         return self
 
 
+ErpKind = Literal["sap", "oracle", "d365", "netsuite", "infor"]
+
+
+class ErpTarget(Section):
+    """One ERP instance the posting service books invoices in, the company codes it keeps, its credentials
+    (a JSON object in an environment variable or a file, never here) and its limits."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="names the ERP in the queue and metrics")
+    kind: ErpKind
+    base_url: str = Field(pattern=r"^https?://", description="where its API answers")
+    company_codes: tuple[str, ...] = Field(min_length=1, description="invoices of these company codes post here")
+    credentials_env: str | None = Field(default=None, description="environment variable holding a JSON object")
+    credentials_file: Path | None = Field(default=None, description="JSON file (an Infor .ionapi file as it is)")
+    options: dict[str, str] = Field(default_factory=dict, description="what one kind needs: token_url, tenant ...")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    concurrency: int = Field(default=4, ge=1, le=64, description="requests in flight at once, at most")
+    rate_per_second: float = Field(default=20.0, gt=0, le=10_000)
+    burst: int = Field(default=10, ge=1, le=10_000)
+    max_attempts: int = Field(default=8, ge=1, le=100, description="then the posting times out (erp_timeout)")
+    max_backoff_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    breaker_threshold: int = Field(default=5, ge=1, le=1000, description="ERP failures in a row that park postings")
+    breaker_cool_off_seconds: float = Field(default=30.0, gt=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _credentials_once(self) -> ErpTarget:
+        _named_once(
+            "the credentials", "credentials_env", self.credentials_env, "credentials_file", self.credentials_file
+        )
+        return self
+
+
+class Posting(Section):
+    """ERP posting beside a run (shells/erp/running.py)."""
+
+    queue: Path | None = Field(default=None, description="the posting queue; default postings.sqlite in --out")
+    drain_seconds: float = Field(default=120.0, ge=0, description="at the end of a run, keep posting this long")
+    allowance: timedelta = Field(
+        default=timedelta(hours=1),
+        gt=timedelta(0),
+        description="event time a run may pass an undecided posting's approval by before it waits for the verdict",
+    )
+    hold_seconds: float = Field(default=30.0, ge=0, description="wall time a run waits for verdicts, at most")
+
+
 class Kafka(Section):
     """The Kafka clients of every command that talks to the cluster: the security settings of librdkafka,
     passed through as written, and how long a worker rides out an outage. The two passwords librdkafka
@@ -379,6 +423,8 @@ class Config(BaseSettings):
     delivery: Delivery = Delivery()
     kafka: Kafka = Kafka()
     audit: Audit = Audit()
+    erp: tuple[ErpTarget, ...] = ()
+    posting: Posting = Posting()
 
     @model_validator(mode="after")
     def _accounts_distinct(self) -> Config:
@@ -388,6 +434,20 @@ class Config(BaseSettings):
                 if name in seen and seen[name] != number:
                     raise ValueError(f"accounts.{number}: account {name} is configured twice")
                 seen[name] = number
+        return self
+
+    @model_validator(mode="after")
+    def _erp_routes_distinct(self) -> Config:
+        names: set[str] = set()
+        owner: dict[str, str] = {}
+        for number, target in enumerate(self.erp):
+            if target.name in names:
+                raise ValueError(f"erp.{number}.name: ERP {target.name!r} is configured twice")
+            names.add(target.name)
+            for code in target.company_codes:
+                if code in owner:
+                    raise ValueError(f"erp.{number}.company_codes: {code} already posts to {owner[code]!r}")
+                owner[code] = target.name
         return self
 
     @classmethod
@@ -469,6 +529,10 @@ class Config(BaseSettings):
             return AuditKey.from_text(secret)
         except AuditKeyError as exc:
             raise SecretError(f"audit.key: {exc}") from None
+
+    def erp_routes(self) -> dict[str, str]:
+        """Company code -> the name of the ERP its invoices post to."""
+        return {code: target.name for target in self.erp for code in target.company_codes}
 
     def house_accounts(self) -> dict[str, str]:
         """Account key -> company code, for every name an account goes by (what the Kafka router keys on)."""

@@ -30,12 +30,13 @@ from reconstream.tables.state import EngineState
 from . import collector
 from .audit import CASE_ACTIONS, AnchorFile, AuditChain, AuditKey, anchors_path, apply_input
 from .formats.canonical import IngestOptions
-from .inputs import CaseEvents, InputLine, Position, Stream, file_name, merged
+from .inputs import CaseEvents, InputLine, Position, Stream, file_name, merged, read_case_events
 from .metrics import ObservedEngine, RunMetrics
 from .sinks import FileSink, Sink
 from .sinks.base import ResumeRefused
 
 Progress = Callable[[int, int], None]  # (lines read, bytes read)
+POSTING_OUTCOMES = "erp/outcomes"  # the source name of the ERPs' verdicts in positions and the audit log
 RESUME_REMEDY = (
     "The state already holds every event up to that checkpoint, so these outputs cannot be written again from "
     "it: rerun from scratch into a fresh --out with a fresh --state-dir, or restore this output folder and the "
@@ -47,6 +48,23 @@ class CaseFeed(CaseEvents, Protocol):
     """The case store as the run reads it: the events people's actions made, and the actions themselves."""
 
     def people_actions_after(self, seq: int, limit: int = 1000) -> list[tuple[int, CaseAction, str]]: ...
+
+
+class PostingFeed(CaseEvents, Protocol):
+    """ERP posting beside the run (shells/erp/running.py): the ERPs' verdicts as events, what the run waits
+    for before its clock passes an approval by more than the allowance, and how many postings are owed."""
+
+    drain_seconds: float
+    hold_seconds: float
+    allowance_us: int
+
+    def open_work(self) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def oldest_undecided_us(self) -> int | None: ...
+
+    def stop_waiting(self) -> None: ...
 
 
 @dataclass
@@ -121,8 +139,10 @@ class EmbeddedRunner:
         cases: CaseFeed | None = None,
         audit_key: AuditKey | None = None,
         anchors: Path | None = None,
+        posting: PostingFeed | None = None,
     ) -> None:
         self.input_dir, self.out_dir = input_dir, out_dir
+        self.posting = posting  # the ERPs' verdicts on the postings this run requested come back as inputs
         self.cases = cases  # the case store: its manual matches are inputs, its people's actions audited
         self.metrics = metrics
         self.checkpoint_every = checkpoint_every
@@ -181,6 +201,8 @@ class EmbeddedRunner:
         since_checkpoint = 0
         self._audit_case_actions()
         for line in merged(self.input_dir, self.positions, self.ingest_options, self.cases):
+            if self.posting is not None:
+                self._pace(self.posting, line.time_us)
             self._apply(line)
             self.positions[line.name] = line.after
             since_checkpoint += 1
@@ -190,6 +212,8 @@ class EmbeddedRunner:
                 if progress is not None:
                     progress(self.summary.events, sum(p.offset for p in self.positions.values()))
         self._checkpoint()
+        if self.posting is not None:
+            self._drain_postings(self.posting)
         self.summary.seconds = time.perf_counter() - started
         self.summary.cash_positions = self._write_cash_positions()
         return self.summary
@@ -208,6 +232,37 @@ class EmbeddedRunner:
         self.summary.events += 1
         self.summary.outcomes[outcome] += 1
         self.summary.count(outputs)
+
+    def _apply_verdicts(self) -> None:
+        """The ERPs' verdicts decided since the last ones applied, in the order decided."""
+        if self.posting is None:
+            return
+        for line in read_case_events(self.posting, self.positions.get(POSTING_OUTCOMES, Position()), POSTING_OUTCOMES):
+            self._apply(line)
+            self.positions[line.name] = line.after
+
+    def _pace(self, posting: PostingFeed, time_us: int) -> None:
+        """Before an event dated past an undecided posting's approval by more than the allowance: wait for the
+        verdict (up to the hold), so the engine's posting timers never race the ERP (shells/erp/running.py)."""
+        oldest = posting.oldest_undecided_us()
+        if oldest is None or time_us <= oldest + posting.allowance_us:
+            return
+        posting.flush()
+        deadline = time.monotonic() + posting.hold_seconds
+        while (oldest := posting.oldest_undecided_us()) is not None and time_us > oldest + posting.allowance_us:
+            if time.monotonic() >= deadline:
+                posting.stop_waiting()
+                return
+            time.sleep(0.002)
+            self._apply_verdicts()
+
+    def _drain_postings(self, posting: PostingFeed) -> None:
+        """At the end of the input: keep posting up to the drain time, applying the verdicts as they come."""
+        deadline = time.monotonic() + posting.drain_seconds
+        while posting.open_work() and time.monotonic() < deadline:
+            time.sleep(0.05)
+            self._apply_verdicts()
+        self._checkpoint()
 
     def _audit_case_actions(self) -> None:
         """What people did on cases since the last checkpoint, appended to the run's audit chain."""
@@ -230,6 +285,7 @@ class EmbeddedRunner:
             self.metrics.set_consumer_lag(name, 0, total - (position.line if position else 0))
 
     def _checkpoint(self) -> None:
+        self._apply_verdicts()
         self._audit_case_actions()
         collector.settle()
         self._report_lag()
@@ -298,6 +354,7 @@ def run(
     cases: CaseFeed | None = None,
     audit_key: AuditKey | None = None,
     anchors: Path | None = None,
+    posting: PostingFeed | None = None,
 ) -> RunSummary:
     runner = EmbeddedRunner(
         input_dir,
@@ -311,6 +368,7 @@ def run(
         cases,
         audit_key,
         anchors,
+        posting,
     )
     try:
         return runner.run(progress)

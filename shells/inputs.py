@@ -237,9 +237,10 @@ class CaseEvents(Protocol):
     def engine_events_after(self, seq: int, limit: int = 1000) -> list[tuple[int, str, bytes]]: ...
 
 
-def read_case_events(feed: CaseEvents, start: Position) -> Iterator[InputLine]:
+def read_case_events(feed: CaseEvents, start: Position, source: str = CASE_EVENTS) -> Iterator[InputLine]:
     """The case store's events after `start.line` (a timeline seq), as they stand when the run reads them:
-    each is read like a JSONL line of its stream, so a bad one is dead-lettered the same way."""
+    each is read like a JSONL line of its stream, so a bad one is dead-lettered the same way. The posting
+    queue's verdicts are read the same way, under their own source name."""
     seq, last_time = start.line, start.time_us
     while batch := feed.engine_events_after(seq):
         for seq, stream_name, raw in batch:
@@ -247,7 +248,7 @@ def read_case_events(feed: CaseEvents, start: Position) -> Iterator[InputLine]:
             event, error, last_time = classify(raw, stream, last_time)
             after = Position(0, seq, last_time)
             key = (last_time, STREAM_ORDER[stream.value], seq)
-            yield InputLine(key, stream, raw, event, error, after, CASE_EVENTS, seq)
+            yield InputLine(key, stream, raw, event, error, after, source, seq)
 
 
 def bank_files(input_dir: Path) -> list[Path]:

@@ -22,6 +22,7 @@ _ID_FIELD: dict[OutputStream, str] = {
     OutputStream.CLASSIFIED_LINES: "classification_id",
     OutputStream.STATUS_UPDATES: "update_id",
     OutputStream.DEAD_LETTERS: "dead_letter_id",
+    OutputStream.POSTING_REQUESTS: "posting_id",
 }
 
 

@@ -24,7 +24,8 @@ from reconstream.models.exceptions import (
     raise_exception,
 )
 from reconstream.models.ids import stable_id
-from reconstream.models.outputs import ApStatus, OutputStream, StatusUpdate
+from reconstream.models.invoices import Invoice
+from reconstream.models.outputs import ApStatus, OutputStream, PostingRequest, StatusUpdate
 from reconstream.tables.state import EngineState
 
 from .parties import parties_of
@@ -118,6 +119,18 @@ class Context:
         )
         self.state.exceptions[key] = resolved
         self.emit(OutputStream.EXCEPTIONS, resolved)
+
+    def request_posting(self, invoice: Invoice, correlation_id: str | None, at: datetime) -> None:
+        request = PostingRequest(
+            posting_id=stable_id("post", invoice.invoice_id),
+            invoice_id=invoice.invoice_id,
+            correlation_id=correlation_id,
+            company_code=invoice.company_code,
+            approved_at=at,
+            due_date=invoice.due_date,
+            invoice=invoice,
+        )
+        self.emit(OutputStream.POSTING_REQUESTS, request)
 
     def status_update(
         self, invoice_id: str, correlation_id: str | None, status: ApStatus, at: datetime, **fields: object

@@ -97,9 +97,12 @@ def on_invoice_status(event: InvoiceStatusChanged, ctx: Context) -> None:
     at = event.event_time
     timers = ctx.state.timers
     if change.status is InvoiceStatus.APPROVED:
+        clean = state.stage is InvoiceStage.VALIDATED
         state = state.model_copy(update={"stage": InvoiceStage.APPROVED, "approved_at": at})
         timers.schedule(to_micros(at + ctx.settings.posting_sla), TimerKind.POSTING, change.invoice_id)
         ctx.status_update(change.invoice_id, state.correlation_id, ApStatus.APPROVED, at)
+        if clean:  # an invoice on hold waits for its exceptions to be worked, not for the ERP
+            ctx.request_posting(state.invoice, state.correlation_id, at)
     elif change.status is InvoiceStatus.POSTED:
         state = state.model_copy(
             update={
@@ -139,6 +142,22 @@ def on_invoice_status(event: InvoiceStatusChanged, ctx: Context) -> None:
             state.correlation_id,
         )
         ctx.status_update(change.invoice_id, state.correlation_id, ApStatus.POSTING_FAILED, at, detail=change.error)
+    elif change.status is InvoiceStatus.POSTING_TIMED_OUT:
+        # No verdict: the ERP may hold the document. The invoice stays approved (a bank line naming it is still
+        # held for its posting) and integration checks the ERP; a posted status later resolves this.
+        timers.cancel(TimerKind.POSTING, change.invoice_id)
+        inv = state.invoice
+        ctx.raise_finding(
+            Finding(
+                Category.ERP_TIMEOUT,
+                (inv.invoice_id,),
+                f"{change.erp_system or 'the ERP'} gave no verdict on the posting: {change.error or 'no reason given'}",
+                inv.gross_amount,
+                inv.currency,
+            ),
+            at,
+            state.correlation_id,
+        )
     else:
         state = state.model_copy(update={"stage": InvoiceStage.REJECTED})
         timers.cancel(TimerKind.POSTING, change.invoice_id)

@@ -6,7 +6,9 @@ is kept as it is, forever. Version 2 names accounts of any scheme and carries wh
 `fixtures/events/schema_v2.jsonl` (frozen when version 3 came) holds the version 1 events in version 2's
 names (`account`, `counterparty_account`, `debtor_account`, `creditor_account`, `bank_accounts[].account`)
 and what the converters wrote from the real bank samples of `fixtures/bank/` (camt.053, BAI2, MT940,
-pain.002, PEPPOL UBL). Version 3 adds the manual match (`settlement.matched_manually`).
+pain.002, PEPPOL UBL). Version 3 adds the manual match (`settlement.matched_manually`):
+`fixtures/events/schema_v3.jsonl` (frozen when version 4 came) holds version 2's events as version 3 and a
+manual match. Version 4 adds the posting service's `posting_timed_out` invoice status.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from reconstream.models.events import SCHEMA_VERSION, EventError, parse
 
 V1 = Path(__file__).parent / "fixtures" / "events" / "schema_v1.jsonl"
 V2 = Path(__file__).parent / "fixtures" / "events" / "schema_v2.jsonl"
+V3 = Path(__file__).parent / "fixtures" / "events" / "schema_v3.jsonl"
 
 
 def v1_events() -> list[bytes]:
@@ -28,6 +31,10 @@ def v1_events() -> list[bytes]:
 
 def v2_events() -> list[bytes]:
     return V2.read_bytes().splitlines()
+
+
+def v3_events() -> list[bytes]:
+    return V3.read_bytes().splitlines()
 
 
 @pytest.mark.parametrize("raw", v1_events(), ids=lambda raw: orjson.loads(raw)["event_type"])
@@ -68,6 +75,37 @@ def test_every_version_2_event_still_reads(raw: bytes) -> None:
         assert str(payload.gross_amount) == v2["gross_amount"]
 
 
+@pytest.mark.parametrize("raw", v3_events(), ids=lambda raw: orjson.loads(raw)["event_id"])
+def test_every_version_3_event_still_reads(raw: bytes) -> None:
+    event = parse(raw)
+    obj = orjson.loads(raw)
+    assert event.schema_version == 3 and event.event_id == obj["event_id"]
+    if event.event_type == "settlement.matched_manually":
+        assert list(event.payload.invoice_ids) == obj["payload"]["invoice_ids"]
+    elif event.event_type == "invoice.captured":
+        assert str(event.payload.gross_amount) == obj["payload"]["gross_amount"]
+
+
+def _timed_out(version: int) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": "t1",
+            "event_type": "invoice.status_changed",
+            "schema_version": version,
+            "source_system": "erp-posting",
+            "event_time": "2026-11-04T16:00:00Z",
+            "payload": {"invoice_id": "I1", "status": "posting_timed_out", "erp_system": "sap", "error": "timeout"},
+        }
+    )
+
+
+def test_version_4_posting_timed_out_needs_version_4() -> None:
+    assert parse(_timed_out(4)).payload.status == "posting_timed_out"
+    with pytest.raises(EventError) as caught:
+        parse(_timed_out(3))
+    assert caught.value.field == "schema_version" and "version 4" in caught.value.reason
+
+
 VERSION_1_TYPES = {
     "vendor.upserted",
     "purchase_order.created",
@@ -82,12 +120,16 @@ VERSION_1_TYPES = {
 
 @pytest.mark.parametrize(
     ("events", "types"),
-    [(v1_events, VERSION_1_TYPES), (v2_events, VERSION_1_TYPES | {"balance.reported"})],
-    ids=["version 1", "version 2"],
+    [
+        (v1_events, VERSION_1_TYPES),
+        (v2_events, VERSION_1_TYPES | {"balance.reported"}),
+        (v3_events, VERSION_1_TYPES | {"balance.reported", "settlement.matched_manually"}),
+    ],
+    ids=["version 1", "version 2", "version 3"],
 )
 def test_each_corpus_covers_every_event_type_of_its_version(events, types) -> None:  # type: ignore[no-untyped-def]
     assert {orjson.loads(raw)["event_type"] for raw in events()} == types
-    assert SCHEMA_VERSION == 3  # a new version freezes a corpus of this one here, with a test like the above
+    assert SCHEMA_VERSION == 4  # a new version freezes a corpus of this one here, with a test like the above
 
 
 def _settlement(**payload: object) -> bytes:

@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from reconstream.shells.retrying import backoff
 from reconstream.shells.webhooks import signing
-from reconstream.shells.webhooks.delivery import backoff
 from reconstream.synthetic import generate
 
 RECON = [sys.executable, "-m", "reconstream.shells.cli"]

@@ -8,10 +8,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 
 import httpx
-from tenacity import RetryCallState, wait_random_exponential
+from reconstream.shells.retrying import backoff, retry_after_seconds
 
 from . import signing
 from .outbox import Delivery, Outbox
@@ -114,7 +113,7 @@ class Deliverer:
                 return
             error = f"HTTP {response.status_code}"
             permanent = response.status_code not in RETRIED_STATUSES
-            retry_after = _retry_after(response.headers.get("Retry-After"), self.clock())
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"), self.clock())
         if permanent or attempts >= target.max_attempts:
             why = "refused" if permanent else f"gave up after {attempts} attempts"
             self.outbox.dead(delivery.delivery_id, attempts, f"{why}: {error}")
@@ -125,22 +124,3 @@ class Deliverer:
             wait = max(wait, min(retry_after, target.max_backoff_seconds))
         self.outbox.retry(delivery.delivery_id, attempts, self.clock() + wait, error)
         done.retried += 1
-
-
-def backoff(attempts: int, max_seconds: float) -> float:
-    """Seconds before the next attempt after `attempts` failed ones: exponential with full jitter."""
-    state = RetryCallState(None, None, (), {})  # type: ignore[arg-type] - the wait strategy reads the count only
-    state.attempt_number = attempts
-    return float(wait_random_exponential(multiplier=0.5, max=max_seconds)(state))
-
-
-def _retry_after(value: str | None, now: float) -> float | None:
-    """Retry-After as seconds, or an HTTP date (RFC 9110); None when absent or unreadable."""
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError):
-        return None

@@ -1,0 +1,107 @@
+"""ERP posting beside an embedded run: the sink that fills the queue, the service's workers posting from it
+meanwhile, and the verdicts read back into the run as input events.
+
+A run reads a month in seconds, an ERP answers in milliseconds to minutes, and the engine's timers run on event
+time: left alone, the run's clock would pass every approval's posting SLA before the verdicts came back, and
+raise an erp_timeout for invoices the ERP booked a moment later. So the run is paced: before it reads an
+event dated more than `allowance` after the approval of a posting still undecided, it waits for that verdict,
+applying verdicts as they come, but never longer than `hold_seconds` of wall time for one posting (an ERP that
+is down does not stop reconciliation; its postings' SLA timers then fire, which is the truth). In a live run,
+where event time is wall time, the allowance is never reached while the service works.
+
+The position in the verdicts is kept in the run's checkpoint: after a kill, those after it are applied again
+(the queue keeps them) and the engine drops any it already has by event id.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from reconstream.models.base import to_micros
+from reconstream.models.events import Stream
+
+from ..sinks.posting import PostingSink
+from .limits import BreakerState
+from .queue import NewPosting, PostingQueue
+from .service import Lane, PostingSensor, PostingService
+
+QUEUE_FILE = "postings.sqlite"
+
+
+class PostingBeside:
+    def __init__(
+        self,
+        queue_path: Path,
+        lanes: dict[str, Lane],
+        routes: Mapping[str, str],
+        drain_seconds: float,
+        allowance: timedelta = timedelta(hours=1),
+        hold_seconds: float = 30.0,
+        sensor: PostingSensor | None = None,
+    ) -> None:
+        self.queue = PostingQueue(queue_path)
+        self.routes = routes
+        self.drain_seconds = drain_seconds
+        self.allowance_us = int(allowance.total_seconds() * 1_000_000)
+        self.hold_seconds = hold_seconds
+        self.service = PostingService(self.queue, lanes, sensor)
+        self.queue.route(dict(routes))  # postings that waited for their company code's ERP to be configured
+        self._sink = PostingSink(self.queue, routes, on_request=self._requested)
+        self._undecided: dict[str, str] = {}  # posting id -> its ERP: what the run waits for
+        self._oldest: list[tuple[int, str]] = []  # (approval µs, posting id), with entries no longer waited for
+        for posting_id, erp, approved_at in self.queue.undecided():
+            self._requested(NewPosting(posting_id, erp, "", "", None, approved_at, b""))
+
+    def sink(self) -> PostingSink:
+        return self._sink
+
+    def flush(self) -> None:
+        """Requests the sink holds, into the queue now: the run is about to wait for them."""
+        self._sink.flush()
+
+    def _requested(self, posting: NewPosting) -> None:
+        if posting.erp in self.service.lanes and posting.posting_id not in self._undecided:
+            approved_us = to_micros(datetime.fromisoformat(posting.approved_at))
+            self._undecided[posting.posting_id] = posting.erp
+            heapq.heappush(self._oldest, (approved_us, posting.posting_id))
+
+    def engine_events_after(self, seq: int, limit: int = 1000) -> list[tuple[int, str, bytes]]:
+        """The verdicts after `seq`, as the run reads a feed of events (shells/inputs.py read_case_events)."""
+        verdicts = self.queue.outcomes_after(seq, limit)
+        for _, posting_id, _ in verdicts:
+            self._undecided.pop(posting_id, None)
+        return [(number, Stream.INVOICE_STATUS.value, raw) for number, _, raw in verdicts]
+
+    def oldest_undecided_us(self) -> int | None:
+        """The approval time of the oldest posting the run waits for: one without a verdict, whose ERP is not
+        known to be down (its breaker open)."""
+        while self._oldest:
+            posting_id = self._oldest[0][1]
+            erp = self._undecided.get(posting_id)
+            if erp is not None and self.service.lanes[erp].breaker.state is not BreakerState.OPEN:
+                return self._oldest[0][0]
+            heapq.heappop(self._oldest)
+            self._undecided.pop(posting_id, None)
+        return None
+
+    def stop_waiting(self) -> None:
+        """The hold ran out: no posting undecided now is waited for any more. Their verdicts, when they come,
+        are still applied."""
+        self._undecided.clear()
+        self._oldest.clear()
+
+    def open_work(self) -> int:
+        return sum(self.queue.open_work(name) for name in self.service.lanes)
+
+    def start(self) -> PostingBeside:
+        self.service.start()
+        return self
+
+    def close(self) -> None:
+        self.service.stop()
+        for lane in self.service.lanes.values():
+            lane.adapter.close()
+        self.queue.close()
