@@ -26,6 +26,7 @@ from .audit import anchors_path
 from .audit_verify import verify_audit
 from .auth import AuthError
 from .cases import DatabaseConfigError
+from .cli_erp import add_erp_commands
 from .cli_keys import add_keys_commands
 from .cli_serve import ServeRefused, add_serve_commands, add_serve_option, serving
 from .cli_webhooks import OUTBOX_FILE, add_webhook_commands, targets_of
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_commands(commands)
     add_keys_commands(commands)
     add_webhook_commands(commands)
+    add_erp_commands(commands)
 
     audit = commands.add_parser("audit", help="audit log tools")
     audit_commands = audit.add_subparsers(required=True, metavar="ACTION")
@@ -333,7 +335,7 @@ def _run_with_progress(
     config: Config | None = None,
 ) -> embedded.RunSummary:
     config = config or Config()
-    with run_extras(config, out_dir) as extras:
+    with run_extras(config, out_dir, metrics) as extras:
         return _run_with_sinks(input_dir, out_dir, state_dir, checkpoint_every, console, show, metrics, config, extras)
 
 
@@ -347,7 +349,7 @@ class RunExtras:
 
 
 @contextmanager
-def run_extras(config: Config, out_dir: Path) -> Iterator[RunExtras]:
+def run_extras(config: Config, out_dir: Path, metrics: RunMetrics | None = None) -> Iterator[RunExtras]:
     """What a run has beside its files, as the config asks: the case store (a sink, and a source of manual
     matches and people's actions) and webhooks. Closed (and the webhooks given `[delivery] drain_seconds`
     to go out) when the run ends."""
@@ -385,14 +387,23 @@ def run_extras(config: Config, out_dir: Path) -> Iterator[RunExtras]:
 
             queue = config.posting.queue or out_dir / QUEUE_FILE
             settings = config.posting
+            lanes = lanes_of(config)
+            sensor = None
+            if metrics is not None:  # observed only when someone looks (--serve)
+                from .erp.metrics import PostingMetrics
+
+                sensor = PostingMetrics(metrics.registry, lanes)
             posting = PostingBeside(
                 queue,
-                lanes_of(config),
+                lanes,
                 config.erp_routes(),
                 settings.drain_seconds,
                 settings.allowance,
                 settings.hold_seconds,
+                sensor,
             )
+            if sensor is not None:
+                sensor.attach(posting.queue)
             stack.callback(posting.close)
             posting.start()
             made.append(lambda run_id: posting.sink())
@@ -481,30 +492,54 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from reconstream.synthetic import Labels, generate, score
 
+    from .erp.demo import demo_company_codes, demo_erps, posting_summary
     from .report import print_summary
 
     console = Console(stderr=args.json)
     config = config_of(args)
-    with tempfile.TemporaryDirectory(prefix="recon-demo-") as scratch:
+    # Unless the config names ERPs of its own, the demo posts through simulated ones in this process.
+    simulated = not config.erp
+    with tempfile.TemporaryDirectory(prefix="recon-demo-") as scratch, ExitStack() as stack:
         base = args.keep or Path(scratch)
         input_dir, out_dir = base / "input", base / "out"
         console.print(f"generating a month-end of {args.invoices:,} invoices (seed {args.seed}) ...")
-        labels: Labels = generate(input_dir, invoices=args.invoices, seed=args.seed)
+        posted_by_service = demo_company_codes() if simulated else frozenset()
+        labels: Labels = generate(
+            input_dir, invoices=args.invoices, seed=args.seed, posted_by_service=posted_by_service
+        )
+        if simulated:
+            config = stack.enter_context(demo_erps(config, input_dir, Path(scratch)))
         # With --serve the pages and /metrics stay up after the summary, until Ctrl-C, over this month.
         with serving(args.serve, out_dir, input_dir, config=config) as metrics:
             summary = _run_with_progress(input_dir, out_dir, None, 5000, console, console.is_terminal, metrics, config)
             print_summary(summary, console)
             with (out_dir / "exceptions.jsonl").open("rb") as handle:
                 result = score(labels, (orjson.loads(line) for line in handle))
-            report_demo(console, summary, result, args.json)
+            report_demo(console, summary, result, posting_summary(out_dir), args.json)
     return 0
 
 
-def report_demo(console: Console, summary: embedded.RunSummary, result: dict[str, Any], as_json: bool) -> None:
+def report_demo(
+    console: Console,
+    summary: embedded.RunSummary,
+    result: dict[str, Any],
+    postings: dict[str, dict[str, int]],
+    as_json: bool,
+) -> None:
     console.print(
         f"planted {sum(result['injected'].values()):,} anomalies: missed {result['missed']}, "
         f"false exceptions {result['false_exceptions']}"
     )
+    for erp, states in postings.items():
+        if not erp:
+            unrouted = states.get("unrouted", 0)
+            console.print(f"{unrouted:,} approved invoices of company codes with no ERP configured here")
+            continue
+        console.print(
+            f"posted to {erp}: {states.get('posted', 0):,} booked, "
+            f"{states.get('rejected', 0):,} refused, {states.get('timed_out', 0):,} without a verdict, "
+            f"{states.get('retries', 0):,} retries, {states.get('throttled', 0):,} throttled"
+        )
     console.print(
         "duplicate invoices caught, by how the copy differs: "
         + ", ".join(f"{kind} {n['caught']}/{n['planted']}" for kind, n in result["duplicate_variants"].items())
@@ -520,6 +555,7 @@ def report_demo(console: Console, summary: embedded.RunSummary, result: dict[str
                     "missed": result["missed"],
                     "false_exceptions": result["false_exceptions"],
                     "duplicate_variants": result["duplicate_variants"],
+                    "postings": postings,
                 }
             ).decode(),
             flush=True,  # with --serve the process goes on serving: the line must not wait in a buffer

@@ -31,6 +31,7 @@ from reconstream.matchers.three_way import AmountTolerance
 from reconstream.models import limits
 from reconstream.models.accounts import AccountRef, AccountScheme, compact, looks_like_iban
 from reconstream.models.errors import ReconError
+from reconstream.models.events import Stream
 from reconstream.models.exceptions import OwnerQueue, SeverityPolicy
 from reconstream.models.money import MINOR_UNITS
 from reconstream.models.outputs import RECORD_STREAMS, OutputStream
@@ -41,6 +42,8 @@ from .formats.canonical import IngestOptions
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
+
+    from .intake.settings import IntakeSettings
 
 ENV_VAR = "RECON_CONFIG"
 EXAMPLE = Path(__file__).with_name("config.example.toml")
@@ -358,11 +361,42 @@ class Posting(Section):
     queue: Path | None = Field(default=None, description="the posting queue; default postings.sqlite in --out")
     drain_seconds: float = Field(default=120.0, ge=0, description="at the end of a run, keep posting this long")
     allowance: timedelta = Field(
-        default=timedelta(hours=1),
+        default=timedelta(hours=4),
         gt=timedelta(0),
         description="event time a run may pass an undecided posting's approval by before it waits for the verdict",
     )
     hold_seconds: float = Field(default=30.0, ge=0, description="wall time a run waits for verdicts, at most")
+
+
+IntakeStreamName = Literal["vendors", "purchase_orders", "goods_receipts", "invoices", "invoice_status"]
+
+
+class IntakePlatform(Section):
+    """An AP platform that pushes events to the intake, signing each body with its own secret."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="what it sends as Recon-Platform")
+    secret_env: str | None = Field(default=None, description="environment variable holding the signing secret")
+    secret_file: Path | None = Field(default=None, description="file holding the signing secret")
+    streams: tuple[IntakeStreamName, ...] = Field(default=("invoices", "invoice_status"), min_length=1)
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> IntakePlatform:
+        if bool(self.secret_env) == (self.secret_file is not None):
+            raise ValueError("secret_env: name the signing secret once, in secret_env or in secret_file")
+        return self
+
+
+class Intake(Section):
+    """The HTTP intake for AP platforms (shells/intake/), served by `recon serve` when `input_dir` is set."""
+
+    input_dir: Path | None = Field(default=None, description="the folder `recon run --input` reads; off when unset")
+    index_path: Path | None = Field(default=None, description="accepted event ids; default in input_dir")
+    tolerance_seconds: int = Field(default=300, gt=0, le=3600, description="a signature this old is a replay")
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0, le=1 << 30)
+    max_events: int = Field(default=1000, gt=0, le=100_000, description="events per request, at most")
+    id_retention: timedelta = Field(default=timedelta(days=90), gt=timedelta(0))
+    stamp_ingest_time: bool = True
+    platforms: tuple[IntakePlatform, ...] = ()
 
 
 class Kafka(Section):
@@ -425,6 +459,7 @@ class Config(BaseSettings):
     audit: Audit = Audit()
     erp: tuple[ErpTarget, ...] = ()
     posting: Posting = Posting()
+    intake: Intake = Intake()
 
     @model_validator(mode="after")
     def _accounts_distinct(self) -> Config:
@@ -529,6 +564,27 @@ class Config(BaseSettings):
             return AuditKey.from_text(secret)
         except AuditKeyError as exc:
             raise SecretError(f"audit.key: {exc}") from None
+
+    def intake_settings(self) -> IntakeSettings | None:
+        """The AP intake's settings; None when it is off."""
+        section = self.intake
+        if section.input_dir is None:
+            return None
+        from .intake.settings import IntakeSettings, Platform
+
+        return IntakeSettings(
+            input_dir=section.input_dir,
+            platforms=tuple(
+                Platform(p.name, p.secret_env, p.secret_file, tuple(Stream(name) for name in p.streams))
+                for p in section.platforms
+            ),
+            index_path=section.index_path,
+            tolerance_seconds=section.tolerance_seconds,
+            max_body_bytes=section.max_body_bytes,
+            max_events=section.max_events,
+            id_retention=section.id_retention,
+            stamp_ingest_time=section.stamp_ingest_time,
+        )
 
     def erp_routes(self) -> dict[str, str]:
         """Company code -> the name of the ERP its invoices post to."""

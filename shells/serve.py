@@ -87,7 +87,19 @@ def build_app(
     if registry is None:
         registry = replay(RunMetrics(), out_dir).registry
     store = open_case_store(config, out_dir, create_cases)
-    return create_app(RunFolder(out_dir), registry, store, authenticator_of(config))
+    app = create_app(RunFolder(out_dir), registry, store, authenticator_of(config))
+    app.state.intake = None
+    settings = config.intake_settings()
+    if settings is not None:  # AP platforms push here; their HMAC signature is their authentication
+        from .intake import Intake
+
+        try:
+            app.state.intake = Intake.open(settings, ingest_options=config.ingest_options())
+        except BaseException:
+            close_case_store(app)
+            raise
+        app.include_router(app.state.intake.router())
+    return app
 
 
 def serve(
@@ -122,9 +134,13 @@ def serve(
 
 
 def close_case_store(app: FastAPI) -> None:
+    """The case store and the intake's files, which the app holds open."""
     store: CaseStore | None = app.state.case_store
     if store is not None:
         store.close()
+    intake = getattr(app.state, "intake", None)
+    if intake is not None:
+        intake.close()
 
 
 class BackgroundServer:

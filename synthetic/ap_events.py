@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 from random import Random
 from typing import Any
@@ -120,12 +121,40 @@ def invoice_payload(doc: Doc, fmt: Formatter) -> dict[str, Any]:
     return payload
 
 
-class ApFlow:
-    """Writes each invoice's life: capture, then approval or rejection, then the ERP's answer."""
+@dataclass
+class ErpFaults:
+    """For company codes whose invoices a posting service posts (the demo's simulators): what each ERP must
+    do with the invoices the month planted an ERP anomaly on, by (supplier, invoice number)."""
 
-    def __init__(self, journal: Journal, fmt: Formatter, rng: Random, planting: Planting) -> None:
+    refused: dict[tuple[str, str], str] = field(default_factory=dict)  # -> the ERP's validation error
+    stalled: dict[tuple[str, str], str] = field(default_factory=dict)  # -> the invoice id, kept if its label is
+
+    def to_json(self, planted: set[str]) -> dict[str, Any]:
+        return {
+            "refused": [[supplier, number, error] for (supplier, number), error in self.refused.items()],
+            "stalled": [[supplier, number] for (supplier, number), ref in self.stalled.items() if ref in planted],
+        }
+
+
+class ApFlow:
+    """Writes each invoice's life: capture, then approval or rejection, then the ERP's answer.
+
+    For the company codes in `posted_by_service` the ERP's answer is left to a posting service: no posted or
+    posting_failed status is written, and the ERP faults that stand for the planted anomalies are collected.
+    """
+
+    def __init__(
+        self,
+        journal: Journal,
+        fmt: Formatter,
+        rng: Random,
+        planting: Planting,
+        posted_by_service: frozenset[str] = frozenset(),
+    ) -> None:
         self.journal, self.fmt, self.rng, self.planting = journal, fmt, rng, planting
         self._erp_serial = dict.fromkeys(_ERP_DOCUMENT_BASE, 0)
+        self.posted_by_service = posted_by_service
+        self.erp_faults = ErpFaults()
 
     def _approval_delay(self) -> int:
         # Most approvals come within hours; a few wait up to three days in someone's inbox.
@@ -165,6 +194,9 @@ class ApFlow:
         doc.approved_ts = decided
         erp = doc.company.erp
         answered = decided + self._posting_delay()
+        if doc.company.code in self.posted_by_service:
+            self._left_to_service(doc, answered)
+            return
         if doc.fate is Fate.NOT_POSTED:
             planting.plant_if_overdue(Category.ERP_TIMEOUT, doc.invoice_id, decided + 3 * DAY)
         elif doc.fate is Fate.POSTING_FAILED:
@@ -181,4 +213,21 @@ class ApFlow:
                 "posting_date": self.fmt.day(answered),
             }
             if self._status(doc, answered, erp, posted) is not None:
+                doc.posted_ts = answered
+
+    def _left_to_service(self, doc: Doc, answered: int) -> None:
+        """The ERP's answer comes from the posting service: its draws are made as `_document` makes them, and
+        its anomalies become the faults the ERP is told to show."""
+        key = (doc.vendor_id, doc.number)
+        if doc.fate is Fate.NOT_POSTED:
+            self.planting.plant_if_overdue(Category.ERP_TIMEOUT, doc.invoice_id, (doc.approved_ts or 0) + 3 * DAY)
+            self.erp_faults.stalled[key] = doc.invoice_id
+        elif doc.fate is Fate.POSTING_FAILED:
+            self.erp_faults.refused[key] = self.rng.choice(_posting_errors(doc, answered))
+            self.journal.reserve(Stream.INVOICE_STATUS, answered)
+            # The service asks the ERP right after approval, so the refusal comes inside the month.
+            self.planting.plant(Category.ERP_POSTING_FAILED, doc.invoice_id)
+        else:
+            self._erp_serial[doc.company.erp] += 1
+            if self.journal.reserve(Stream.INVOICE_STATUS, answered):
                 doc.posted_ts = answered

@@ -60,6 +60,15 @@ class Journal:
         self._serial += 1
         return f"evt-{PREFIX[stream]}-{self._serial:09d}"
 
+    def reserve(self, stream: Stream, ts: int) -> bool:
+        """An event someone else writes (the posting service's verdict): its id and draw are used up as if it
+        were written here, so the rest of the month is the one `add` would have made. False after the horizon."""
+        if ts >= self.horizon:
+            return False
+        self.next_event_id(stream)
+        self.rng.random()  # the ingest delay `add` would have drawn
+        return True
+
     def keeps(self, ts: int) -> bool:
         return ts < self.horizon
 

@@ -25,10 +25,21 @@ from .payments import PaymentDesk
 from .statements import emit_statements
 
 LABELS_FILE = "labels.json"
+ERP_FAULTS_FILE = "erp_faults.json"  # beside labels.json: not an input stream, the run never reads it
 
 
-def generate(out_dir: Path, invoices: int, seed: int, start: date = date(2026, 11, 1)) -> Labels:
-    """Write the 8 input streams and labels.json into `out_dir`; return the labels."""
+def generate(
+    out_dir: Path,
+    invoices: int,
+    seed: int,
+    start: date = date(2026, 11, 1),
+    posted_by_service: frozenset[str] = frozenset(),
+) -> Labels:
+    """Write the 8 input streams and labels.json into `out_dir`; return the labels.
+
+    The invoices of the company codes in `posted_by_service` get no ERP answer in the month: a posting
+    service posts them, and erp_faults.json says which of them the ERP refuses (with its error) or never
+    answers, the anomalies planted on them."""
     rng = Random(seed)  # noqa: S311 - made-up data, no secret: one seed must give the same month every time
     end = month_end(start)
     start_ts, horizon = at(start), at(end)
@@ -50,7 +61,8 @@ def generate(out_dir: Path, invoices: int, seed: int, start: date = date(2026, 1
     book = InvoiceBook(rng, master, start, end)
     docs = book.build(invoices, counts)
     emit_purchase_orders(journal, book.purchase_orders, fmt)
-    ApFlow(journal, fmt, rng, planting).emit(docs)
+    flow = ApFlow(journal, fmt, rng, planting, posted_by_service)
+    flow.emit(docs)
 
     desk = PaymentDesk(rng, master, start, end, master.known_ibans())
     desk.plan([doc for doc in docs if doc.posted_ts is not None and not doc.credit_note], counts)
@@ -73,6 +85,10 @@ def generate(out_dir: Path, invoices: int, seed: int, start: date = date(2026, 1
     planting.close(journal.last_valid)
     labels = planting.labels(seed, invoices, events)
     (out_dir / LABELS_FILE).write_bytes(orjson.dumps(labels.model_dump(), option=orjson.OPT_INDENT_2) + b"\n")
+    if posted_by_service:
+        planted = {label.ref for label in labels.planted}
+        faults = flow.erp_faults.to_json(planted)
+        (out_dir / ERP_FAULTS_FILE).write_bytes(orjson.dumps(faults, option=orjson.OPT_INDENT_2) + b"\n")
     return labels
 
 

@@ -35,6 +35,7 @@ import hashlib
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -57,6 +58,7 @@ IONAPI_KEYS = ("ti", "ci", "cs", "iu", "pu", "ot", "saak", "sask")
 TOKEN_MARGIN_SECONDS = 60.0  # renew a token this long before it expires, so it does not expire in flight
 LAKE_PAGE_RECORDS = 100
 LAKE_MAX_PAGES = 100  # 10,000 objects: the Data Lake's own pagination limit
+ACK_CACHE_SIZE = 20_000  # Acknowledges read, kept by dl_id: a data object never changes, so one read serves all
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
@@ -100,6 +102,8 @@ class InforAdapter(ErpAdapter):
         self._auth_lock = threading.Lock()
         self._token: str | None = None
         self._token_expiry = 0.0
+        self._read: OrderedDict[str, Acknowledgement | None] = OrderedDict()  # dl_id -> what it said, oldest first
+        self._read_lock = threading.Lock()
 
     # -- the two operations -------------------------------------------------------------------------------
     def post(self, invoice: Invoice) -> ErpDocument:
@@ -115,7 +119,8 @@ class InforAdapter(ErpAdapter):
     def find_posted(self, invoice: Invoice) -> ErpDocument | None:
         bod_id = bod_id_for(invoice)
         since = datetime.combine(invoice.invoice_date - timedelta(days=1), datetime.min.time(), UTC)
-        for ack in self._acknowledgements(since, {}):
+        # Newest first: the attempt whose answer was lost is recent, so its Acknowledge is on the first page.
+        for ack in self._acknowledgements(since, {}, newest_first=True):
             if ack.accepted and (ack.original_bod_id == bod_id or _same_invoice(ack, invoice)):
                 return self._document(ack, invoice)
         return None
@@ -155,16 +160,21 @@ class InforAdapter(ErpAdapter):
                 )
             time.sleep(self.poll_seconds)
 
-    def _acknowledgements(self, since: datetime, seen: dict[str, Acknowledgement | None]) -> Iterator[Acknowledgement]:
-        """The Acknowledge BODs the ERP published since `since`, oldest first; `seen` caches the ones read."""
+    def _acknowledgements(
+        self, since: datetime, seen: dict[str, Acknowledgement | None], newest_first: bool = False
+    ) -> Iterator[Acknowledgement]:
+        """The Acknowledge BODs the ERP published since `since`, oldest (or newest) first; `seen` caches the ones
+        read. More than one query can list is no answer: "not found" could then be wrong, and a posting found
+        nowhere is posted again, so ErpUnavailable is raised instead."""
         query = (
             f"dl_document_name eq '{ACKNOWLEDGE_DOCUMENT}' and dl_from_logical_id eq '{self.erp_logical_id}' "
             f"and dl_document_indexed_date ge '{_iso(since)}'"
         )
+        order = "desc" if newest_first else "asc"
         for page in range(1, LAKE_MAX_PAGES + 1):
             params = {
                 "filter": query,
-                "sort": "dl_document_indexed_date:asc",
+                "sort": f"dl_document_indexed_date:{order}",
                 "page": page,
                 "records": LAKE_PAGE_RECORDS,
             }
@@ -174,11 +184,29 @@ class InforAdapter(ErpAdapter):
             for item in fields:
                 dl_id = str(item.get("dl_id", ""))
                 if dl_id not in seen:
-                    seen[dl_id] = self._read_acknowledgement(dl_id)
+                    seen[dl_id] = self._cached_acknowledgement(dl_id)
                 if seen[dl_id] is not None:
                     yield seen[dl_id]  # type: ignore[misc]
             if len(fields) < LAKE_PAGE_RECORDS:
                 return
+        raise ErpUnavailable(
+            Cause.SERVER_ERROR,
+            f"more than {LAKE_MAX_PAGES * LAKE_PAGE_RECORDS:,} Acknowledges since {_iso(since)}: the Data Lake "
+            "cannot list them all, so the look-up cannot decide",
+        )
+
+    def _cached_acknowledgement(self, dl_id: str) -> Acknowledgement | None:
+        """The Acknowledge stored as `dl_id`, read once for every thread and call: without this every poll of every
+        posting would read again each Acknowledge of the last seconds."""
+        with self._read_lock:
+            if dl_id in self._read:
+                return self._read[dl_id]
+        ack = self._read_acknowledgement(dl_id)
+        with self._read_lock:
+            self._read[dl_id] = ack
+            while len(self._read) > ACK_CACHE_SIZE:
+                self._read.popitem(last=False)
+        return ack
 
     def _read_acknowledgement(self, dl_id: str) -> Acknowledgement | None:
         response = self._call("GET", self._lake_url("streambyid"), params={"datalakeId": dl_id})

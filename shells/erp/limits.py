@@ -5,6 +5,7 @@ down. Concurrency is bounded by the number of workers an ERP gets (shells/erp/se
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from enum import StrEnum
 
 
@@ -48,9 +49,12 @@ class CircuitBreaker:
     """Opens after `threshold` failures in a row of the ERP itself (5xx, timeouts, dropped connections,
     refused credentials), never for a refused document or throttling; after `cool_off` seconds one probe goes."""
 
-    def __init__(self, threshold: int, cool_off: float) -> None:
+    def __init__(
+        self, threshold: int, cool_off: float, on_change: Callable[[BreakerState], None] | None = None
+    ) -> None:
         self.threshold = threshold
         self.cool_off = cool_off
+        self.on_change = on_change  # told every change, under the breaker's lock, so none is missed or reordered
         self.state = BreakerState.CLOSED
         self._failures = 0
         self._opened_at = 0.0
@@ -64,7 +68,7 @@ class CircuitBreaker:
             if self.state is BreakerState.CLOSED:
                 return True
             if self.state is BreakerState.OPEN and now - self._opened_at >= self.cool_off:
-                self.state = BreakerState.HALF_OPEN
+                self._become(BreakerState.HALF_OPEN)
                 self._probing = False
             if self.state is BreakerState.HALF_OPEN and not self._probing:
                 self._probing = True
@@ -79,7 +83,7 @@ class CircuitBreaker:
 
     def succeeded(self) -> None:
         with self._lock:
-            self.state = BreakerState.CLOSED
+            self._become(BreakerState.CLOSED)
             self._failures = 0
             self._probing = False
 
@@ -89,9 +93,15 @@ class CircuitBreaker:
             if self.state is BreakerState.HALF_OPEN or self._failures >= self.threshold:
                 if self.state is not BreakerState.OPEN:
                     self.opened += 1
-                self.state = BreakerState.OPEN
+                self._become(BreakerState.OPEN)
                 self._opened_at = now
                 self._probing = False
+
+    def _become(self, state: BreakerState) -> None:
+        if state is not self.state:
+            self.state = state
+            if self.on_change is not None:
+                self.on_change(state)
 
     def neutral(self) -> None:
         """An attempt that said nothing about the ERP's health (throttled): a probe slot is given back."""

@@ -1,9 +1,12 @@
 """The posting queue: every posting owed to an ERP, in a SQLite file, with what became of it.
 
 A posting enters when the run's checkpoint flushes its sinks, keyed by its posting id (the invoice's): a
-resumed run, or the same invoice approved twice, adds nothing. Before each attempt the row is marked in flight
-and the attempt counted, durably (synchronous=FULL), so a process killed during the call comes back knowing
-the ERP may have booked it: `uncertain` is set, and the next attempt looks the invoice up before posting. A
+resumed run, or the same invoice approved twice, adds nothing; that write is fsynced before the run's
+checkpoint commits. Before each attempt the row is marked in flight and the attempt counted, so a process
+killed during the call comes back knowing the ERP may have booked it: `uncertain` is set, and the next attempt
+looks the invoice up before posting. Those per-attempt writes are not fsynced (WAL, synchronous=NORMAL: they
+survive a killed process, not a power cut); instead the service marks the queue open while it runs, and one
+that finds it still open at start (a crash of any kind) makes every posting not decided uncertain. A
 posting leaves the queue's work once the ERP gave a verdict (`posted`, `rejected`) or the retry budget ran
 out without one (`timed_out`); each verdict is stored with the `invoice.status_changed` event it makes, numbered
 in the order decided, which is what the engine reads back (`outcomes_after`).
@@ -39,6 +42,7 @@ CREATE TABLE IF NOT EXISTS postings (
     request BLOB NOT NULL,
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
+    throttled INTEGER NOT NULL DEFAULT 0,
     uncertain INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL DEFAULT 0,
     enqueued_at REAL NOT NULL,
@@ -51,6 +55,7 @@ CREATE TABLE IF NOT EXISTS postings (
 );
 CREATE INDEX IF NOT EXISTS postings_due ON postings (erp, state, due_date, approved_at, posting_id);
 CREATE INDEX IF NOT EXISTS postings_outcomes ON postings (outcome_seq);
+CREATE TABLE IF NOT EXISTS service (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -81,12 +86,13 @@ class PostingQueue:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a claimed attempt survives power loss: no double posting
+        self._db.execute("PRAGMA synchronous=NORMAL")  # see the module's note: FULL only where it must be
         self._db.executescript(_SCHEMA)
 
     def enqueue(self, postings: Iterable[NewPosting], now: float) -> int:
-        """Postings in, those already there left as they are; returns how many were new."""
-        with self._lock, self._transaction():
+        """Postings in, those already there left as they are; returns how many were new. On disk when it
+        returns: the run commits its checkpoint after this, and would not emit these requests again."""
+        with self._lock, self._transaction(durable=True):
             added = 0
             for p in postings:
                 cursor = self._db.execute(
@@ -108,12 +114,25 @@ class PostingQueue:
         return added
 
     def recover(self) -> int:
-        """After a crash: postings left in flight go back to pending, marked uncertain (the call may have
-        booked them). Run once before any worker starts."""
-        with self._lock:
-            return self._db.execute(
-                "UPDATE postings SET state = ?, uncertain = 1 WHERE state = ?", (PENDING, IN_FLIGHT)
+        """Before any worker starts. Postings left in flight go back to pending, marked uncertain (the call may
+        have booked them); if the last service never closed (killed, or the power cut, which may have lost the
+        last claims), every posting not decided is marked uncertain. Then the queue is marked open."""
+        with self._lock, self._transaction(durable=True):
+            crashed = self._db.execute("SELECT value FROM service WHERE key = 'open'").fetchone() == ("1",)
+            states = (PENDING, IN_FLIGHT) if crashed else (IN_FLIGHT,)
+            marks = ", ".join("?" for _ in states)
+            changed = self._db.execute(
+                f"UPDATE postings SET state = ?, uncertain = 1 WHERE state IN ({marks})",  # noqa: S608 - placeholders only
+                (PENDING, *states),
             ).rowcount
+            self._db.execute("INSERT OR REPLACE INTO service (key, value) VALUES ('open', '1')")
+        return changed
+
+    def stopped(self) -> None:
+        """The service stopped with every call answered or given back: the next start need not doubt."""
+        with self._lock, self._transaction(durable=True):
+            if self._db.execute("SELECT COUNT(*) FROM postings WHERE state = ?", (IN_FLIGHT,)).fetchone()[0] == 0:
+                self._db.execute("INSERT OR REPLACE INTO service (key, value) VALUES ('open', '0')")
 
     def claim(self, erp: str, now: float) -> Posting | None:
         """The most urgent posting due for `erp` (earliest due date, then earliest approval), marked in flight
@@ -134,12 +153,14 @@ class PostingQueue:
             )
         return Posting(posting_id, erp, request, attempts + 1, bool(uncertain), enqueued_at)
 
-    def retry(self, posting_id: str, at: float, error: str, uncertain: bool) -> None:
+    def retry(self, posting_id: str, at: float, error: str, uncertain: bool, counted: bool = True) -> None:
+        """Back to pending until `at`. An attempt not `counted` is given back (the ERP throttled it: flow
+        control, not a failure of the posting)."""
         with self._lock:
             self._db.execute(
-                "UPDATE postings SET state = ?, next_attempt_at = ?, last_error = ?, uncertain = uncertain | ? "
-                "WHERE posting_id = ? AND state = ?",
-                (PENDING, at, error, int(uncertain), posting_id, IN_FLIGHT),
+                "UPDATE postings SET state = ?, next_attempt_at = ?, last_error = ?, uncertain = uncertain | ?, "
+                "attempts = attempts - ?, throttled = throttled + ? WHERE posting_id = ? AND state = ?",
+                (PENDING, at, error, int(uncertain), int(not counted), int(not counted), posting_id, IN_FLIGHT),
             )
 
     def release(self, posting_id: str) -> None:
@@ -178,6 +199,25 @@ class PostingQueue:
                 (seq, limit),
             ).fetchall()
 
+    def verdicts_after(self, seq: int, limit: int = 1000) -> list[tuple[int, str, bytes]]:
+        """(seq, company code, event) of the verdicts after `seq`: what goes to the input topic, keyed by ledger."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT outcome_seq, company_code, outcome FROM postings WHERE outcome_seq > ? "
+                "ORDER BY outcome_seq LIMIT ?",
+                (seq, limit),
+            ).fetchall()
+
+    def forwarded(self) -> int:
+        """The last verdict sent on (to a Kafka input topic)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM service WHERE key = 'forwarded'").fetchone()
+        return int(row[0]) if row else 0
+
+    def set_forwarded(self, seq: int) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO service (key, value) VALUES ('forwarded', ?)", (str(seq),))
+
     def undecided(self) -> list[tuple[str, str, str]]:
         """(posting id, ERP, approved at) of every posting pending or in flight."""
         with self._lock:
@@ -213,6 +253,15 @@ class PostingQueue:
                 ).rowcount
         return changed
 
+    def attempts(self) -> dict[str, tuple[int, int]]:
+        """(attempts counted, attempts throttled) per ERP: the counted ones less the postings decided are the
+        retries."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT COALESCE(erp, ''), SUM(attempts), SUM(throttled) FROM postings GROUP BY 1"
+            ).fetchall()
+        return {erp: (counted, throttled) for erp, counted, throttled in rows}
+
     def counts(self) -> dict[tuple[str, str], int]:
         """Postings by (ERP, state): the queue depth metrics and `recon post --status`."""
         with self._lock:
@@ -243,8 +292,8 @@ class PostingQueue:
                 "WHERE outcome_seq IS NOT NULL ORDER BY outcome_seq"
             ).fetchall()
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+    def _transaction(self, durable: bool = False) -> _Transaction:
+        return _Transaction(self._db, durable)
 
     def close(self) -> None:
         with self._lock:
@@ -252,13 +301,21 @@ class PostingQueue:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (the caller holds the queue's lock)."""
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (the caller holds the queue's lock); a durable one
+    is fsynced at its commit."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, durable: bool) -> None:
         self._db = db
+        self._durable = durable
 
     def __enter__(self) -> None:
+        if self._durable:
+            self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
-        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+        try:
+            self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+        finally:
+            if self._durable:
+                self._db.execute("PRAGMA synchronous=NORMAL")

@@ -38,7 +38,7 @@ class PostingBeside:
         lanes: dict[str, Lane],
         routes: Mapping[str, str],
         drain_seconds: float,
-        allowance: timedelta = timedelta(hours=1),
+        allowance: timedelta = timedelta(hours=4),
         hold_seconds: float = 30.0,
         sensor: PostingSensor | None = None,
     ) -> None:
@@ -61,6 +61,7 @@ class PostingBeside:
     def flush(self) -> None:
         """Requests the sink holds, into the queue now: the run is about to wait for them."""
         self._sink.flush()
+        self.service.wake()
 
     def _requested(self, posting: NewPosting) -> None:
         if posting.erp in self.service.lanes and posting.posting_id not in self._undecided:

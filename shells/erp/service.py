@@ -5,7 +5,7 @@ through the ERP's adapter within its limits; the verdict goes back to the queue 
 - Rate: a token bucket per ERP; a 429 pauses the whole ERP for its Retry-After.
 - Retries: exponential backoff with full jitter (tenacity's, through shells/retrying.py) from the attempt
   count the queue keeps, up to `max_attempts`; then the posting is timed out (`posting_timed_out`), never
-  silently dropped.
+  silently dropped. A 429 spends no attempt: it is the ERP's flow control, not a failure.
 - Breaker: after `breaker_threshold` failures of the ERP itself in a row, its postings are parked (left
   pending, their attempts not spent) until a probe after the cool-off succeeds.
 - Never twice: an attempt that may have booked the invoice (a timeout, a dropped connection, a kill during the
@@ -14,6 +14,7 @@ through the ERP's adapter within its limits; the verdict goes back to the queue 
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -87,7 +88,10 @@ class PostingService:
         self.sensor = sensor or PostingSensor()
         self.clock = clock
         self._stop = threading.Event()
+        self._new_work = threading.Condition()  # idle workers wait on it: a posting enqueued wakes them at once
         self._threads: list[threading.Thread] = []
+        for lane in lanes.values():
+            lane.breaker.on_change = functools.partial(self.sensor.on_breaker, lane.name)
 
     def start(self) -> None:
         """Postings a killed process left in flight become uncertain, then every ERP's workers start."""
@@ -99,10 +103,18 @@ class PostingService:
                 thread.start()
                 self._threads.append(thread)
 
+    def wake(self) -> None:
+        """Postings were enqueued: idle workers look now rather than at their next poll."""
+        with self._new_work:
+            self._new_work.notify_all()
+
     def stop(self) -> None:
         self._stop.set()
+        self.wake()
         for thread in self._threads:
             thread.join(timeout=60)
+        if self._threads and not any(thread.is_alive() for thread in self._threads):
+            self.queue.stopped()
         self._threads.clear()
 
     def wait_drained(self, timeout: float | None = None, poll: float = 0.05) -> bool:
@@ -123,7 +135,9 @@ class PostingService:
             posting = self.queue.claim(lane.name, now)
             if posting is None:
                 lane.breaker.neutral()  # a probe slot taken for nothing is given back
-                self._stop.wait(_IDLE_POLL_SECONDS)
+                with self._new_work:
+                    if not self._stop.is_set():
+                        self._new_work.wait(_IDLE_POLL_SECONDS)  # a retry coming due is found by this poll
                 continue
             wait = lane.limit.wait_time(self.clock())
             while wait > 0 and not self._stop.is_set():
@@ -137,7 +151,6 @@ class PostingService:
     def _attempt(self, lane: Lane, posting: Posting) -> None:
         request = PostingRequest.model_validate_json(posting.request)
         started = self.clock()
-        before = lane.breaker.state
         try:
             document = self._book(lane, request, posting.uncertain)
         except ErpRejected as refused:
@@ -152,8 +165,6 @@ class PostingService:
         else:
             lane.breaker.succeeded()
             self._decide(lane, posting, request, POSTED, started, document=document)
-        if lane.breaker.state is not before:
-            self.sensor.on_breaker(lane.name, lane.breaker.state)
 
     @staticmethod
     def _book(lane: Lane, request: PostingRequest, uncertain: bool) -> ErpDocument:
@@ -171,11 +182,21 @@ class PostingService:
         now = self.clock()
         self.sensor.on_retry(lane.name, failure.cause)
         if failure.cause is Cause.THROTTLED:
+            # Flow control, not a failure: the whole ERP waits as asked, and the attempt is not spent. An ERP
+            # that throttles for ever leaves its postings pending, where the engine's posting SLA finds them.
             lane.breaker.neutral()
-            lane.limit.pause_until(now + (failure.retry_after or backoff(1, lane.policy.max_backoff_seconds)))
-        else:
-            lane.breaker.failed(now)
+            wait = (
+                failure.retry_after if failure.retry_after is not None else backoff(1, lane.policy.max_backoff_seconds)
+            )
+            lane.limit.pause_until(now + wait)
+            self.queue.retry(posting.posting_id, now + wait, str(failure), failure.maybe_committed, counted=False)
+            return
+        lane.breaker.failed(now)
         if posting.attempts >= lane.policy.max_attempts:
+            found = self._last_look(lane, request) if failure.maybe_committed or posting.uncertain else None
+            if found is not None:
+                self._decide(lane, posting, request, POSTED, started, document=found)
+                return
             error = f"no verdict after {posting.attempts} attempts; the last: {failure}"
             self._decide(lane, posting, request, TIMED_OUT, started, error=error)
             return
@@ -183,6 +204,15 @@ class PostingService:
         if failure.retry_after is not None:
             wait = max(wait, min(failure.retry_after, lane.policy.max_backoff_seconds))
         self.queue.retry(posting.posting_id, now + wait, str(failure), failure.maybe_committed)
+
+    @staticmethod
+    def _last_look(lane: Lane, request: PostingRequest) -> ErpDocument | None:
+        """Before a posting is given up: whether an attempt whose answer was lost booked it after all (a
+        look-up is a read, which ERPs throttle and fail far less than writes)."""
+        try:
+            return lane.adapter.find_posted(request.invoice)
+        except ErpUnavailable:
+            return None
 
     def _decide(
         self,

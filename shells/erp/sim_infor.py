@@ -30,6 +30,7 @@ currencyID), as the shape test's fixture records.
 
 from __future__ import annotations
 
+import bisect
 import hmac
 import re
 import secrets
@@ -41,13 +42,14 @@ from decimal import Decimal, InvalidOperation
 from email import message_from_bytes
 from email.message import Message
 from email.policy import HTTP
+from functools import cached_property
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 import orjson
 from lxml import etree
 
-from .simulator import Faults, Reply, Request, Route, Rules, Simulator
+from .simulator import DocumentRefused, DocumentStalled, Faults, Reply, Request, Route, Rules, Simulator
 
 NS = "http://schema.infor.com/InforOAGIS/2"
 PROCESS_DOCUMENT = "ProcessSupplierInvoice"
@@ -77,6 +79,10 @@ class DataObject:
     payload: bytes
 
     def fields(self) -> dict[str, Any]:
+        return self._fields
+
+    @cached_property
+    def _fields(self) -> dict[str, Any]:
         return {
             "dl_id": self.dl_id,
             "dl_document_name": self.document_name,
@@ -104,7 +110,10 @@ class InforSimulator(Simulator):
     ) -> None:
         self.index_lag_seconds = index_lag_seconds
         self.token_lifetime_seconds = token_lifetime_seconds
-        self.data_lake: list[DataObject] = []
+        self.data_lake: list[DataObject] = []  # in the order indexed
+        self._lake_keys: list[str] = []  # each object's dl_document_indexed_date, in the same order (nondecreasing)
+        self._lake_by_id: dict[str, DataObject] = {}
+        self._booked: set[tuple[str, str, str]] = set()  # (supplier, reference, company): LN's duplicate check
         self.messages: list[dict[str, Any]] = []  # ParameterRequests ION took, for tests to read
         super().__init__(faults, rules, credentials)
         self.tenant = self.credentials.get("ti", "TENANT_TST")
@@ -202,7 +211,10 @@ class InforSimulator(Simulator):
         """Book or refuse the invoice and publish the Acknowledge, as LN does once ION delivers the BOD."""
         try:
             document = self._book(bod)
-        except Refused as exc:
+        except DocumentStalled:
+            self.stats["stalled"] += 1
+            return  # ION took the BOD; the ERP never acknowledges it
+        except (Refused, DocumentRefused) as exc:
             self.stats["rejected"] += 1
             self._publish(acknowledge(bod, accepted=False, message=str(exc)))
             return
@@ -214,13 +226,8 @@ class InforSimulator(Simulator):
         if reason is not None:
             raise Refused(_ln_wording(reason, invoice))
         with self.lock:  # the duplicate check and the booking are one step, as in one database transaction
-            if self.find(
-                lambda d: (
-                    d.supplier == invoice.supplier
-                    and d.invoice_reference == invoice.reference
-                    and d.company_code == invoice.company_code
-                )
-            ):
+            key = (invoice.supplier, invoice.reference, invoice.company_code)
+            if key in self._booked:
                 raise Refused(
                     f"Supplier invoice {invoice.reference} already exists for invoice-from business partner "
                     f"{invoice.supplier} in company {invoice.company_code}"
@@ -235,21 +242,23 @@ class InforSimulator(Simulator):
                 external_id=invoice.bod_id,
                 body=etree.tostring(bod).decode(),
             )
+            self._booked.add(key)
         return created.document_number, invoice.document_date
 
     def _publish(self, ack: bytes) -> None:
-        now = datetime.now(UTC)
-        with self.lock:
-            self.data_lake.append(
-                DataObject(
-                    dl_id=secrets.token_hex(16),
-                    document_name=ACKNOWLEDGE_DOCUMENT,
-                    from_logical_id=ERP_LOGICAL_ID,
-                    indexed_at=now,
-                    visible_at=time.time() + self.index_lag_seconds,
-                    payload=ack,
-                )
+        with self.lock:  # the time taken under the lock: the lake stays in the order indexed
+            now = max(datetime.now(UTC), self.data_lake[-1].indexed_at) if self.data_lake else datetime.now(UTC)
+            data_object = DataObject(
+                dl_id=secrets.token_hex(16),
+                document_name=ACKNOWLEDGE_DOCUMENT,
+                from_logical_id=ERP_LOGICAL_ID,
+                indexed_at=now,
+                visible_at=time.time() + self.index_lag_seconds,
+                payload=ack,
             )
+            self.data_lake.append(data_object)
+            self._lake_keys.append(data_object.fields()["dl_document_indexed_date"])
+            self._lake_by_id[data_object.dl_id] = data_object
 
     # -- Data Lake ----------------------------------------------------------------------------------------
     def _lake_list(self, request: Request, match: re.Match[str]) -> Reply:
@@ -265,7 +274,8 @@ class InforSimulator(Simulator):
             return self.error_reply(400, "page must be >= 1 and records between 1 and 10000", "INVALID_PAGING")
         now = time.time()
         with self.lock:
-            visible = [o for o in self.data_lake if o.visible_at <= now and _matches(o.fields(), terms)]
+            candidates = self.data_lake[self._first_candidate(terms) :]
+        visible = [o for o in candidates if o.visible_at <= now and _matches(o.fields(), terms)]
         visible.sort(key=lambda o: o.indexed_at, reverse=(request.arg("sort") or "").endswith(":desc"))
         window = visible[(page - 1) * records : page * records]
         return Reply.json(
@@ -278,10 +288,20 @@ class InforSimulator(Simulator):
         wanted = request.arg("datalakeId")
         now = time.time()
         with self.lock:
-            found = [o for o in self.data_lake if o.dl_id == wanted and o.visible_at <= now]
-        if not found:
+            found = self._lake_by_id.get(wanted or "")
+        if found is None or found.visible_at > now:
             return self.error_reply(404, f"no data object {wanted}", "NOT_FOUND")
-        return Reply(200, found[0].payload, {"Content-Type": "application/octet-stream"})
+        return Reply(200, found.payload, {"Content-Type": "application/octet-stream"})
+
+    def _first_candidate(self, terms: list[tuple[str, str, str]]) -> int:
+        """Where in the lake (in the order indexed) the objects a lower bound on the indexed date lets through
+        begin: the Data Lake's index on it, so a list does not read the whole lake. The caller holds the lock."""
+        start = 0
+        for name, op, value in terms:
+            if name == "dl_document_indexed_date" and op in ("ge", "gt"):
+                search = bisect.bisect_left if op == "ge" else bisect.bisect_right
+                start = max(start, search(self._lake_keys, value))
+        return start
 
 
 # -- reading the Process BOD as the ERP does --------------------------------------------------------------

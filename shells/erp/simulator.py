@@ -3,9 +3,9 @@ records, which tests count), credentials it checks, and faults injected from fla
 
 Each ERP's module (sim_sap.py, sim_oracle.py ...) subclasses `Simulator` with the routes of that ERP's API
 and its error bodies. The faults are the ones that hurt a posting service: throttling with Retry-After,
-5xx, answers slower than the client waits, connections dropped after the document was committed (the hard
-case for idempotency), a concurrency cap answered with 429, and an outage. The simulator counts requests in
-flight, so a test can prove the posting service kept under its limit.
+5xx, answers slower than the client waits (after a commit, or stalled without one), connections dropped after
+the document was committed (the hard case for idempotency), a concurrency cap answered with 429, an outage.
+The simulator counts requests in flight, so a test can prove the posting service kept under its limit.
 """
 
 from __future__ import annotations
@@ -41,8 +41,11 @@ class Faults:
     slow_rate: float = 0.0  # committed, then answered after slow_seconds (past a client's timeout)
     slow_seconds: float = 0.0
     drop_after_commit_rate: float = 0.0  # committed, then the connection closed without an answer
+    stall_rate: float = 0.0  # nothing committed, answered 504 only after slow_seconds (past a client's timeout)
     concurrency_limit: int | None = None  # requests in flight beyond it are answered 429
     down: bool = False  # every API request answered 503, as an ERP in maintenance
+    stalled_suppliers: frozenset[str] = frozenset()  # every document of these stalls (a lock held in the ERP)
+    stalled_documents: frozenset[tuple[str, str]] = frozenset()  # (supplier, invoice reference) that stall
     seed: int = 0
 
     def update(self, changes: Mapping[str, Any]) -> None:
@@ -50,16 +53,30 @@ class Faults:
         for name, value in changes.items():
             if name not in known:
                 raise ValueError(f"{name}: no such fault (known: {', '.join(sorted(known))})")
+            if name == "stalled_suppliers":
+                value = frozenset(value)
+            elif name == "stalled_documents":
+                value = frozenset((str(supplier), str(reference)) for supplier, reference in value)
             setattr(self, name, value)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "stalled_suppliers": sorted(self.stalled_suppliers),
+            "stalled_documents": sorted(self.stalled_documents),
+        }
 
 
 @dataclass(frozen=True)
 class Rules:
     """How the simulated ERP judges a document, beyond the shape of its API: suppliers blocked for posting,
-    and a closed period (documents dated before `closed_before`)."""
+    a closed period (documents dated before `closed_before`), and single documents refused with a given
+    validation error (a tax code, a cost center: what no rule of the simulator knows)."""
 
     blocked_suppliers: frozenset[str] = frozenset()
     closed_before: date | None = None
+    # (supplier, invoice reference) -> the validation error the ERP answers for that document, as flags inject
+    refused_documents: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,14 @@ class Reply:
     @classmethod
     def json(cls, status: int, document: Any, headers: Mapping[str, str] | None = None) -> Reply:
         return cls(status, orjson.dumps(document), {"Content-Type": "application/json", **(headers or {})})
+
+
+class DocumentStalled(Exception):
+    """Raised by `create` for a stalled supplier: nothing is committed and the answer comes late."""
+
+
+class DocumentRefused(Exception):
+    """Raised by `create` for a document the rules refuse by name: nothing is committed, the ERP answers 400."""
 
 
 class _Drop:
@@ -184,7 +209,19 @@ class Simulator:
             if route.writes and self._draw(faults.server_error_rate):
                 self.stats["server_error"] += 1
                 return self.error_reply(500, "internal server error", "INTERNAL_ERROR")
-            reply = route.handler(request, match)
+            if route.writes and self._draw(faults.stall_rate):
+                self.stats["stalled"] += 1
+                time.sleep(faults.slow_seconds)
+                return self.error_reply(504, "the request took too long and was rolled back", "GATEWAY_TIMEOUT")
+            try:
+                reply = route.handler(request, match)
+            except DocumentStalled:
+                self.stats["stalled"] += 1
+                time.sleep(faults.slow_seconds)
+                return self.error_reply(504, "the request took too long and was rolled back", "GATEWAY_TIMEOUT")
+            except DocumentRefused as refused:
+                self.stats["rejected"] += 1
+                return self.error_reply(400, str(refused), "VALIDATION_ERROR")
             if route.writes and 200 <= reply.status < 300:
                 if self._draw(faults.drop_after_commit_rate):
                     self.stats["dropped_after_commit"] += 1
@@ -217,7 +254,7 @@ class Simulator:
                     self.faults.update(request.json())
             except ValueError as exc:
                 return Reply.json(400, {"error": str(exc)})
-            return Reply.json(200, asdict(self.faults))
+            return Reply.json(200, self.faults.as_json())
         if request.path == "/_sim/health":
             return Reply.json(200, {"kind": self.kind, "ok": True})
         return Reply.json(404, {"error": f"no control resource {request.path}"})
@@ -244,6 +281,11 @@ class Simulator:
         body: Any = None,
     ) -> SimDocument:
         """Commit a new document with the next number of its fiscal year (the calendar year of its date)."""
+        if supplier in self.faults.stalled_suppliers or (supplier, invoice_reference) in self.faults.stalled_documents:
+            raise DocumentStalled(supplier)
+        refused = self.rules.refused_documents.get((supplier, invoice_reference))
+        if refused is not None:
+            raise DocumentRefused(refused)
         with self.lock:
             fiscal_year = document_date.year
             self._numbers[fiscal_year] += 1
