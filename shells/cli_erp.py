@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import threading
@@ -135,12 +136,20 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_to_stderr() -> None:
+    """What the service logs (an adapter's surprise, a bridge's unreadable record) goes to stderr, as the
+    worker's does; no credential is ever in it."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request is noise at month-end volume
+
+
 def cmd_drain(args: argparse.Namespace) -> int:
     from .cli import config_of
     from .erp.registry import lanes_of
     from .erp.service import PostingService
 
     config = config_of(args)
+    _log_to_stderr()
     queue = _queue(args.queue)
     if queue is None:
         return 2
@@ -167,6 +176,7 @@ def cmd_kafka(args: argparse.Namespace) -> int:
     from .kafka.topics import Topics
 
     config = _kafka_config_of(args)
+    _log_to_stderr()
     queue = _queue(args.queue, create=True)
     if queue is None:
         return 2

@@ -352,6 +352,8 @@ class ErpTarget(Section):
         _named_once(
             "the credentials", "credentials_env", self.credentials_env, "credentials_file", self.credentials_file
         )
+        if not self.credentials_env and self.credentials_file is None:
+            raise ValueError("credentials_env: every ERP needs credentials, in credentials_env or credentials_file")
         return self
 
 

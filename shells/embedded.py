@@ -30,7 +30,7 @@ from reconstream.tables.state import EngineState
 from . import collector
 from .audit import CASE_ACTIONS, AnchorFile, AuditChain, AuditKey, anchors_path, apply_input
 from .formats.canonical import IngestOptions
-from .inputs import CaseEvents, InputLine, Position, Stream, file_name, merged, read_case_events
+from .inputs import CaseEvents, InputLine, Position, Stream, classify, file_name, merged
 from .metrics import ObservedEngine, RunMetrics
 from .sinks import FileSink, Sink
 from .sinks.base import ResumeRefused
@@ -50,7 +50,7 @@ class CaseFeed(CaseEvents, Protocol):
     def people_actions_after(self, seq: int, limit: int = 1000) -> list[tuple[int, CaseAction, str]]: ...
 
 
-class PostingFeed(CaseEvents, Protocol):
+class PostingFeed(Protocol):
     """ERP posting beside the run (shells/erp/running.py): the ERPs' verdicts as events, what the run waits
     for before its clock passes an approval by more than the allowance, and how many postings are owed."""
 
@@ -59,6 +59,10 @@ class PostingFeed(CaseEvents, Protocol):
     allowance_us: int
 
     def open_work(self) -> int: ...
+
+    def verdicts_after(self, seq: int) -> list[tuple[int, str, bytes]]: ...
+
+    def applied(self, invoice_id: str) -> None: ...
 
     def flush(self) -> None: ...
 
@@ -143,6 +147,7 @@ class EmbeddedRunner:
     ) -> None:
         self.input_dir, self.out_dir = input_dir, out_dir
         self.posting = posting  # the ERPs' verdicts on the postings this run requested come back as inputs
+        self._verdicts_applied: set[int] = set()  # applied past the position, around one still waiting
         self.cases = cases  # the case store: its manual matches are inputs, its people's actions audited
         self.metrics = metrics
         self.checkpoint_every = checkpoint_every
@@ -234,12 +239,30 @@ class EmbeddedRunner:
         self.summary.count(outputs)
 
     def _apply_verdicts(self) -> None:
-        """The ERPs' verdicts decided since the last ones applied, in the order decided."""
-        if self.posting is None:
+        """The ERPs' verdicts decided since the last ones applied, in the order decided, each once the engine
+        holds its invoice's approval. After a kill the queue can hold a verdict on an approval the resumed run
+        has not read again yet: it waits, and the position stays before it (so a kill now applies it again
+        later, which the engine drops by event id); the ones after it are applied meanwhile."""
+        posting = self.posting
+        if posting is None:
             return
-        for line in read_case_events(self.posting, self.positions.get(POSTING_OUTCOMES, Position()), POSTING_OUTCOMES):
-            self._apply(line)
-            self.positions[line.name] = line.after
+        start = self.positions.get(POSTING_OUTCOMES, Position())
+        through, last_time, waiting = start.line, start.time_us, False
+        for seq, invoice_id, raw in posting.verdicts_after(through):
+            if seq not in self._verdicts_applied:
+                if not self.engine.has_approved(invoice_id):
+                    waiting = True
+                    continue
+                event, error, last_time = classify(raw, Stream.INVOICE_STATUS, last_time)
+                key = (last_time, STREAM_ORDER[Stream.INVOICE_STATUS.value], seq)
+                after = Position(0, seq, last_time)
+                self._apply(InputLine(key, Stream.INVOICE_STATUS, raw, event, error, after, POSTING_OUTCOMES, seq))
+                self._verdicts_applied.add(seq)
+                posting.applied(invoice_id)
+            if not waiting:
+                through = seq
+        self._verdicts_applied = {seq for seq in self._verdicts_applied if seq > through}
+        self.positions[POSTING_OUTCOMES] = Position(0, through, last_time)
 
     def _pace(self, posting: PostingFeed, time_us: int) -> None:
         """Before an event dated past an undecided posting's approval by more than the allowance: wait for the

@@ -61,6 +61,11 @@ class Engine:
     def watermark(self) -> datetime:
         return from_micros(self.watermark_us)
 
+    def has_approved(self, invoice_id: str) -> bool:
+        """Whether the invoice's approval has been applied: a verdict of its posting may be, from then on."""
+        state = self.state.invoices.get(invoice_id)
+        return state is not None and state.approved_at is not None
+
     def process(self, event: Event, source: str = "") -> list[Output]:
         """Apply one valid event. An event id seen before changes nothing and emits nothing."""
         digest = content_digest(event)

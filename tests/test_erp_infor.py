@@ -19,8 +19,16 @@ from lxml import etree
 from reconstream.models.invoices import Invoice
 from reconstream.shells.erp.adapter import ErpTarget
 from reconstream.shells.erp.errors import Cause, ErpRejected, ErpUnavailable
-from reconstream.shells.erp.infor import InforAdapter, bod_id_for, process_bod
-from reconstream.shells.erp.sim_infor import NS, InforSimulator
+from reconstream.shells.erp.infor import (
+    LAKE_MAX_PAGES,
+    LAKE_PAGE_RECORDS,
+    Acknowledgement,
+    InforAdapter,
+    bod_id_for,
+    parse_acknowledgement,
+    process_bod,
+)
+from reconstream.shells.erp.sim_infor import NS, InforSimulator, acknowledge
 from reconstream.shells.erp.simulator import Faults, Rules, start
 
 FIXTURES = Path(__file__).parent / "fixtures" / "erp" / "infor"
@@ -226,6 +234,58 @@ def test_dropped_answer_then_look_up_finds_the_one_document() -> None:
             client.post(invoice)
         assert len(sim.documents) == 1
         assert client.find_posted(invoice) == found  # the Rejected duplicate does not hide the Accepted one
+
+
+def test_more_acknowledges_than_one_list_reaches_is_no_answer_while_a_recent_one_is_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Data Lake holds more Acknowledges since the invoice date than one query lists (LAKE_MAX_PAGES pages of
+    LAKE_PAGE_RECORDS): an invoice whose Acknowledge is past those pages is not "not posted", which would make the
+    service post it again, but ErpUnavailable; one whose accepted Acknowledge is recent is found, newest first."""
+    with ion() as (sim, url):
+        client = adapter(url, timeout=10.0)
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        early = make_invoice("AP-EARLY", "INV-EARLY")
+        booked = client.post(early)  # its Accepted Acknowledge is the lake's oldest
+        # Then more Acknowledges than one list reaches, of another supplier's invoice, published as the ERP
+        # publishes them (one payload for all: each is still its own data object, listed and read on its own).
+        other = make_invoice("AP-OTHER", "INV-OTHER", vendor_id="V200")
+        other_bod = process_bod(other, sender="lid://other", tenant=TENANT, bod_id=bod_id_for(other), created=now)
+        filler = acknowledge(
+            etree.fromstring(other_bod, PARSER),
+            accepted=True,
+            document_number="PIN26999999",
+            document_date=other.invoice_date,
+        )
+        for _ in range(LAKE_MAX_PAGES * LAKE_PAGE_RECORDS):
+            sim._publish(filler)
+
+        read: list[str] = []
+
+        def read_from_the_lake(dl_id: str) -> Acknowledgement | None:
+            read.append(dl_id)
+            return parse_acknowledgement(sim._lake_by_id[dl_id].payload)
+
+        with monkeypatch.context() as patched:
+            # Each Acknowledge listed is read once, a streambyid call of ~1 ms: 10,000 of them are read straight
+            # from the simulator's lake instead. The lists, their pages and the decision are the adapter's, over HTTP.
+            patched.setattr(client, "_read_acknowledgement", read_from_the_lake)
+            with pytest.raises(ErpUnavailable) as caught:  # never None: the early invoice is booked
+                client.find_posted(early)
+        assert caught.value.cause is Cause.SERVER_ERROR and "cannot decide" in str(caught.value)
+        assert len(set(read)) == LAKE_MAX_PAGES * LAKE_PAGE_RECORDS  # every page listed was read before deciding
+        assert len(sim.documents) == 1
+
+        # A recent invoice, booked and acknowledged by the ERP now (the adapter's own post would wait on a list
+        # of the last seconds, which the filler fills past one query too): its Acknowledge is on the first page.
+        recent = make_invoice("AP-RECENT", "INV-RECENT")
+        recent_bod = process_bod(
+            recent, sender=client.logical_id, tenant=TENANT, bod_id=bod_id_for(recent), created=now
+        )
+        sim._erp_processes(etree.fromstring(recent_bod, PARSER))
+        found = client.find_posted(recent)
+        assert found is not None and found.document_number == sim.documents[-1].document_number
+        assert found.document_number != booked.document_number and len(sim.documents) == 2
 
 
 def test_slow_answer_times_out_maybe_committed() -> None:

@@ -57,13 +57,13 @@ def simulator(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_six_kills_during_a_burst_post_every_invoice_exactly_once(tmp_path: Path, simulator: dict) -> None:  # type: ignore[type-arg]
-    month = month_without_postings(tmp_path / "month", invoices=300, seed=21)
+    month = month_without_postings(tmp_path / "month", invoices=220, seed=21)
     requests = posting_requests(month, tmp_path / "run")
     expected = {
         (request["invoice"]["vendor_id"], request["invoice"]["supplier_invoice_number"])
         for request in map(orjson.loads, requests.read_bytes().splitlines())
     }
-    assert len(expected) > 250
+    assert len(expected) > 180
     entry = {
         "name": "sap",
         "kind": "sap",
@@ -79,14 +79,19 @@ def test_six_kills_during_a_burst_post_every_invoice_exactly_once(tmp_path: Path
     )
     drain = [*RECON, "post", "drain", "--queue", str(queue_path), "--config", str(config)]
     rng = random.Random(14)
-    kills_in_flight = 0
+    caught_between = 0  # kills that left a document booked in the ERP and not yet recorded as posted
     for _ in range(KILLS):
+        before = _states(queue_path).get(POSTED, 0)
         process = subprocess.Popen(drain, stdout=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.8, 2.0))  # the interpreter starts in about 0.5 s; then it posts
+        deadline = time.monotonic() + 60
+        while _states(queue_path).get(POSTED, 0) < before + 5 and time.monotonic() < deadline:
+            time.sleep(0.05)  # until it is posting: a kill during the interpreter's start proves nothing
+        time.sleep(rng.uniform(0.0, 0.4))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         state = _states(queue_path)
-        kills_in_flight += state.get(IN_FLIGHT, 0) > 0
+        booked = len(httpx.get(f"{simulator['url']}/_sim/records").json()["documents"])
+        caught_between += booked > state.get(POSTED, 0)
         assert state.get(PENDING, 0) + state.get(IN_FLIGHT, 0) > 0, "the burst ended before the kills did"
     finished = subprocess.run(drain, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
@@ -97,7 +102,7 @@ def test_six_kills_during_a_burst_post_every_invoice_exactly_once(tmp_path: Path
     assert twice == {}  # 0 double postings
     assert set(documents) == expected  # 0 lost, nothing else
     assert _states(queue_path) == {POSTED: len(expected)}
-    assert records["stats"]["dropped_after_commit"] > 0 and kills_in_flight >= 1
+    assert records["stats"]["dropped_after_commit"] > 0 and caught_between >= 1
     queue = PostingQueue(queue_path)
     try:
         booked = {row[4] for row in queue.decided()}

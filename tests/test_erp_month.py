@@ -20,7 +20,7 @@ from reconstream.shells.erp.queue import PostingQueue
 from reconstream.shells.erp.simulator import Faults, Rules
 
 KINDS = ["sap", "oracle", "d365", "netsuite", "infor"]
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 2
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
@@ -29,7 +29,7 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_month_posts_once_each_refusal_and_timeout_is_an_exception(tmp_path: Path, kind: str) -> None:
-    month = month_without_postings(tmp_path / "month", invoices=60, seed=40 + KINDS.index(kind))
+    month = month_without_postings(tmp_path / "month", invoices=45, seed=40 + KINDS.index(kind))
     requests = [request["invoice"] for request in _lines(posting_requests(month, tmp_path / "plain"))]
     vendors = sorted({invoice["vendor_id"] for invoice in requests})
     blocked, stalled = vendors[0], vendors[1]
@@ -65,7 +65,7 @@ def test_a_month_posts_once_each_refusal_and_timeout_is_an_exception(tmp_path: P
 
     documents = documents_by_invoice(records)
     clean = [invoice for invoice in requests if invoice["vendor_id"] not in (blocked, stalled)]
-    assert len(clean) > 40
+    assert len(clean) > 30
     for invoice in clean:  # booked exactly once
         assert len(documents.get((invoice["vendor_id"], invoice["supplier_invoice_number"]), [])) == 1, invoice
     assert not [key for key in documents if key[0] in (blocked, stalled)]

@@ -38,6 +38,7 @@ from reconstream.models.invoices import DocumentType, Invoice, InvoiceLine
 
 from .adapter import ErpAdapter, ErpDocument, ErpTarget, send
 from .errors import Cause, ErpRejected, ErpUnavailable
+from .exact_json import exact_json
 
 HEADERS = "VendorInvoiceHeaders"
 LINES = "VendorInvoiceLines"  # also the header's navigation property to its lines
@@ -115,16 +116,7 @@ def date_time_offset(day: date) -> str:
 
 def entity_json(entity: Mapping[str, JsonScalar]) -> bytes:
     """A flat entity as JSON, a Decimal written as a JSON number from its own digits (never through float)."""
-    members = (f"{orjson.dumps(name).decode()}:{_json_value(value)}" for name, value in entity.items())
-    return ("{" + ",".join(members) + "}").encode()
-
-
-def _json_value(value: JsonScalar) -> str:
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"{value}: not a finite amount")
-        return format(value, "f")
-    return orjson.dumps(value).decode()
+    return exact_json(entity)
 
 
 # -- the $batch request and its answer ---------------------------------------------------------------------------

@@ -24,12 +24,10 @@ account differs, an expense line on a tax account does not).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -41,6 +39,7 @@ from reconstream.models.invoices import DocumentType, Invoice
 
 from .adapter import ErpAdapter, ErpDocument, ErpTarget, send
 from .errors import Cause, ErpRejected, ErpUnavailable
+from .exact_json import exact_json
 
 RECORD_PATH = "/services/rest/record/v1"
 TOKEN_PATH = "/services/rest/auth/oauth2/v1/token"  # noqa: S105 - a URL path, not a secret
@@ -55,23 +54,8 @@ SCOPES = ("rest_webservices",)
 
 
 def netsuite_json(document: Any) -> bytes:
-    """JSON text with each Decimal written as the exact JSON number it is (`119.00`, never via float):
-    NetSuite's amount fields are JSON numbers (`type: number` in the OAS)."""
-    return _encode(document).encode()
-
-
-def _encode(value: Any) -> str:
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"{value} is no JSON number")
-        return format(value, "f")
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{json.dumps(str(key))}:{_encode(item)}" for key, item in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_encode(item) for item in value) + "]"
-    if isinstance(value, float):
-        raise TypeError("a float in a NetSuite body: money goes as Decimal")
-    return json.dumps(value)
+    """NetSuite's amount fields are JSON numbers (`type: number` in the OAS): each Decimal written exactly."""
+    return exact_json(document)
 
 
 def record_type(invoice: Invoice) -> str:

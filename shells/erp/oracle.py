@@ -43,6 +43,7 @@ from reconstream.models.invoices import DocumentType, Invoice, InvoiceLine
 
 from .adapter import ErpAdapter, ErpDocument, ErpTarget, send
 from .errors import Cause, ErpRejected, ErpUnavailable
+from .exact_json import exact_json
 
 log = logging.getLogger(__name__)
 
@@ -325,22 +326,3 @@ def error_message(response: httpx.Response) -> tuple[str, str | None]:
     message = document.get("detail") or document.get("title") or f"HTTP {response.status_code}"
     code = document.get("o:errorCode")
     return str(message), None if code is None else str(code)
-
-
-def exact_json(value: Any) -> bytes:
-    """JSON with Decimals written as numbers digit for digit (json and orjson would go through float)."""
-    return _json_text(value).encode()
-
-
-def _json_text(value: Any) -> str:
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"{value} is not a JSON number")
-        return format(value, "f")
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{json.dumps(str(k))}:{_json_text(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_json_text(item) for item in value) + "]"
-    if isinstance(value, float):
-        raise TypeError("a float in an Oracle body: money goes as Decimal")
-    return json.dumps(value)

@@ -190,6 +190,15 @@ class PostingQueue:
                 (state, outcome, seq, now, error, document_number, fiscal_year, posting_id, IN_FLIGHT),
             )
 
+    def verdicts_for_run(self, seq: int, limit: int = 1000) -> list[tuple[int, str, bytes]]:
+        """(seq, invoice id, event) of the verdicts after `seq`, in the order decided: what a run applies."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT outcome_seq, invoice_id, outcome FROM postings WHERE outcome_seq > ? "
+                "ORDER BY outcome_seq LIMIT ?",
+                (seq, limit),
+            ).fetchall()
+
     def outcomes_after(self, seq: int, limit: int = 1000) -> list[tuple[int, str, bytes]]:
         """(seq, posting id, event) of the verdicts after `seq`, in the order decided: what the engine reads."""
         with self._lock:

@@ -10,7 +10,9 @@ is down does not stop reconciliation; its postings' SLA timers then fire, which 
 where event time is wall time, the allowance is never reached while the service works.
 
 The position in the verdicts is kept in the run's checkpoint: after a kill, those after it are applied again
-(the queue keeps them) and the engine drops any it already has by event id.
+(the queue keeps them) and the engine drops any it already has by event id. A verdict is applied only once the
+engine has its invoice's approval: after a kill the queue can hold verdicts on approvals the resumed run has
+not read again yet, and those wait (shells/embedded.py `_apply_verdicts`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from reconstream.models.base import to_micros
-from reconstream.models.events import Stream
+from reconstream.models.ids import stable_id
 
 from ..sinks.posting import PostingSink
 from .limits import BreakerState
@@ -29,6 +31,11 @@ from .queue import NewPosting, PostingQueue
 from .service import Lane, PostingSensor, PostingService
 
 QUEUE_FILE = "postings.sqlite"
+
+
+def posting_id_of(invoice_id: str) -> str:
+    """The posting id the engine gives an invoice's request (streams/context.py request_posting)."""
+    return stable_id("post", invoice_id)
 
 
 class PostingBeside:
@@ -69,12 +76,16 @@ class PostingBeside:
             self._undecided[posting.posting_id] = posting.erp
             heapq.heappush(self._oldest, (approved_us, posting.posting_id))
 
-    def engine_events_after(self, seq: int, limit: int = 1000) -> list[tuple[int, str, bytes]]:
-        """The verdicts after `seq`, as the run reads a feed of events (shells/inputs.py read_case_events)."""
-        verdicts = self.queue.outcomes_after(seq, limit)
-        for _, posting_id, _ in verdicts:
-            self._undecided.pop(posting_id, None)
-        return [(number, Stream.INVOICE_STATUS.value, raw) for number, _, raw in verdicts]
+    def verdicts_after(self, seq: int) -> list[tuple[int, str, bytes]]:
+        """(seq, invoice id, event) of every verdict after `seq`, in the order decided."""
+        found: list[tuple[int, str, bytes]] = []
+        while batch := self.queue.verdicts_for_run(found[-1][0] if found else seq):
+            found += batch
+        return found
+
+    def applied(self, invoice_id: str) -> None:
+        """The run applied this invoice's verdict: it no longer waits for it."""
+        self._undecided.pop(posting_id_of(invoice_id), None)
 
     def oldest_undecided_us(self) -> int | None:
         """The approval time of the oldest posting the run waits for: one without a verdict, whose ERP is not

@@ -48,6 +48,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
+from .exact_json import exact_json
 from .simulator import Faults, Reply, Request, Route, Rules, Simulator
 
 NAMESPACE = "Microsoft.Dynamics.DataEntities"
@@ -191,6 +192,11 @@ class D365Simulator(Simulator):
         self.token_lifetime_seconds = token_lifetime_seconds
         self.headers: dict[tuple[str, str], dict[str, Any]] = {}  # (dataAreaId, HeaderReference) -> entity
         self.lines: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        # Indexes of the headers, kept where one is committed (its key fields never change after), so the duplicate
+        # check and the adapter's look-ups cost the same however many headers there are. Keys are casefolded, as
+        # F&O compares strings; each list is in the order committed (the order of `headers`).
+        self._by_invoice_number: dict[tuple[str, str, str], list[dict[str, Any]]] = {}  # dataAreaId, account, no.
+        self._by_header_reference: dict[str, list[dict[str, Any]]] = {}
         self._header_sequence = 0
 
     # -- routes ---------------------------------------------------------------------------------------------------
@@ -403,7 +409,8 @@ class D365Simulator(Simulator):
         for item in pending:
             if item.entity_set is not HEADER_SET:
                 continue
-            existing = next((row for row in self.headers.values() if _same_invoice_number(row, item.entity)), None)
+            key = _invoice_number_key(item.entity)
+            existing = self._by_invoice_number[key][0] if key in self._by_invoice_number else None
             if existing is not None:
                 used = _entity_date(existing.get("InvoiceDate")) or _today()
                 error = write_validation(
@@ -449,14 +456,19 @@ class D365Simulator(Simulator):
         )
         entity["HeaderReference"] = document.document_number
         self.headers[(entity["dataAreaId"], document.document_number)] = entity
+        key = _invoice_number_key(entity)
+        if key is not None:
+            self._by_invoice_number.setdefault(key, []).append(entity)
+        self._by_header_reference.setdefault(document.document_number.casefold(), []).append(entity)
 
     # -- OData: queries --------------------------------------------------------------------------------------------
     def _query(self, request: Request, match: re.Match[str]) -> Reply:
         if not self.bearer_ok(request):
             return _unauthorized()
         entity_set = ENTITY_SETS[match["entity_set"]]
+        filter_text = request.arg("$filter") or ""
         try:
-            predicate = parse_filter(request.arg("$filter") or "", entity_set)
+            predicate = parse_filter(filter_text, entity_set)
             selected = _select(request.arg("$select"), entity_set)
             top = _top(request.arg("$top"))
         except ODataError as error:
@@ -464,7 +476,9 @@ class D365Simulator(Simulator):
         cross_company = (request.arg("cross-company") or "").lower() == "true"
         with self.lock:
             rows = [
-                row for row in self._rows(entity_set) if cross_company or _same(row["dataAreaId"], self.default_company)
+                row
+                for row in self._candidates(entity_set, filter_text)
+                if cross_company or _same(row["dataAreaId"], self.default_company)
             ]
             rows = [row for row in rows if predicate(row)][:top]
             values = [{"@odata.etag": _etag(), **_projected(_stored(entity_set, row), selected)} for row in rows]
@@ -472,6 +486,21 @@ class D365Simulator(Simulator):
         document = {"@odata.context": f"{root}/data/$metadata#{entity_set.name}", "value": values}
         headers = {"Content-Type": "application/json; odata.metadata=minimal", "OData-Version": "4.0"}
         return Reply(200, _json(document), headers)
+
+    def _candidates(self, entity_set: EntitySet, filter_text: str) -> list[dict[str, Any]]:
+        """The rows a (well-formed) `$filter` can match, in the order stored: from an index when the filter is
+        equality terms joined by `and` that name a header's whole (dataAreaId, InvoiceAccount, InvoiceNumber) key
+        or its HeaderReference, every row otherwise (a wildcard, `or`, `ne`, parentheses, other properties). The
+        caller still applies the whole filter to each. The caller holds the lock."""
+        if entity_set is HEADER_SET:
+            terms = _equality_terms(filter_text)
+            if terms is not None:
+                if all(name in terms for name in ("dataAreaId", "InvoiceAccount", "InvoiceNumber")):
+                    key = (terms["dataAreaId"], terms["InvoiceAccount"], terms["InvoiceNumber"])
+                    return list(self._by_invoice_number.get(key, ()))
+                if "HeaderReference" in terms:
+                    return list(self._by_header_reference.get(terms["HeaderReference"], ()))
+        return self._rows(entity_set)
 
     def _rows(self, entity_set: EntitySet) -> list[dict[str, Any]]:
         if entity_set is HEADER_SET:
@@ -675,20 +704,7 @@ def _entity_key(entity_set: EntitySet, entity: Mapping[str, Any]) -> str:
 
 
 def _json(document: Any) -> bytes:
-    """JSON with a Decimal as a number of its own digits (orjson has no such mode)."""
-    return _json_text(document).encode()
-
-
-def _json_text(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{orjson.dumps(str(k)).decode()}:{_json_text(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_json_text(item) for item in value) + "]"
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, date):
-        return orjson.dumps(value.isoformat()).decode()
-    return orjson.dumps(value).decode()
+    return exact_json(document)
 
 
 def _etag() -> str:
@@ -829,8 +845,33 @@ def _same(left: Any, right: Any) -> bool:
     return isinstance(left, str) and isinstance(right, str) and left.casefold() == right.casefold()
 
 
-def _same_invoice_number(existing: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-    return all(_same(existing.get(name), new.get(name)) for name in ("dataAreaId", "InvoiceAccount", "InvoiceNumber"))
+def _invoice_number_key(entity: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """What the duplicate check compares, as it compares it (text without case); None when a part is not text,
+    which equals nothing."""
+    company, account, number = (entity.get(name) for name in ("dataAreaId", "InvoiceAccount", "InvoiceNumber"))
+    if isinstance(company, str) and isinstance(account, str) and isinstance(number, str):
+        return (company.casefold(), account.casefold(), number.casefold())
+    return None
+
+
+def _equality_terms(text: str) -> dict[str, str] | None:
+    """A `$filter` that is only `Property eq 'text'` terms joined by `and`, no wildcard, as {property: the text
+    casefolded}; None for any other filter. Called on a filter parse_filter read."""
+    tokens = _tokens(text)
+    if len(tokens) % 4 != 3:
+        return None
+    terms: dict[str, str] = {}
+    for at in range(0, len(tokens), 4):
+        (kind, name, _), (_, operator, _), (value_kind, literal, _) = tokens[at : at + 3]
+        if kind != "word" or operator != "eq" or value_kind != "string":
+            return None
+        if at + 3 < len(tokens) and tokens[at + 3][:2] != ("word", "and"):
+            return None
+        value = literal[1:-1].replace("''", "'")
+        if "*" in value:
+            return None
+        terms[name] = value.casefold()
+    return terms
 
 
 def _entity_date(value: Any) -> date | None:

@@ -92,6 +92,21 @@ class DataObject:
         }
 
 
+@dataclass
+class _LakeRun:
+    """Data objects in the order indexed, with their dl_document_indexed_date and their visible_at alongside (both
+    nondecreasing while `InforSimulator._visible_in_order`), for bisecting instead of filtering each object."""
+
+    objects: list[DataObject]
+    keys: list[str]
+    visible: list[float]
+
+    def append(self, data_object: DataObject, key: str) -> None:
+        self.objects.append(data_object)
+        self.keys.append(key)
+        self.visible.append(data_object.visible_at)
+
+
 class Refused(Exception):
     """The ERP refuses the document: the text goes into the Acknowledge's BODFailureMessage."""
 
@@ -113,6 +128,13 @@ class InforSimulator(Simulator):
         self.data_lake: list[DataObject] = []  # in the order indexed
         self._lake_keys: list[str] = []  # each object's dl_document_indexed_date, in the same order (nondecreasing)
         self._lake_by_id: dict[str, DataObject] = {}
+        self._lake_visible: list[float] = []  # each object's visible_at, in the same order
+        # The lake by (dl_document_name, dl_from_logical_id), each in the order indexed: a list filtered on both
+        # reads its run, not the whole lake.
+        self._lake_runs: dict[tuple[str, str], _LakeRun] = {}
+        # Whether visible_at has never decreased along the lake (the index lag unchanged, the clock not stepped
+        # back): the not-yet-visible objects are then the last ones, found by bisecting.
+        self._visible_in_order = True
         self._booked: set[tuple[str, str, str]] = set()  # (supplier, reference, company): LN's duplicate check
         self.messages: list[dict[str, Any]] = []  # ParameterRequests ION took, for tests to read
         super().__init__(faults, rules, credentials)
@@ -256,9 +278,15 @@ class InforSimulator(Simulator):
                 visible_at=time.time() + self.index_lag_seconds,
                 payload=ack,
             )
+            key = data_object.fields()["dl_document_indexed_date"]
+            if self._lake_visible and data_object.visible_at < self._lake_visible[-1]:
+                self._visible_in_order = False
             self.data_lake.append(data_object)
-            self._lake_keys.append(data_object.fields()["dl_document_indexed_date"])
+            self._lake_keys.append(key)
+            self._lake_visible.append(data_object.visible_at)
             self._lake_by_id[data_object.dl_id] = data_object
+            run_key = (data_object.document_name, data_object.from_logical_id)
+            self._lake_runs.setdefault(run_key, _LakeRun([], [], [])).append(data_object, key)
 
     # -- Data Lake ----------------------------------------------------------------------------------------
     def _lake_list(self, request: Request, match: re.Match[str]) -> Reply:
@@ -273,14 +301,77 @@ class InforSimulator(Simulator):
         if page < 1 or not 1 <= records <= 10000:
             return self.error_reply(400, "page must be >= 1 and records between 1 and 10000", "INVALID_PAGING")
         now = time.time()
+        descending = (request.arg("sort") or "").endswith(":desc")
         with self.lock:
-            candidates = self.data_lake[self._first_candidate(terms) :]
-        visible = [o for o in candidates if o.visible_at <= now and _matches(o.fields(), terms)]
-        visible.sort(key=lambda o: o.indexed_at, reverse=(request.arg("sort") or "").endswith(":desc"))
-        window = visible[(page - 1) * records : page * records]
+            indexed = self._indexed_page(terms, now, descending, page, records)
+            if indexed is None:
+                candidates = self.data_lake[self._first_candidate(terms) :]
+        if indexed is not None:
+            window, total = indexed
+        else:
+            visible = [o for o in candidates if o.visible_at <= now and _matches(o.fields(), terms)]
+            visible.sort(key=lambda o: o.indexed_at, reverse=descending)
+            window, total = visible[(page - 1) * records : page * records], len(visible)
         return Reply.json(
-            200, {"fields": [o.fields() for o in window], "page": page, "records": records, "total": len(visible)}
+            200, {"fields": [o.fields() for o in window], "page": page, "records": records, "total": total}
         )
+
+    def _indexed_page(
+        self, terms: list[tuple[str, str, str]], now: float, descending: bool, page: int, records: int
+    ) -> tuple[list[DataObject], int] | None:
+        """The page a list answers, and the total, read from the lake's order instead of filtering every object:
+        for a filter of `eq` on dl_document_name and dl_from_logical_id (both or neither) and any bounds on
+        dl_document_indexed_date. None for any other filter, or when visible_at is out of order; the caller then
+        filters each object. The result is what filtering and sorting every object gives. The caller holds the
+        lock."""
+        if not self._visible_in_order:
+            return None
+        equal: dict[str, str] = {}
+        bounds: list[tuple[str, str]] = []
+        for name, op, value in terms:
+            if name == "dl_document_indexed_date":
+                bounds.append((op, value))
+            elif name in ("dl_document_name", "dl_from_logical_id") and op == "eq" and name not in equal:
+                equal[name] = value
+            else:
+                return None
+        if len(equal) == 2:
+            run = self._lake_runs.get((equal["dl_document_name"], equal["dl_from_logical_id"]))
+            if run is None:
+                return [], 0
+            objects, keys, visible = run.objects, run.keys, run.visible
+        elif not equal:
+            objects, keys, visible = self.data_lake, self._lake_keys, self._lake_visible
+        else:
+            return None
+        low, high = 0, len(objects)
+        for op, value in bounds:
+            if op in ("ge", "eq"):
+                low = max(low, bisect.bisect_left(keys, value))
+            if op == "gt":
+                low = max(low, bisect.bisect_right(keys, value))
+            if op in ("le", "eq"):
+                high = min(high, bisect.bisect_right(keys, value))
+            if op == "lt":
+                high = min(high, bisect.bisect_left(keys, value))
+        if high > low:
+            high = bisect.bisect_right(visible, now, low, high)  # the ones not yet visible are the last
+        total = max(0, high - low)
+        first, last = (page - 1) * records, min(page * records, total)
+        if first >= total:
+            return [], total
+        if not descending:  # already in the order indexed: a stable sort by indexed_at leaves it as it is
+            return objects[low + first : low + last], total
+        # Newest first, and objects indexed at the same instant in the order indexed (a stable reverse sort): sort
+        # the slice the page falls in, widened to whole runs of equal instants.
+        start, end = total - last, total - first  # the page's objects, positions counted oldest first from `low`
+        while start > 0 and objects[low + start - 1].indexed_at == objects[low + start].indexed_at:
+            start -= 1
+        while end < total and objects[low + end].indexed_at == objects[low + end - 1].indexed_at:
+            end += 1
+        chunk = sorted(objects[low + start : low + end], key=lambda o: o.indexed_at, reverse=True)
+        offset = total - end  # where the chunk begins, newest first
+        return chunk[first - offset : last - offset], total
 
     def _lake_stream_by_id(self, request: Request, match: re.Match[str]) -> Reply:
         if (refused := self._authorised(request)) is not None:

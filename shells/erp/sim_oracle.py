@@ -41,7 +41,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs
 
-from .oracle import exact_json
+from .exact_json import exact_json
 from .simulator import Faults, Reply, Request, Route, Rules, Simulator
 
 API = "/fscmRestApi/resources/11.13.18.05"
@@ -133,6 +133,12 @@ class OracleSimulator(Simulator):
         self.suppliers = dict(suppliers) if suppliers is not None else None
         self.supplier_sites = dict(supplier_sites or {})
         self.invoices: dict[int, dict[str, Any]] = {}
+        # Indexes kept where an invoice is committed, so a request costs the same however many invoices there are
+        # (the keys never change after the create): (InvoiceNumber, SupplierNumber, BusinessUnit) -> InvoiceIds,
+        # for the duplicate check and the adapter's look-up; (InvoiceNumber, BusinessUnit, Supplier) -> InvoiceIds,
+        # for validateInvoice. Each list is in InvoiceId order.
+        self._by_number: dict[tuple[str, str, str], list[int]] = {}
+        self._by_supplier_name: dict[tuple[str, str, str], list[int]] = {}
         self._next_invoice_id = FIRST_INVOICE_ID
         self._local = threading.local()  # the framework version of the request this thread serves
 
@@ -242,6 +248,12 @@ class OracleSimulator(Simulator):
                 "holds": [],
             }
             self.invoices[invoice_id] = invoice
+            self._by_number.setdefault(
+                (invoice["InvoiceNumber"], invoice["SupplierNumber"], invoice["BusinessUnit"]), []
+            ).append(invoice_id)
+            self._by_supplier_name.setdefault(
+                (invoice["InvoiceNumber"], invoice["BusinessUnit"], invoice["Supplier"]), []
+            ).append(invoice_id)
         href = f"{INVOICES}/{invoice_id}"
         return Reply(
             201,
@@ -305,23 +317,18 @@ class OracleSimulator(Simulator):
         )
 
     def _check_unique(self, number: str, supplier_number: str, supplier_name: str, business_unit: str) -> None:
-        for invoice in self.invoices.values():
-            if (invoice["InvoiceNumber"], invoice["SupplierNumber"], invoice["BusinessUnit"]) == (
-                number,
-                supplier_number,
-                business_unit,
-            ):
-                self.stats["duplicate_refused"] += 1
-                raise OracleError(
-                    400,
-                    [
-                        (
-                            f"The invoice number {number} already exists for supplier {supplier_name}. "
-                            "Enter a unique invoice number.",
-                            "AP_DUPLICATE_INVOICE_NUMBER",
-                        )
-                    ],
-                )
+        if self._by_number.get((number, supplier_number, business_unit)):
+            self.stats["duplicate_refused"] += 1
+            raise OracleError(
+                400,
+                [
+                    (
+                        f"The invoice number {number} already exists for supplier {supplier_name}. "
+                        "Enter a unique invoice number.",
+                        "AP_DUPLICATE_INVOICE_NUMBER",
+                    )
+                ],
+            )
 
     # -- GET /invoices, GET /invoices/{id} ------------------------------------------------------------------
     def _query_invoices(self, request: Request, match: re.Match[str]) -> Reply:
@@ -333,7 +340,7 @@ class OracleSimulator(Simulator):
         with self.lock:
             matching = [
                 invoice
-                for invoice in sorted(self.invoices.values(), key=lambda item: item["InvoiceId"])
+                for invoice in self._candidates(conditions)
                 if all(str(invoice.get(name)) == value for name, value in conditions)
             ]
         page = matching[offset : offset + limit]
@@ -351,6 +358,21 @@ class OracleSimulator(Simulator):
         return Reply(
             200, exact_json(collection), {"Content-Type": "application/vnd.oracle.adf.resourcecollection+json"}
         )
+
+    def _candidates(self, conditions: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """The invoices a query's conditions can match, in InvoiceId order: from an index when the conditions name
+        an InvoiceId or the whole (InvoiceNumber, SupplierNumber, BusinessUnit) key, every invoice otherwise. The
+        caller still applies every condition to each. The caller holds the lock."""
+        wanted = dict(conditions)  # a name given twice: any one of its values narrows, the filter checks the rest
+        if "InvoiceId" in wanted:
+            text = wanted["InvoiceId"]
+            # Only ASCII digits can be an id's text (int() would take other digits, or fail on thousands of them).
+            invoice = self.invoices.get(int(text)) if text.isascii() and text.isdigit() and len(text) < 40 else None
+            return [] if invoice is None else [invoice]
+        if all(name in wanted for name in ("InvoiceNumber", "SupplierNumber", "BusinessUnit")):
+            key = (wanted["InvoiceNumber"], wanted["SupplierNumber"], wanted["BusinessUnit"])
+            return [self.invoices[invoice_id] for invoice_id in self._by_number.get(key, ())]
+        return sorted(self.invoices.values(), key=lambda item: item["InvoiceId"])
 
     def _get_invoice(self, request: Request, match: re.Match[str]) -> Reply:
         with self.lock:
@@ -374,15 +396,11 @@ class OracleSimulator(Simulator):
         if body.get("ProcessAction", "Validate") != "Validate":
             raise OracleError(400, [("The value of the parameter ProcessAction isn't valid.", "AP_INVALID_ACTION")])
         with self.lock:
-            invoice = next(
-                (
-                    item
-                    for item in self.invoices.values()
-                    if (item["InvoiceNumber"], item["BusinessUnit"], item["Supplier"])
-                    == (body["InvoiceNumber"], body["BusinessUnit"], body["Supplier"])
-                ),
-                None,
-            )
+            key = (body["InvoiceNumber"], body["BusinessUnit"], body["Supplier"])
+            # Only a text value can equal an invoice's (all three are text); another is not looked up (a list is
+            # not even a dict key).
+            found = self._by_supplier_name.get(key) if all(isinstance(part, str) for part in key) else None
+            invoice = self.invoices[found[0]] if found else None
             if invoice is None:
                 raise OracleError(
                     400,

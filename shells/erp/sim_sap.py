@@ -203,6 +203,9 @@ class SapSimulator(Simulator):
         self.csrf_token_lifetime = csrf_token_lifetime
         self.sessions: dict[str, _Session] = {}  # session id (the cookie's value) -> its CSRF token
         self.entities: dict[tuple[str, str], dict[str, Any]] = {}  # (SupplierInvoice, FiscalYear) -> header
+        # The headers by the look-up's key (supplier invoice number, invoicing party, company code), kept where one
+        # is stored, in the order stored: a query naming that key reads them, not every header.
+        self._by_reference: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
 
     @property
     def session_cookie(self) -> str:
@@ -307,12 +310,26 @@ class SapSimulator(Simulator):
         except ODataFault as fault:
             return self.error_reply(fault.status, fault.message, fault.code, fault.target)
         with self.lock:
-            matches = [entity for entity in self.entities.values() if _matches(entity, conditions)]
+            matches = [entity for entity in self._candidates(conditions) if _matches(entity, conditions)]
         page = matches[skip:] if top is None else matches[skip : skip + top]
         document: dict[str, Any] = {"results": [_projected(entity, selected) for entity in page]}
         if request.arg("$inlinecount") == "allpages":
             document["__count"] = str(len(matches))
         return Reply.json(200, {"d": document}, {"dataserviceversion": "2.0"})
+
+    def _candidates(self, conditions: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+        """The headers the conditions can match, in the order stored: from the key or the index when the conditions
+        name a whole one with text values, every header otherwise. The caller still applies every condition to each
+        and holds the lock."""
+        wanted = dict(conditions)  # a property given twice: its last value narrows, the conditions check the rest
+        key = tuple(wanted.get(name) for name in ("SupplierInvoice", "FiscalYear"))
+        if all(isinstance(part, str) for part in key):
+            entity = self.entities.get((key[0], key[1]))
+            return [] if entity is None else [entity]
+        reference = tuple(wanted.get(name) for name in _REFERENCE_KEY)
+        if all(isinstance(part, str) for part in reference):
+            return list(self._by_reference.get((reference[0], reference[1], reference[2]), ()))
+        return list(self.entities.values())
 
     def _read_invoice(self, request: Request, match: re.Match[str]) -> Reply:
         denied = self._authenticate(request) or _json_only(request)
@@ -407,6 +424,9 @@ class SapSimulator(Simulator):
         }
         with self.lock:
             self.entities[(number, year)] = entity
+            reference = tuple(entity.get(name) for name in _REFERENCE_KEY)
+            if all(isinstance(part, str) for part in reference):  # only text equals a text condition
+                self._by_reference.setdefault((reference[0], reference[1], reference[2]), []).append(entity)
         return {"__metadata": metadata, **entity, **navigation}
 
     # -- auth and CSRF ------------------------------------------------------------------------------------
@@ -461,6 +481,7 @@ class SapSimulator(Simulator):
             return session_id
 
 
+_REFERENCE_KEY = ("SupplierInvoiceIDByInvcgParty", "InvoicingParty", "CompanyCode")
 _GENERIC_CODES = frozenset({"NOT_FOUND", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "TOO_MANY_REQUESTS"})
 _GATEWAY_CODES = {
     404: "/IWBEP/CM_MGW_RT/020",
