@@ -10,6 +10,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from .base import Record, UtcDatetime
+from .ids import stable_id
 from .invoices import Invoice
 from .money import Amount, CurrencyCode, SignedAmount
 
@@ -138,6 +139,11 @@ class StatusUpdate(Record):
     batch_id: str | None = None
     debtor_account: str | None = None
     detail: str | None = None
+
+
+def posting_id(invoice_id: str) -> str:
+    """The id of an invoice's posting: one per invoice, so it posts once however often it is requested."""
+    return stable_id("post", invoice_id)
 
 
 class PostingRequest(Record):

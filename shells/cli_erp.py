@@ -240,10 +240,10 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
         return 2
     try:
         seq = args.after
-        while batch := queue.outcomes_after(seq):
-            for _, _, event in batch:
-                sys.stdout.buffer.write(event + b"\n")
-            seq = batch[-1][0]
+        while batch := queue.verdicts(seq):
+            for verdict in batch:
+                sys.stdout.buffer.write(verdict.event + b"\n")
+            seq = batch[-1].seq
     finally:
         queue.close()
     return 0

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from reconstream.models.base import iso
@@ -29,11 +29,15 @@ from reconstream.tables.state import EngineState
 
 from . import collector
 from .audit import CASE_ACTIONS, AnchorFile, AuditChain, AuditKey, anchors_path, apply_input
+from .erp.queue import Verdict
 from .formats.canonical import IngestOptions
-from .inputs import CaseEvents, InputLine, Position, Stream, classify, file_name, merged
+from .inputs import CaseEvents, InputLine, Position, Stream, fed_line, file_name, merged
 from .metrics import ObservedEngine, RunMetrics
 from .sinks import FileSink, Sink
 from .sinks.base import ResumeRefused
+
+if TYPE_CHECKING:
+    from .erp.queue import Verdict
 
 Progress = Callable[[int, int], None]  # (lines read, bytes read)
 POSTING_OUTCOMES = "erp/outcomes"  # the source name of the ERPs' verdicts in positions and the audit log
@@ -60,7 +64,7 @@ class PostingFeed(Protocol):
 
     def open_work(self) -> int: ...
 
-    def verdicts_after(self, seq: int) -> list[tuple[int, str, bytes]]: ...
+    def verdicts_after(self, seq: int) -> list[Verdict]: ...
 
     def applied(self, invoice_id: str) -> None: ...
 
@@ -248,15 +252,14 @@ class EmbeddedRunner:
             return
         start = self.positions.get(POSTING_OUTCOMES, Position())
         through, last_time, waiting = start.line, start.time_us, False
-        for seq, invoice_id, raw in posting.verdicts_after(through):
+        for seq, invoice_id, _, raw in posting.verdicts_after(through):
             if seq not in self._verdicts_applied:
                 if not self.engine.has_approved(invoice_id):
                     waiting = True
                     continue
-                event, error, last_time = classify(raw, Stream.INVOICE_STATUS, last_time)
-                key = (last_time, STREAM_ORDER[Stream.INVOICE_STATUS.value], seq)
-                after = Position(0, seq, last_time)
-                self._apply(InputLine(key, Stream.INVOICE_STATUS, raw, event, error, after, POSTING_OUTCOMES, seq))
+                line = fed_line(raw, Stream.INVOICE_STATUS, seq, last_time, POSTING_OUTCOMES)
+                last_time = line.after.time_us
+                self._apply(line)
                 self._verdicts_applied.add(seq)
                 posting.applied(invoice_id)
             if not waiting:

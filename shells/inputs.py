@@ -237,18 +237,23 @@ class CaseEvents(Protocol):
     def engine_events_after(self, seq: int, limit: int = 1000) -> list[tuple[int, str, bytes]]: ...
 
 
-def read_case_events(feed: CaseEvents, start: Position, source: str = CASE_EVENTS) -> Iterator[InputLine]:
+def read_case_events(feed: CaseEvents, start: Position) -> Iterator[InputLine]:
     """The case store's events after `start.line` (a timeline seq), as they stand when the run reads them:
-    each is read like a JSONL line of its stream, so a bad one is dead-lettered the same way. The posting
-    queue's verdicts are read the same way, under their own source name."""
+    each is read like a JSONL line of its stream, so a bad one is dead-lettered the same way."""
     seq, last_time = start.line, start.time_us
     while batch := feed.engine_events_after(seq):
         for seq, stream_name, raw in batch:
-            stream = Stream(stream_name)
-            event, error, last_time = classify(raw, stream, last_time)
-            after = Position(0, seq, last_time)
-            key = (last_time, STREAM_ORDER[stream.value], seq)
-            yield InputLine(key, stream, raw, event, error, after, source, seq)
+            line = fed_line(raw, Stream(stream_name), seq, last_time, CASE_EVENTS)
+            last_time = line.after.time_us
+            yield line
+
+
+def fed_line(raw: bytes, stream: Stream, seq: int, last_time_us: int, source: str) -> InputLine:
+    """An event a feed numbered (the case store's, the posting queue's verdicts) as the input line a JSONL line
+    of its stream would be."""
+    event, error, time_us = classify(raw, stream, last_time_us)
+    key = (time_us, STREAM_ORDER[stream.value], seq)
+    return InputLine(key, stream, raw, event, error, Position(0, seq, time_us), source, seq)
 
 
 def bank_files(input_dir: Path) -> list[Path]:

@@ -25,7 +25,7 @@ from reconstream.models.exceptions import (
 )
 from reconstream.models.ids import stable_id
 from reconstream.models.invoices import Invoice
-from reconstream.models.outputs import ApStatus, OutputStream, PostingRequest, StatusUpdate
+from reconstream.models.outputs import ApStatus, OutputStream, PostingRequest, StatusUpdate, posting_id
 from reconstream.tables.state import EngineState
 
 from .parties import parties_of
@@ -122,7 +122,7 @@ class Context:
 
     def request_posting(self, invoice: Invoice, correlation_id: str | None, at: datetime) -> None:
         request = PostingRequest(
-            posting_id=stable_id("post", invoice.invoice_id),
+            posting_id=posting_id(invoice.invoice_id),
             invoice_id=invoice.invoice_id,
             correlation_id=correlation_id,
             company_code=invoice.company_code,

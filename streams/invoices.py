@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from reconstream.matchers import duplicates, three_way, vendors
 from reconstream.matchers.findings import Finding
 from reconstream.models.base import first_difference, to_micros
@@ -129,35 +131,15 @@ def on_invoice_status(event: InvoiceStatusChanged, ctx: Context) -> None:
     elif change.status is InvoiceStatus.POSTING_FAILED:
         state = state.model_copy(update={"stage": InvoiceStage.POSTING_FAILED})
         timers.cancel(TimerKind.POSTING, change.invoice_id)
-        inv = state.invoice
-        ctx.raise_finding(
-            Finding(
-                Category.ERP_POSTING_FAILED,
-                (inv.invoice_id,),
-                f"{change.erp_system or 'ERP'} refused the posting: {change.error or 'no reason given'}",
-                inv.gross_amount,
-                inv.currency,
-            ),
-            at,
-            state.correlation_id,
-        )
+        reason = f"{change.erp_system or 'ERP'} refused the posting: {change.error or 'no reason given'}"
+        _erp_finding(Category.ERP_POSTING_FAILED, state, reason, at, ctx)
         ctx.status_update(change.invoice_id, state.correlation_id, ApStatus.POSTING_FAILED, at, detail=change.error)
     elif change.status is InvoiceStatus.POSTING_TIMED_OUT:
         # No verdict: the ERP may hold the document. The invoice stays approved (a bank line naming it is still
         # held for its posting) and integration checks the ERP; a posted status later resolves this.
         timers.cancel(TimerKind.POSTING, change.invoice_id)
-        inv = state.invoice
-        ctx.raise_finding(
-            Finding(
-                Category.ERP_TIMEOUT,
-                (inv.invoice_id,),
-                f"{change.erp_system or 'the ERP'} gave no verdict on the posting: {change.error or 'no reason given'}",
-                inv.gross_amount,
-                inv.currency,
-            ),
-            at,
-            state.correlation_id,
-        )
+        reason = f"{change.erp_system or 'the ERP'} gave no verdict on the posting: {change.error or 'no reason given'}"
+        _erp_finding(Category.ERP_TIMEOUT, state, reason, at, ctx)
     else:
         state = state.model_copy(update={"stage": InvoiceStage.REJECTED})
         timers.cancel(TimerKind.POSTING, change.invoice_id)
@@ -165,3 +147,10 @@ def on_invoice_status(event: InvoiceStatusChanged, ctx: Context) -> None:
     ctx.state.invoices[change.invoice_id] = state
     if change.status is InvoiceStatus.POSTED:
         settlements.release(change.invoice_id, at, state.correlation_id, ctx)
+
+
+def _erp_finding(category: Category, state: InvoiceState, reason: str, at: datetime, ctx: Context) -> None:
+    """An ERP outcome on the invoice as an exception for integration, for the invoice's gross amount."""
+    invoice = state.invoice
+    finding = Finding(category, (invoice.invoice_id,), reason, invoice.gross_amount, invoice.currency)
+    ctx.raise_finding(finding, at, state.correlation_id)

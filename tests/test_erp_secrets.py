@@ -78,7 +78,7 @@ def _drain(local: LocalErp, credentials: dict[str, str], requests: Path, queue_p
     finally:
         service.stop()
         adapter.close()
-    verdicts = b"\n".join(raw for _, _, raw in queue.outcomes_after(0, 100_000))
+    verdicts = b"\n".join(verdict.event for verdict in queue.verdicts(0, 100_000))
     queue.close()
     return verdicts
 

@@ -5,7 +5,7 @@ nothing else: retries, limits, the breaker and the queue are the posting service
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -87,3 +87,29 @@ def send(client: httpx.Client, method: str, url: str, *, writes: bool = False, *
     if status == 401:
         raise ErpUnavailable(Cause.AUTH, f"{method} {url}: HTTP 401, credentials refused")
     return response
+
+
+def send_with_token(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    token: Callable[[str | None], str],
+    *,
+    writes: bool = False,
+    headers: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """`send` with the bearer token an adapter's threads share: `token(None)` is the current one, and
+    `token(refused)` one in place of a token the ERP refused (expired early, revoked). The call is sent once
+    more, and only once: a 401 comes before the ERP does anything, so even a write cannot be doubled."""
+    current = token(None)
+    try:
+        return send(client, method, url, writes=writes, headers=_bearer(headers, current), **kwargs)
+    except ErpUnavailable as exc:
+        if exc.cause is not Cause.AUTH:
+            raise
+    return send(client, method, url, writes=writes, headers=_bearer(headers, token(current)), **kwargs)
+
+
+def _bearer(headers: Mapping[str, str] | None, token: str) -> dict[str, str]:
+    return {**(headers or {}), "Authorization": f"Bearer {token}"}

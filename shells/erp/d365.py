@@ -36,7 +36,7 @@ import httpx
 import orjson
 from reconstream.models.invoices import DocumentType, Invoice, InvoiceLine
 
-from .adapter import ErpAdapter, ErpDocument, ErpTarget, send
+from .adapter import ErpAdapter, ErpDocument, ErpTarget, send, send_with_token
 from .errors import Cause, ErpRejected, ErpUnavailable
 from .exact_json import exact_json
 
@@ -378,21 +378,10 @@ class D365Adapter(ErpAdapter):
     def _odata(self, method: str, url: str, *, writes: bool = False, **kwargs: Any) -> httpx.Response:
         headers = {"Accept": "application/json", "OData-Version": "4.0", "OData-MaxVersion": "4.0"}
         headers.update(kwargs.pop("headers", {}))
-        token = self._bearer()
-        try:
-            return self._send_with(token, method, url, writes, headers, kwargs)
-        except ErpUnavailable as exc:
-            if exc.cause is not Cause.AUTH:
-                raise
-        # The token was refused (expired early or revoked) before the request was processed: one new token.
-        return self._send_with(self._renew(token), method, url, writes, headers, kwargs)
+        return send_with_token(self.client, method, url, self._token_for, writes=writes, headers=headers, **kwargs)
 
-    def _send_with(
-        self, token: str, method: str, url: str, writes: bool, headers: dict[str, str], kwargs: dict[str, Any]
-    ) -> httpx.Response:
-        return send(
-            self.client, method, url, writes=writes, headers={**headers, "Authorization": f"Bearer {token}"}, **kwargs
-        )
+    def _token_for(self, refused: str | None) -> str:
+        return self._bearer() if refused is None else self._renew(refused)
 
     def _bearer(self) -> str:
         with self._auth_lock:

@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -47,7 +47,7 @@ import orjson
 from lxml import etree
 from reconstream.models.invoices import DocumentType, Invoice
 
-from .adapter import ErpAdapter, ErpDocument, ErpTarget, send
+from .adapter import ErpAdapter, ErpDocument, ErpTarget, send, send_with_token
 from .errors import Cause, ErpRejected, ErpUnavailable
 
 NS = "http://schema.infor.com/InforOAGIS/2"
@@ -226,14 +226,12 @@ class InforAdapter(ErpAdapter):
     def _call(self, method: str, url: str, *, writes: bool = False, **kwargs: Any) -> httpx.Response:
         """One gateway call with the Bearer token; a refused token (401) is renewed once and the call repeated:
         the gateway refuses before forwarding, so a repeated write cannot double-post."""
-        token = self._bearer()
-        try:
-            return send(self.client, method, url, writes=writes, headers=_auth(token), **kwargs)
-        except ErpUnavailable as exc:
-            if exc.cause is not Cause.AUTH:
-                raise
-            self._forget(token)
-        return send(self.client, method, url, writes=writes, headers=_auth(self._bearer()), **kwargs)
+        return send_with_token(self.client, method, url, self._token_for, writes=writes, **kwargs)
+
+    def _token_for(self, refused: str | None) -> str:
+        if refused is not None:
+            self._forget(refused)
+        return self._bearer()
 
     def _bearer(self) -> str:
         with self._auth_lock:  # one token fetch at a time, shared by every thread
@@ -411,10 +409,6 @@ def _text(element: etree._Element | None, path: str) -> str:
         return ""
     found = element.find("/".join(q(part) for part in path.split("/")))
     return (found.text or "").strip() if found is not None else ""
-
-
-def _auth(token: str) -> Mapping[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

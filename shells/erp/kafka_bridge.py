@@ -90,16 +90,16 @@ class KafkaPostingBridge:
         return len(rows)
 
     def send_verdicts(self) -> int:
-        verdicts = self.queue.verdicts_after(self.forwarded)
+        verdicts = self.queue.verdicts(self.forwarded)
         if not verdicts:
             return 0
         topic = self.topics.input(Stream.INVOICE_STATUS)
-        for _, company_code, event in verdicts:
-            send(self.producer, topic, company_code.encode(), event)
+        for verdict in verdicts:
+            send(self.producer, topic, verdict.company_code.encode(), verdict.event)
         remaining = self.producer.flush(30)
         if remaining:
             raise RuntimeError(f"{remaining} verdicts not acknowledged by the cluster within 30 s")
-        self.forwarded = verdicts[-1][0]
+        self.forwarded = verdicts[-1].seq
         self.queue.set_forwarded(self.forwarded)
         return len(verdicts)
 

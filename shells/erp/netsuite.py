@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from reconstream.models.invoices import DocumentType, Invoice
 
-from .adapter import ErpAdapter, ErpDocument, ErpTarget, send
+from .adapter import ErpAdapter, ErpDocument, ErpTarget, send, send_with_token
 from .errors import Cause, ErpRejected, ErpUnavailable
 from .exact_json import exact_json
 
@@ -177,14 +177,7 @@ class NetSuiteAdapter(ErpAdapter):
     def _call(self, method: str, url: str, *, writes: bool, headers: dict[str, str], **kwargs: Any) -> httpx.Response:
         """One record call with a valid access token; a token NetSuite refuses (expired early, revoked) is
         replaced once. A 401 means nothing was written, so the write may be sent again."""
-        token = self._access_token()
-        try:
-            return send(self.client, method, url, writes=writes, headers=_bearer(headers, token), **kwargs)
-        except ErpUnavailable as exc:
-            if exc.cause is not Cause.AUTH:
-                raise
-        token = self._access_token(refused=token)
-        return send(self.client, method, url, writes=writes, headers=_bearer(headers, token), **kwargs)
+        return send_with_token(self.client, method, url, self._access_token, writes=writes, headers=headers, **kwargs)
 
     def _access_token(self, refused: str | None = None) -> str:
         """The shared access token, fetched by one thread at a time; `refused` is the token NetSuite just
@@ -235,10 +228,6 @@ class NetSuiteAdapter(ErpAdapter):
     def _rejection(self, response: httpx.Response) -> ErpRejected:
         details, code = _error_details(response)
         return ErpRejected(details, response.status_code, code)
-
-
-def _bearer(headers: dict[str, str], token: str) -> dict[str, str]:
-    return {**headers, "Authorization": f"Bearer {token}"}
 
 
 def _signing_key(pem: str, algorithm: str | None) -> tuple[Any, str]:

@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 from reconstream.models.invoices import DocumentType, Invoice, InvoiceLine
 
-from .adapter import ErpAdapter, ErpDocument, ErpTarget, send
+from .adapter import ErpAdapter, ErpDocument, ErpTarget, send, send_with_token
 from .errors import Cause, ErpRejected, ErpUnavailable
 from .exact_json import exact_json
 
@@ -175,14 +175,7 @@ class OracleAdapter(ErpAdapter):
                 self.target.credentials.get("username", ""), self.target.credentials.get("password", "")
             )
             return send(self.client, method, path, writes=writes, headers=headers, auth=auth, **kwargs)
-        token = self._bearer_token()
-        try:
-            return send(self.client, method, path, writes=writes, headers=bearer(headers, token), **kwargs)
-        except ErpUnavailable as exc:
-            if exc.cause is not Cause.AUTH:
-                raise
-        token = self._bearer_token(refused=token)
-        return send(self.client, method, path, writes=writes, headers=bearer(headers, token), **kwargs)
+        return send_with_token(self.client, method, path, self._bearer_token, writes=writes, headers=headers, **kwargs)
 
     def _uses_token(self) -> bool:
         return bool(self.target.credentials.get("client_id"))
@@ -289,10 +282,6 @@ def is_same_invoice(item: Mapping[str, Any], invoice: Invoice) -> bool:
 def quoted(value: str) -> str:
     """A `q` literal: single quotes, an embedded quote doubled."""
     return "'" + value.replace("'", "''") + "'"
-
-
-def bearer(headers: Mapping[str, str], token: str) -> dict[str, str]:
-    return {**headers, "Authorization": f"Bearer {token}"}
 
 
 def parse_json(response: httpx.Response) -> dict[str, Any]:

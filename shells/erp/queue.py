@@ -9,7 +9,7 @@ survive a killed process, not a power cut); instead the service marks the queue 
 that finds it still open at start (a crash of any kind) makes every posting not decided uncertain. A
 posting leaves the queue's work once the ERP gave a verdict (`posted`, `rejected`) or the retry budget ran
 out without one (`timed_out`); each verdict is stored with the `invoice.status_changed` event it makes, numbered
-in the order decided, which is what the engine reads back (`outcomes_after`).
+in the order decided, which is what the engine reads back (`verdicts`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 PENDING, IN_FLIGHT, POSTED, REJECTED, TIMED_OUT, UNROUTED = (
     "pending",
@@ -67,6 +68,13 @@ class Posting:
     attempts: int  # counting the one just claimed
     uncertain: bool  # an earlier attempt may have booked it: look it up first
     enqueued_at: float
+
+
+class Verdict(NamedTuple):
+    seq: int
+    invoice_id: str
+    company_code: str
+    event: bytes  # the invoice.status_changed it makes
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,32 +198,16 @@ class PostingQueue:
                 (state, outcome, seq, now, error, document_number, fiscal_year, posting_id, IN_FLIGHT),
             )
 
-    def verdicts_for_run(self, seq: int, limit: int = 1000) -> list[tuple[int, str, bytes]]:
-        """(seq, invoice id, event) of the verdicts after `seq`, in the order decided: what a run applies."""
+    def verdicts(self, seq: int, limit: int = 1000) -> list[Verdict]:
+        """The verdicts decided after `seq`, in the order decided: what a run applies, the Kafka bridge sends
+        (keyed by company code) and `recon post outcomes` prints."""
         with self._lock:
-            return self._db.execute(
-                "SELECT outcome_seq, invoice_id, outcome FROM postings WHERE outcome_seq > ? "
+            rows = self._db.execute(
+                "SELECT outcome_seq, invoice_id, company_code, outcome FROM postings WHERE outcome_seq > ? "
                 "ORDER BY outcome_seq LIMIT ?",
                 (seq, limit),
             ).fetchall()
-
-    def outcomes_after(self, seq: int, limit: int = 1000) -> list[tuple[int, str, bytes]]:
-        """(seq, posting id, event) of the verdicts after `seq`, in the order decided: what the engine reads."""
-        with self._lock:
-            return self._db.execute(
-                "SELECT outcome_seq, posting_id, outcome FROM postings WHERE outcome_seq > ? "
-                "ORDER BY outcome_seq LIMIT ?",
-                (seq, limit),
-            ).fetchall()
-
-    def verdicts_after(self, seq: int, limit: int = 1000) -> list[tuple[int, str, bytes]]:
-        """(seq, company code, event) of the verdicts after `seq`: what goes to the input topic, keyed by ledger."""
-        with self._lock:
-            return self._db.execute(
-                "SELECT outcome_seq, company_code, outcome FROM postings WHERE outcome_seq > ? "
-                "ORDER BY outcome_seq LIMIT ?",
-                (seq, limit),
-            ).fetchall()
+        return [Verdict(*row) for row in rows]
 
     def forwarded(self) -> int:
         """The last verdict sent on (to a Kafka input topic)."""

@@ -7,9 +7,10 @@ from __future__ import annotations
 import importlib
 import json
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..secrets import SecretError
+from ..secrets import SecretError, read_secret
 from .adapter import ErpAdapter, ErpTarget
 from .service import Lane, LanePolicy
 from .simulator import Simulator
@@ -39,28 +40,15 @@ def simulator_class(kind: str) -> type[Simulator]:
 
 
 def read_credentials(key: str, env: str | None, file: os.PathLike[str] | None) -> dict[str, str]:
-    """A JSON object of credentials from an environment variable or a file; errors name the key and the
+    """A JSON object of credentials, read as every secret is (shells/secrets.py); errors name the key and the
     source, never a value."""
-    if env:
-        text = os.environ.get(env)
-        if text is None:
-            raise SecretError(f"{key}: ${env} is not set")
-        where = f"${env}"
-    elif file is not None:
-        try:
-            with open(file, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as exc:
-            raise SecretError(f"{key}: cannot read {file} ({exc.strerror})") from None
-        where = str(file)
-    else:
-        raise SecretError(f"{key}: name the credentials in an environment variable or a file")
+    text = read_secret(key, env, Path(file) if file is not None else None)
     try:
         data = json.loads(text)
     except ValueError:
-        raise SecretError(f"{key}: {where} does not hold a JSON object") from None
+        data = None
     if not isinstance(data, dict):
-        raise SecretError(f"{key}: {where} does not hold a JSON object")
+        raise SecretError(f"{key}: {f'${env}' if env else file} does not hold a JSON object")
     return {str(name): str(value) for name, value in data.items()}
 
 

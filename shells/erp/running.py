@@ -23,19 +23,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from reconstream.models.base import to_micros
-from reconstream.models.ids import stable_id
+from reconstream.models.outputs import posting_id
 
 from ..sinks.posting import PostingSink
 from .limits import BreakerState
-from .queue import NewPosting, PostingQueue
+from .queue import NewPosting, PostingQueue, Verdict
 from .service import Lane, PostingSensor, PostingService
 
 QUEUE_FILE = "postings.sqlite"
-
-
-def posting_id_of(invoice_id: str) -> str:
-    """The posting id the engine gives an invoice's request (streams/context.py request_posting)."""
-    return stable_id("post", invoice_id)
 
 
 class PostingBeside:
@@ -59,8 +54,8 @@ class PostingBeside:
         self._sink = PostingSink(self.queue, routes, on_request=self._requested)
         self._undecided: dict[str, str] = {}  # posting id -> its ERP: what the run waits for
         self._oldest: list[tuple[int, str]] = []  # (approval µs, posting id), with entries no longer waited for
-        for posting_id, erp, approved_at in self.queue.undecided():
-            self._requested(NewPosting(posting_id, erp, "", "", None, approved_at, b""))
+        for undecided_id, erp, approved_at in self.queue.undecided():
+            self._wait_for(undecided_id, erp, approved_at)
 
     def sink(self) -> PostingSink:
         return self._sink
@@ -71,21 +66,23 @@ class PostingBeside:
         self.service.wake()
 
     def _requested(self, posting: NewPosting) -> None:
-        if posting.erp in self.service.lanes and posting.posting_id not in self._undecided:
-            approved_us = to_micros(datetime.fromisoformat(posting.approved_at))
-            self._undecided[posting.posting_id] = posting.erp
-            heapq.heappush(self._oldest, (approved_us, posting.posting_id))
+        self._wait_for(posting.posting_id, posting.erp, posting.approved_at)
 
-    def verdicts_after(self, seq: int) -> list[tuple[int, str, bytes]]:
-        """(seq, invoice id, event) of every verdict after `seq`, in the order decided."""
-        found: list[tuple[int, str, bytes]] = []
-        while batch := self.queue.verdicts_for_run(found[-1][0] if found else seq):
+    def _wait_for(self, undecided_id: str, erp: str | None, approved_at: str) -> None:
+        if erp is not None and erp in self.service.lanes and undecided_id not in self._undecided:
+            self._undecided[undecided_id] = erp
+            heapq.heappush(self._oldest, (to_micros(datetime.fromisoformat(approved_at)), undecided_id))
+
+    def verdicts_after(self, seq: int) -> list[Verdict]:
+        """Every verdict decided after `seq`, in the order decided."""
+        found: list[Verdict] = []
+        while batch := self.queue.verdicts(found[-1].seq if found else seq):
             found += batch
         return found
 
     def applied(self, invoice_id: str) -> None:
         """The run applied this invoice's verdict: it no longer waits for it."""
-        self._undecided.pop(posting_id_of(invoice_id), None)
+        self._undecided.pop(posting_id(invoice_id), None)
 
     def oldest_undecided_us(self) -> int | None:
         """The approval time of the oldest posting the run waits for: one without a verdict, whose ERP is not
