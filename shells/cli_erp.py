@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .erp.queue import PostingQueue
+    from .erp.service import Lane, PostingSensor
 
 KINDS = ("sap", "oracle", "d365", "netsuite", "infor")
 
@@ -49,6 +52,7 @@ def add_erp_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
     drain = actions.add_parser("drain", help="post what is owed to the configured ERPs until none is left")
     drain.add_argument("--queue", type=Path, required=True)
     drain.add_argument("--max-seconds", type=float, help="stop after this long (default: until drained)")
+    drain.add_argument("--metrics-port", type=int, metavar="PORT", help="serve the posting metrics on this port")
     drain.set_defaults(handler=cmd_drain)
     status = actions.add_parser("status", help="postings by ERP and state")
     status.add_argument("--queue", type=Path, required=True)
@@ -65,6 +69,7 @@ def add_erp_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
     kafka.add_argument("--broker", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP)")
     kafka.add_argument("--topic-prefix", help="topic name prefix (default: $RECON_TOPIC_PREFIX or recon)")
     kafka.add_argument("--idle-exit", type=float, metavar="SECONDS", help="stop once idle and drained this long")
+    kafka.add_argument("--metrics-port", type=int, metavar="PORT", help="serve the posting metrics on this port")
     kafka.set_defaults(handler=cmd_kafka)
     outcomes = actions.add_parser("outcomes", help="the verdicts as invoice.status_changed events (JSONL)")
     outcomes.add_argument("--queue", type=Path, required=True)
@@ -143,6 +148,22 @@ def _log_to_stderr() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request is noise at month-end volume
 
 
+def _sensor(port: int | None, lanes: Mapping[str, Lane], queue: PostingQueue) -> PostingSensor | None:
+    """With a port, the posting metrics served there (every interface: Prometheus scrapes from another host,
+    as the worker's --metrics-port); bound before any posting starts, so a taken port stops the command."""
+    if port is None:
+        return None
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from .erp.metrics import PostingMetrics
+
+    registry = CollectorRegistry()
+    sensor = PostingMetrics(registry, lanes, queue)
+    start_http_server(port, addr="0.0.0.0", registry=registry)  # noqa: S104
+    logging.getLogger(__name__).info("posting metrics on :%d/metrics", port)
+    return sensor
+
+
 def cmd_drain(args: argparse.Namespace) -> int:
     from .cli import config_of
     from .erp.registry import lanes_of
@@ -153,7 +174,8 @@ def cmd_drain(args: argparse.Namespace) -> int:
     queue = _queue(args.queue)
     if queue is None:
         return 2
-    service = PostingService(queue, lanes_of(config))
+    lanes = lanes_of(config)
+    service = PostingService(queue, lanes, _sensor(args.metrics_port, lanes, queue))
     try:
         queue.route(config.erp_routes())
         service.start()
@@ -180,7 +202,8 @@ def cmd_kafka(args: argparse.Namespace) -> int:
     queue = _queue(args.queue, create=True)
     if queue is None:
         return 2
-    service = PostingService(queue, lanes_of(config))
+    lanes = lanes_of(config)
+    service = PostingService(queue, lanes, _sensor(args.metrics_port, lanes, queue))
     stop = threading.Event()
     for received in (signal.SIGTERM, signal.SIGINT):
         signal.signal(received, lambda *_: stop.set())

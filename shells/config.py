@@ -398,6 +398,20 @@ class Intake(Section):
     max_events: int = Field(default=1000, gt=0, le=100_000, description="events per request, at most")
     id_retention: timedelta = Field(default=timedelta(days=90), gt=timedelta(0))
     stamp_ingest_time: bool = True
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="when set, accepted events go to the input topics of this cluster instead of input_dir's "
+        "files; input_dir then holds only the intake's id index and routes",
+    )
+    topic_prefix: str | None = Field(
+        default=None, description="input topic prefix; default $RECON_TOPIC_PREFIX or recon, as the other commands"
+    )
+    # 6: shells/kafka/topics.py's DEFAULT_PARTITIONS, as `recon produce --partitions` (not imported: Kafka's client
+    # would load with every command).
+    partitions: int = Field(default=6, gt=0, le=10_000, description="per topic, when the intake creates the topics")
+    routes_path: Path | None = Field(
+        default=None, description="invoice and PO company codes the Kafka writer keys by; default in input_dir"
+    )
     platforms: tuple[IntakePlatform, ...] = ()
 
 
@@ -586,6 +600,10 @@ class Config(BaseSettings):
             max_events=section.max_events,
             id_retention=section.id_retention,
             stamp_ingest_time=section.stamp_ingest_time,
+            kafka_bootstrap=section.kafka_bootstrap,
+            topic_prefix=section.topic_prefix,
+            partitions=section.partitions,
+            routes_path=section.routes_path,
         )
 
     def erp_routes(self) -> dict[str, str]:

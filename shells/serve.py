@@ -94,6 +94,10 @@ def build_app(
         from .intake import Intake
 
         try:
+            if settings.kafka_bootstrap is not None:  # its producer gets the [kafka] security, as `recon produce`'s
+                from .kafka import clients
+
+                clients.use(clients.properties(config.kafka))
             app.state.intake = Intake.open(settings, ingest_options=config.ingest_options())
         except BaseException:
             close_case_store(app)

@@ -108,3 +108,20 @@ def test_bank_code_rules_reach_the_engine_and_a_rule_that_says_nothing_is_named(
         load_config(bad)
     keys = {error.split(":")[0] for error in caught.value.errors}
     assert {"bank_codes.0", "bank_codes.1.means"} <= keys
+
+
+def test_the_intake_section_carries_its_kafka_settings(tmp_path: Path) -> None:
+    from reconstream.shells.intake import IntakeSettings
+    from reconstream.shells.kafka.topics import DEFAULT_PARTITIONS
+
+    path = tmp_path / "recon.toml"
+    path.write_text(
+        '[intake]\ninput_dir = "/srv/in"\nkafka_bootstrap = "k1:9092,k2:9092"\ntopic_prefix = "acme"\npartitions = 12\n'
+    )
+    settings = load_config(path).intake_settings()
+    assert settings is not None
+    assert (settings.kafka_bootstrap, settings.topic_prefix, settings.partitions) == ("k1:9092,k2:9092", "acme", 12)
+    assert settings.routes == Path("/srv/in/.intake-routes.sqlite")  # hidden beside the id index
+    # Without the keys: files, and the partition count every other Kafka command creates topics with.
+    assert Config().intake.kafka_bootstrap is None and Config().intake.topic_prefix is None
+    assert Config().intake.partitions == IntakeSettings(tmp_path, ()).partitions == DEFAULT_PARTITIONS

@@ -9,14 +9,16 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from lxml import etree
 from reconstream.models.invoices import Invoice
+from reconstream.shells.erp import infor as infor_module
 from reconstream.shells.erp.adapter import ErpTarget
 from reconstream.shells.erp.errors import Cause, ErpRejected, ErpUnavailable
 from reconstream.shells.erp.infor import (
@@ -236,6 +238,21 @@ def test_dropped_answer_then_look_up_finds_the_one_document() -> None:
         assert client.find_posted(invoice) == found  # the Rejected duplicate does not hide the Accepted one
 
 
+def fill_the_lake(sim: InforSimulator, created: str, count: int) -> None:
+    """`count` Accepted Acknowledges of another supplier's invoice, published as the ERP publishes them (one
+    payload for all: each is still its own data object, listed and read on its own)."""
+    other = make_invoice("AP-OTHER", "INV-OTHER", vendor_id="V200")
+    other_bod = process_bod(other, sender="lid://other", tenant=TENANT, bod_id=bod_id_for(other), created=created)
+    filler = acknowledge(
+        etree.fromstring(other_bod, PARSER),
+        accepted=True,
+        document_number="PIN26999999",
+        document_date=other.invoice_date,
+    )
+    for _ in range(count):
+        sim._publish(filler)
+
+
 def test_more_acknowledges_than_one_list_reaches_is_no_answer_while_a_recent_one_is_found(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -247,18 +264,8 @@ def test_more_acknowledges_than_one_list_reaches_is_no_answer_while_a_recent_one
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         early = make_invoice("AP-EARLY", "INV-EARLY")
         booked = client.post(early)  # its Accepted Acknowledge is the lake's oldest
-        # Then more Acknowledges than one list reaches, of another supplier's invoice, published as the ERP
-        # publishes them (one payload for all: each is still its own data object, listed and read on its own).
-        other = make_invoice("AP-OTHER", "INV-OTHER", vendor_id="V200")
-        other_bod = process_bod(other, sender="lid://other", tenant=TENANT, bod_id=bod_id_for(other), created=now)
-        filler = acknowledge(
-            etree.fromstring(other_bod, PARSER),
-            accepted=True,
-            document_number="PIN26999999",
-            document_date=other.invoice_date,
-        )
-        for _ in range(LAKE_MAX_PAGES * LAKE_PAGE_RECORDS):
-            sim._publish(filler)
+        # Then more Acknowledges than one list reaches, of another supplier's invoice.
+        fill_the_lake(sim, now, LAKE_MAX_PAGES * LAKE_PAGE_RECORDS)
 
         read: list[str] = []
 
@@ -434,3 +441,58 @@ def test_bods_match_the_oagis_invoice_and_acknowledge_structure() -> None:
         assert header.find("/".join(f"{{{NS}}}{part}" for part in path.split("/"))) is not None, path
     assert header.find(f"{{{NS}}}TotalAmount").text == "119.00"  # the Decimal as is, never through float
     assert Decimal(header.find(f"{{{NS}}}ExtendedAmount").text) == Decimal("100.00")
+
+
+def test_a_look_up_reads_back_only_to_the_postings_first_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At month-end the lake holds more Acknowledges since an invoice's date than one list reaches; the service
+    passes when the posting was first sent, and the look-up reads no further back, so an invoice never booked is
+    "not posted" (posted now) rather than no answer (an attempt spent, at last a false erp_timeout)."""
+    monkeypatch.setattr(infor_module, "CLOCK_MARGIN", timedelta(0))  # the test's clock is the simulator's
+    with ion() as (sim, url):
+        client = adapter(url, timeout=10.0)
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        fill_the_lake(sim, now, LAKE_MAX_PAGES * LAKE_PAGE_RECORDS + 1)
+        time.sleep(0.01)
+        first_sent = datetime.now(UTC)
+
+        never_sent = make_invoice("AP-NEVER", "INV-NEVER")
+        # Each Acknowledge listed is read straight from the simulator's lake, as in the test above.
+        monkeypatch.setattr(
+            client, "_read_acknowledgement", lambda dl_id: parse_acknowledgement(sim._lake_by_id[dl_id].payload)
+        )
+        with pytest.raises(ErpUnavailable):
+            client.find_posted(never_sent)  # from the invoice date: past what one list reaches
+        assert client.find_posted(never_sent, first_sent) is None
+        # Then booked by the ERP as its Process BOD arrives (the adapter's own post waits on a list of the last
+        # seconds, which the filler fills past one query too).
+        bod = process_bod(
+            never_sent, sender=client.logical_id, tenant=TENANT, bod_id=bod_id_for(never_sent), created=now
+        )
+        sim._erp_processes(etree.fromstring(bod, PARSER))
+        found = client.find_posted(never_sent, first_sent)
+        assert found is not None and found.document_number == sim.documents[-1].document_number
+        assert len(sim.documents) == 1
+
+
+def test_an_answer_unread_after_ion_took_the_bod_leaves_the_posting_uncertain() -> None:
+    """ION accepted the Process BOD, then the Data Lake read failed (a connection reset under month-end load):
+    the ERP books the invoice regardless, so the failure must say "maybe committed", and the retry's look-up
+    finds the document instead of posting again into the ERP's duplicate refusal."""
+    with ion() as (sim, url):
+        client = adapter(url)
+        refused_reads = []
+
+        def reset_the_first_lake_read(request: httpx.Request) -> None:
+            if "datalakeapi" in request.url.path and not refused_reads:
+                refused_reads.append(request.url.path)
+                raise httpx.ReadError("connection reset by peer", request=request)
+
+        client.client.event_hooks["request"].append(reset_the_first_lake_read)
+        invoice = make_invoice("AP-RESET", "INV-RESET")
+        with pytest.raises(ErpUnavailable) as caught:
+            client.post(invoice)
+        assert caught.value.cause is Cause.CONNECTION and caught.value.maybe_committed
+        assert refused_reads
+        found = client.find_posted(invoice)  # what the service asks before the retry of an uncertain posting
+        assert found is not None and found.document_number == sim.documents[0].document_number
+        assert len(sim.documents) == 1

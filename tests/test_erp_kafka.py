@@ -25,17 +25,20 @@ def test_workers_post_through_the_bridge_and_book_each_invoice_once(kafka_bootst
     try:
         entry = local.config_entry("netsuite", month.company_codes, local.write_credentials(tmp_path / "ns.json"))
         config = erp_config(tmp_path / "recon.toml", entry, concurrency=4)
-        worker = start_worker(kafka_bootstrap, topics, tmp_path / "w1", "w1", idle=12.0)
+        # One after the other, each until it idles, so no process's idle timer races another's pace on a loaded
+        # machine: the worker emits every posting request; the bridge posts them all and sends the verdicts; the
+        # worker, resumed from its state, applies them and sends each document number to AP.
+        finish(start_worker(kafka_bootstrap, topics, tmp_path / "w1", "w1"))
         bridge = subprocess.run(
             [*RECON, "post", "kafka", "--queue", str(tmp_path / "postings.sqlite"), "--config", str(config)]
-            + ["--idle-exit", "6"],
+            + ["--idle-exit", "3"],
             env=env_for(kafka_bootstrap, topics),
             capture_output=True,
             text=True,
             timeout=600,
         )
         assert bridge.returncode == 0, bridge.stderr[-3000:]
-        finish(worker)
+        finish(start_worker(kafka_bootstrap, topics, tmp_path / "w1", "w1"))
         records = local.running.simulator.records()
     finally:
         local.stop()

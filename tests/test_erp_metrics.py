@@ -4,6 +4,7 @@ with faults on, and the scraped figures must equal what the posting queue and th
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from erp_months import RECON, erp_config
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from reconstream.models.invoices import Invoice
@@ -27,6 +29,7 @@ from reconstream.shells.erp.registry import adapter_class
 from reconstream.shells.erp.service import Lane, LanePolicy, PostingService
 from reconstream.shells.erp.simulator import Faults, Rules
 from reconstream.shells.sinks.posting import new_posting
+from servers import free_port
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -337,3 +340,53 @@ def test_counts_from_many_threads_are_exact_and_labels_stay_closed(tmp_path: Pat
 
     with pytest.raises(ValueError, match="Duplicated timeseries"):
         PostingMetrics(registry, ["s4"])  # a second sensor on one registry is refused, not exposed twice
+
+
+def test_recon_post_drain_serves_the_posting_metrics_while_it_posts(tmp_path: Path) -> None:
+    """`recon post drain --metrics-port`: a real drain process, scraped over HTTP while it posts to a simulator
+    that answers each write slowly; what it served agrees with the queue it leaves."""
+    local = start_local("sap", Faults(slow_rate=1.0, slow_seconds=0.15))
+    try:
+        requests = [posting_request(f"DR-{n:03d}", "1010") for n in range(24)]
+        lines = tmp_path / "posting_requests.jsonl"
+        lines.write_bytes(b"".join(r.model_dump_json(exclude_none=True).encode() + b"\n" for r in requests))
+        entry = local.config_entry("s4", ["1010"], local.write_credentials(tmp_path / "sap.json"))
+        config = erp_config(tmp_path / "recon.toml", entry, concurrency=1)
+        queue_path = tmp_path / "postings.sqlite"
+        subprocess.run(
+            [*RECON, "post", "enqueue", str(lines), "--queue", str(queue_path), "--config", str(config)], check=True
+        )
+        port = free_port()
+        command = [*RECON, "post", "drain", "--queue", str(queue_path), "--config", str(config)]
+        drain = subprocess.Popen([*command, "--metrics-port", str(port)], stderr=subprocess.PIPE, text=True)
+        try:
+            seen: dict[str, float] = {}
+
+            def posting_and_scraped() -> bool:
+                try:
+                    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2.0).text
+                except httpx.TransportError:
+                    return False
+                for family in text_string_to_metric_families(text):
+                    for sample in family.samples:
+                        if sample.labels.get("erp") == "s4":
+                            seen[f"{sample.name}|{sample.labels.get('result') or sample.labels.get('state')}"] = (
+                                sample.value
+                            )
+                return seen.get("recon_erp_postings_total|posted", 0) >= 3
+
+            wait_for(posting_and_scraped, timeout=60.0)
+            assert seen["recon_erp_queue_postings|pending"] > 0  # still working through the burst
+            assert drain.wait(timeout=120) == 0, drain.stderr.read() if drain.stderr else ""
+        finally:
+            if drain.poll() is None:
+                drain.kill()
+                drain.wait()
+        assert len(records(local)["documents"]) == len(requests)
+        queue = PostingQueue(queue_path)
+        try:
+            assert {state for (_, state) in queue.counts()} == {POSTED}
+        finally:
+            queue.close()
+    finally:
+        local.stop()

@@ -30,7 +30,7 @@ from reconstream.synthetic import generate
 pytestmark = pytest.mark.kafka
 
 RECON = [sys.executable, "-m", "reconstream.shells.cli"]
-INVOICES = int(os.environ.get("RECON_KAFKA_INVOICES", "20000"))
+INVOICES = int(os.environ.get("RECON_KAFKA_INVOICES", "8000"))  # ~40,000 events over six partitions
 REFUSED = {"malformed_event", "schema_violation"}  # their refs name the input's place, which differs by shell
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -50,9 +51,11 @@ class ErpAdapter(ABC):
         )
 
     @abstractmethod
-    def find_posted(self, invoice: Invoice) -> ErpDocument | None:
+    def find_posted(self, invoice: Invoice, sent_after: datetime | None = None) -> ErpDocument | None:
         """The document this invoice was already booked as, if the ERP has one: asked before a retry whose
-        first attempt may have committed, so an invoice is never posted twice."""
+        first attempt may have committed, so an invoice is never posted twice. `sent_after` is when the posting
+        was first sent, no attempt older: an ERP looked up by key ignores it, one read as a log of answers
+        (Infor's Acknowledges) reads no further back."""
 
     @abstractmethod
     def post(self, invoice: Invoice) -> ErpDocument:

@@ -310,7 +310,7 @@ class D365Adapter(ErpAdapter):
             raise self._rejected(response.status_code, _json_or_none(response))
         return self._created(invoice, response)
 
-    def find_posted(self, invoice: Invoice) -> ErpDocument | None:
+    def find_posted(self, invoice: Invoice, sent_after: datetime | None = None) -> ErpDocument | None:
         """The pending (or posted) vendor invoice of this vendor, legal entity and supplier invoice number."""
         condition = " and ".join(
             (

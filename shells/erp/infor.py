@@ -58,6 +58,7 @@ IONAPI_KEYS = ("ti", "ci", "cs", "iu", "pu", "ot", "saak", "sask")
 TOKEN_MARGIN_SECONDS = 60.0  # renew a token this long before it expires, so it does not expire in flight
 LAKE_PAGE_RECORDS = 100
 LAKE_MAX_PAGES = 100  # 10,000 objects: the Data Lake's own pagination limit
+CLOCK_MARGIN = timedelta(minutes=15)
 ACK_CACHE_SIZE = 20_000  # Acknowledges read, kept by dl_id: a data object never changes, so one read serves all
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
@@ -113,12 +114,22 @@ class InforAdapter(ErpAdapter):
         body = process_bod(invoice, sender=self.logical_id, tenant=self._ionapi["ti"], bod_id=bod_id, created=created)
         self._send_bod(body, message_id=f"{bod_id}.{uuid.uuid4().hex}")
         since = datetime.now(UTC) - timedelta(seconds=5)  # the Data Lake guide's 5-second indexing lag
-        ack = self._await_acknowledgement(bod_id, created, since, deadline=started + self.target.timeout_seconds)
+        try:
+            ack = self._await_acknowledgement(bod_id, created, since, deadline=started + self.target.timeout_seconds)
+        except ErpUnavailable as unread:
+            # ION took the BOD, so the ERP books it whatever befalls our reading of the answer (a Data Lake call
+            # refused or reset under load): the retry must look it up first, or it meets the ERP's duplicate
+            # check and a booked invoice would read as refused.
+            raise ErpUnavailable(unread.cause, unread.detail, unread.retry_after, maybe_committed=True) from unread
         return self._outcome(ack, invoice)
 
-    def find_posted(self, invoice: Invoice) -> ErpDocument | None:
+    def find_posted(self, invoice: Invoice, sent_after: datetime | None = None) -> ErpDocument | None:
         bod_id = bod_id_for(invoice)
         since = datetime.combine(invoice.invoice_date - timedelta(days=1), datetime.min.time(), UTC)
+        if sent_after is not None:
+            # No Acknowledge of ours is older than the first attempt: reading from there keeps a month-end look-up
+            # under the lake's listing cap. The margin covers a clock that differs from the ERP's.
+            since = max(since, sent_after - CLOCK_MARGIN)
         # Newest first: the attempt whose answer was lost is recent, so its Acknowledge is on the first page.
         for ack in self._acknowledgements(since, {}, newest_first=True):
             if ack.accepted and (ack.original_bod_id == bod_id or _same_invoice(ack, invoice)):

@@ -54,12 +54,14 @@ class KafkaPostingBridge:
         self.forwarded = queue.forwarded()
 
     def run(self, stop: threading.Event, idle_exit: float | None = None) -> None:
-        """Until `stop` is set, or nothing came in, nothing is owed and every verdict went out for `idle_exit`."""
+        """Until `stop` is set, or nothing came in, nothing is owed and every verdict went out for `idle_exit`,
+        counted from when the group gave this bridge its partitions (a join is slow on a loaded cluster)."""
         idle_since = time.monotonic()
         while not stop.is_set():
             took = self.take_requests()
             sent = self.send_verdicts()
-            if took or sent or (self.service.lanes and any(self.queue.open_work(n) for n in self.service.lanes)):
+            owed = self.service.lanes and any(self.queue.open_work(n) for n in self.service.lanes)
+            if took or sent or owed or not self.consumer.assignment():
                 idle_since = time.monotonic()
             elif idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
                 return

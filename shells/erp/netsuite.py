@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -129,7 +130,7 @@ class NetSuiteAdapter(ErpAdapter):
         self._token_expires_at = 0.0
 
     # -- the two operations ---------------------------------------------------------------------------------
-    def find_posted(self, invoice: Invoice) -> ErpDocument | None:
+    def find_posted(self, invoice: Invoice, sent_after: datetime | None = None) -> ErpDocument | None:
         response = self._call("GET", record_url(invoice), writes=False, headers={"Accept": "application/json"})
         if response.status_code == 404:
             return None

@@ -34,7 +34,7 @@ import json
 import logging
 import threading
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -81,7 +81,7 @@ class OracleAdapter(ErpAdapter):
         self._token: str | None = None
 
     # -- the two calls of the posting service ---------------------------------------------------------------
-    def find_posted(self, invoice: Invoice) -> ErpDocument | None:
+    def find_posted(self, invoice: Invoice, sent_after: datetime | None = None) -> ErpDocument | None:
         found = self._look_up(invoice)
         return None if found is None else self._document(found, invoice)
 

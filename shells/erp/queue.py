@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS postings (
     uncertain INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL DEFAULT 0,
     enqueued_at REAL NOT NULL,
+    first_sent_at REAL,
     last_error TEXT,
     document_number TEXT,
     fiscal_year INTEGER,
@@ -68,6 +69,7 @@ class Posting:
     attempts: int  # counting the one just claimed
     uncertain: bool  # an earlier attempt may have booked it: look it up first
     enqueued_at: float
+    first_sent_at: float | None  # the first claim, no attempt older; None when a queue from before kept none
 
 
 class Verdict(NamedTuple):
@@ -96,6 +98,14 @@ class PostingQueue:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # see the module's note: FULL only where it must be
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """A queue written before a column existed gains it (first_sent_at: none of its claims were timed, so
+        a look-up reads back to the posting's invoice date as it did then)."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(postings)")}
+        if "first_sent_at" not in have:
+            self._db.execute("ALTER TABLE postings ADD COLUMN first_sent_at REAL")
 
     def enqueue(self, postings: Iterable[NewPosting], now: float) -> int:
         """Postings in, those already there left as they are; returns how many were new. On disk when it
@@ -121,19 +131,24 @@ class PostingQueue:
                 added += cursor.rowcount
         return added
 
-    def recover(self) -> int:
+    def recover(self, now: float) -> int:
         """Before any worker starts. Postings left in flight go back to pending, marked uncertain (the call may
         have booked them); if the last service never closed (killed, or the power cut, which may have lost the
-        last claims), every posting not decided is marked uncertain. Then the queue is marked open."""
+        last claims), every posting not decided is marked uncertain. A lost claim lost its first_sent_at too:
+        it is no earlier than the crashed service's start, which was on disk before it made any call. Then
+        the queue is marked open, since `now`."""
         with self._lock, self._transaction(durable=True):
             crashed = self._db.execute("SELECT value FROM service WHERE key = 'open'").fetchone() == ("1",)
             states = (PENDING, IN_FLIGHT) if crashed else (IN_FLIGHT,)
             marks = ", ".join("?" for _ in states)
+            opened = self._db.execute("SELECT value FROM service WHERE key = 'opened_at'").fetchone()
             changed = self._db.execute(
-                f"UPDATE postings SET state = ?, uncertain = 1 WHERE state IN ({marks})",  # noqa: S608 - placeholders only
-                (PENDING, *states),
+                f"UPDATE postings SET state = ?, uncertain = 1, first_sent_at = COALESCE(first_sent_at, ?) "  # noqa: S608 - placeholders only
+                f"WHERE state IN ({marks})",
+                (PENDING, float(opened[0]) if opened else None, *states),
             ).rowcount
             self._db.execute("INSERT OR REPLACE INTO service (key, value) VALUES ('open', '1')")
+            self._db.execute("INSERT OR REPLACE INTO service (key, value) VALUES ('opened_at', ?)", (repr(now),))
         return changed
 
     def stopped(self) -> None:
@@ -147,19 +162,21 @@ class PostingQueue:
         with its attempt counted before any call is made."""
         with self._lock, self._transaction():
             row = self._db.execute(
-                "SELECT posting_id, request, attempts, uncertain, enqueued_at FROM postings "
+                "SELECT posting_id, request, attempts, uncertain, enqueued_at, first_sent_at FROM postings "
                 "WHERE erp = ? AND state = ? AND next_attempt_at <= ? "
                 "ORDER BY due_date, approved_at, posting_id LIMIT 1",
                 (erp, PENDING, now),
             ).fetchone()
             if row is None:
                 return None
-            posting_id, request, attempts, uncertain, enqueued_at = row
+            posting_id, request, attempts, uncertain, enqueued_at, first_sent_at = row
+            if first_sent_at is None and not uncertain:
+                first_sent_at = now
             self._db.execute(
-                "UPDATE postings SET state = ?, attempts = ? WHERE posting_id = ?",
-                (IN_FLIGHT, attempts + 1, posting_id),
+                "UPDATE postings SET state = ?, attempts = ?, first_sent_at = ? WHERE posting_id = ?",
+                (IN_FLIGHT, attempts + 1, first_sent_at, posting_id),
             )
-        return Posting(posting_id, erp, request, attempts + 1, bool(uncertain), enqueued_at)
+        return Posting(posting_id, erp, request, attempts + 1, bool(uncertain), enqueued_at, first_sent_at)
 
     def retry(self, posting_id: str, at: float, error: str, uncertain: bool, counted: bool = True) -> None:
         """Back to pending until `at`. An attempt not `counted` is given back (the ERP throttled it: flow

@@ -97,7 +97,7 @@ class SapAdapter(ErpAdapter):
         self._session: _CsrfSession | None = None
 
     # -- the two operations --------------------------------------------------------------------------------
-    def find_posted(self, invoice: Invoice) -> ErpDocument | None:
+    def find_posted(self, invoice: Invoice, sent_after: datetime | None = None) -> ErpDocument | None:
         query = {
             "$filter": lookup_filter(invoice),
             "$select": "SupplierInvoice,FiscalYear,SupplierInvoiceIsCreditMemo",

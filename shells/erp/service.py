@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from reconstream.models.invoices import InvoiceStatus
 from reconstream.models.outputs import PostingRequest
@@ -95,7 +96,7 @@ class PostingService:
 
     def start(self) -> None:
         """Postings a killed process left in flight become uncertain, then every ERP's workers start."""
-        self.queue.recover()
+        self.queue.recover(self.clock())
         for lane in self.lanes.values():
             for number in range(lane.policy.concurrency):
                 name = f"post-{lane.name}-{number}"
@@ -152,7 +153,7 @@ class PostingService:
         request = PostingRequest.model_validate_json(posting.request)
         started = self.clock()
         try:
-            document = self._book(lane, request, posting.uncertain)
+            document = self._book(lane, request, posting)
         except ErpRejected as refused:
             lane.breaker.succeeded()  # the ERP answered: it is up
             self._decide(lane, posting, request, REJECTED, started, error=refused.message)
@@ -167,11 +168,11 @@ class PostingService:
             self._decide(lane, posting, request, POSTED, started, document=document)
 
     @staticmethod
-    def _book(lane: Lane, request: PostingRequest, uncertain: bool) -> ErpDocument:
+    def _book(lane: Lane, request: PostingRequest, posting: Posting) -> ErpDocument:
         """The document the invoice is booked as: found by a look-up when an earlier attempt may have booked it,
         else posted now."""
-        if uncertain:
-            found = lane.adapter.find_posted(request.invoice)
+        if posting.uncertain:
+            found = lane.adapter.find_posted(request.invoice, _first_sent(posting))
             if found is not None:
                 return found
         return lane.adapter.post(request.invoice)
@@ -193,7 +194,7 @@ class PostingService:
             return
         lane.breaker.failed(now)
         if posting.attempts >= lane.policy.max_attempts:
-            found = self._last_look(lane, request) if failure.maybe_committed or posting.uncertain else None
+            found = self._last_look(lane, request, posting) if failure.maybe_committed or posting.uncertain else None
             if found is not None:
                 self._decide(lane, posting, request, POSTED, started, document=found)
                 return
@@ -206,11 +207,11 @@ class PostingService:
         self.queue.retry(posting.posting_id, now + wait, str(failure), failure.maybe_committed)
 
     @staticmethod
-    def _last_look(lane: Lane, request: PostingRequest) -> ErpDocument | None:
+    def _last_look(lane: Lane, request: PostingRequest, posting: Posting) -> ErpDocument | None:
         """Before a posting is given up: whether an attempt whose answer was lost booked it after all (a
         look-up is a read, which ERPs throttle and fail far less than writes)."""
         try:
-            return lane.adapter.find_posted(request.invoice)
+            return lane.adapter.find_posted(request.invoice, _first_sent(posting))
         except ErpUnavailable:
             return None
 
@@ -241,3 +242,8 @@ class PostingService:
             fiscal_year=document.fiscal_year if document else None,
         )
         self.sensor.on_decided(lane.name, state, now - started, now - posting.enqueued_at)
+
+
+def _first_sent(posting: Posting) -> datetime | None:
+    """When the posting was first claimed (the queue's clock is wall time): no attempt's answer is older."""
+    return None if posting.first_sent_at is None else datetime.fromtimestamp(posting.first_sent_at, UTC)

@@ -78,9 +78,19 @@ class Intake:
         ingest_options: IngestOptions | None = None,
         clock: Callable[[], float] = time.time,
     ) -> Intake:
-        """Reads every platform's secret now, so a missing one stops the start (SecretError names its source)."""
-        writer = writer or FileIntakeWriter(settings.input_dir)
-        return cls(settings, writer, settings.secrets(), ingest_options or IngestOptions(), clock)
+        """Reads every platform's secret now, so a missing one stops the start (SecretError names its source).
+
+        Without a writer: the Kafka writer when `kafka_bootstrap` is set (the `[kafka]` security settings must
+        be in force already, clients.use), else the file writer."""
+        secrets = settings.secrets()
+        built = writer is None
+        writer = writer or default_writer(settings)
+        try:
+            return cls(settings, writer, secrets, ingest_options or IngestOptions(), clock)
+        except BaseException:
+            if built:
+                writer.close()  # a Kafka writer holds a producer and its routes file open
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -186,6 +196,17 @@ class Intake:
         except BodyRefused as exc:
             return _problem(exc.status, "refused", exc.field, exc.reason)
         return JSONResponse(answer.body, status_code=answer.status)
+
+
+def default_writer(settings: IntakeSettings) -> IntakeWriter:
+    """Where accepted events go: the input topics when `kafka_bootstrap` is set, else input_dir's files."""
+    if settings.kafka_bootstrap is None:
+        return FileIntakeWriter(settings.input_dir)
+    from ..kafka.topics import Topics  # confluent_kafka only for an intake that produces
+    from .kafka_writer import KafkaIntakeWriter
+
+    topics = Topics.from_env(settings.topic_prefix)
+    return KafkaIntakeWriter(settings.kafka_bootstrap, topics, settings.routes, settings.partitions)
 
 
 async def read_bounded(request: Request, limit: int) -> bytes | None:

@@ -28,6 +28,8 @@ INTAKE_STREAMS = (
 )
 DEFAULT_STREAMS = (Stream.INVOICES, Stream.INVOICE_STATUS)
 INDEX_NAME = ".intake-ids.sqlite"  # hidden: the run's reader takes only <stream>.jsonl and bank/ from the folder
+ROUTES_NAME = ".intake-routes.sqlite"  # the Kafka writer's invoice and PO company codes, hidden likewise
+DEFAULT_PARTITIONS = 6  # shells/kafka/topics.py's, not imported: confluent_kafka loads only for a Kafka intake
 MIN_SECRET_CHARS = 16  # shorter shared secrets can be guessed offline from one signed request
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -74,7 +76,9 @@ def _intake_stream(platform: str, value: Stream | str) -> Stream:
 
 @dataclass(frozen=True)
 class IntakeSettings:
-    input_dir: Path  # the folder `recon run --input` reads: accepted events are appended to its <stream>.jsonl
+    # The folder `recon run --input` reads: accepted events are appended to its <stream>.jsonl, unless they go
+    # to Kafka (kafka_bootstrap); it holds the id index (and the Kafka writer's routes) either way.
+    input_dir: Path
     platforms: tuple[Platform, ...]
     index_path: Path | None = None  # accepted event ids; default <input_dir>/.intake-ids.sqlite
     tolerance_seconds: int = TOLERANCE_SECONDS  # a signature's timestamp this far from our clock is a replay
@@ -82,6 +86,10 @@ class IntakeSettings:
     max_events: int = 1000  # per request: bounds the work and the answer a body can ask for
     id_retention: timedelta = field(default=timedelta(days=90))  # as the engine's [retention] event_ids
     stamp_ingest_time: bool = True  # set ingest_time (when absent) to the receipt time: the engine's skew check
+    kafka_bootstrap: str | None = None  # when set, accepted events go to the input topics (kafka_writer.py)
+    topic_prefix: str | None = None  # default $RECON_TOPIC_PREFIX or "recon", as every other Kafka command
+    partitions: int = DEFAULT_PARTITIONS  # per topic, when the intake is the first to create the topics
+    routes_path: Path | None = None  # the Kafka writer's routes; default <input_dir>/.intake-routes.sqlite
 
     def __post_init__(self) -> None:
         names = [platform.name for platform in self.platforms]
@@ -89,10 +97,16 @@ class IntakeSettings:
             raise IntakeConfigError("intake.platforms: a platform name appears twice")
         if self.tolerance_seconds <= 0 or self.max_body_bytes <= 0 or self.max_events <= 0:
             raise IntakeConfigError("intake: tolerance_seconds, max_body_bytes and max_events must be positive")
+        if self.partitions <= 0:
+            raise IntakeConfigError("intake.partitions: must be positive")
 
     @property
     def index(self) -> Path:
         return self.index_path or self.input_dir / INDEX_NAME
+
+    @property
+    def routes(self) -> Path:
+        return self.routes_path or self.input_dir / ROUTES_NAME
 
     def secrets(self) -> dict[str, bytes]:
         """Every platform's secret by name, read once at start: a missing one stops the start, not a request."""

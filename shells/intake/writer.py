@@ -1,9 +1,10 @@
 """Where accepted events go: the same input streams files and topics feed.
 
 `IntakeWriter` is deliberately small (append a few events durably, close), so that a Kafka producer can
-stand beside the file writer: its `append` would produce each line to the stream's topic keyed by event id
-and flush before returning. The file writer appends one line per event to `<input_dir>/<stream>.jsonl`,
-the files `recon run --input <dir>` reads.
+stand beside the file writer: `KafkaIntakeWriter` (kafka_writer.py) produces each line to its stream's input
+topic keyed by ledger, as `recon produce` does, and has every record acknowledged before returning. The
+file writer appends one line per event to `<input_dir>/<stream>.jsonl`, the files `recon run --input <dir>`
+reads.
 """
 
 from __future__ import annotations

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, Final
 
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -34,6 +35,20 @@ from .sending import send as send_reliably
 from .topics import DEFAULT_PARTITIONS, Topics, ensure_topics
 
 Progress = Callable[[int], None]  # input lines produced so far
+
+# Every producer of input records (`recon produce`, the AP intake's Kafka writer) uses these, so a worker
+# cannot tell which of them sent a record: same partition for the same key, same delivery guarantees.
+INPUT_PRODUCER: Final[Mapping[str, Any]] = {
+    "enable.idempotence": True,  # a retried send is written once, in order
+    # One request at a time: with several in flight, a batch refused by a partition's new leader is
+    # counted as delivered when the next batch of that partition is accepted ("implicitly acked"),
+    # and lost, for a producer the partition holds no state of yet (see topics._await_leaders).
+    # Costs little: parsing and routing bound these producers, not the broker round trip.
+    "max.in.flight.requests.per.connection": 1,
+    "linger.ms": 20,
+    "compression.type": "lz4",
+    "partitioner": "murmur2_random",  # the Java clients' default: any producer keying by ledger agrees
+}
 
 
 @dataclass
@@ -72,22 +87,7 @@ def produce(
 ) -> ProduceSummary:
     """Send every line; with `rate`, at most that many input lines per second (for latency measurements)."""
     summary = ProduceSummary(partitions=ensure_topics(bootstrap, topics, partitions))
-    producer = Producer(
-        clients.config(
-            bootstrap,
-            {
-                "enable.idempotence": True,  # a retried send is written once, in order
-                # One request at a time: with several in flight, a batch refused by a partition's new leader is
-                # counted as delivered when the next batch of that partition is accepted ("implicitly acked"),
-                # and lost, for a producer the partition holds no state of yet (see topics._await_leaders).
-                # Costs little here: parsing and routing bound `recon produce`, not the broker round trip.
-                "max.in.flight.requests.per.connection": 1,
-                "linger.ms": 20,
-                "compression.type": "lz4",
-                "partitioner": "murmur2_random",  # the Java clients' default: any producer keying by ledger agrees
-            },
-        )
-    )
+    producer = Producer(clients.config(bootstrap, INPUT_PRODUCER))
     failures: list[KafkaError] = []
     acknowledged = 0
 
