@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -145,8 +146,15 @@ def chromium(*args: str) -> str:
         "--disable-sync",
         "--hide-scrollbars",
     ]
-    with_profile = [binary, *flags, f"--user-data-dir={Path(os.environ.get('TMPDIR', '/tmp')) / 'recon-chromium'}"]
-    done = subprocess.run([*with_profile, *args], capture_output=True, text=True, timeout=120)
+    # A profile of its own each time (short, under TMPDIR): a shared one is locked by whichever chromium of
+    # the parallel test workers holds it, and one left by a killed run refuses every later start.
+    profile = tempfile.mkdtemp(prefix="recon-chromium-")
+    try:
+        done = subprocess.run(
+            [binary, *flags, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120
+        )
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 

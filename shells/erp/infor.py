@@ -56,8 +56,9 @@ ACKNOWLEDGE_DOCUMENT = "AcknowledgeSupplierInvoice"
 CREDIT_NOTE_TYPE = "CreditNote"
 IONAPI_KEYS = ("ti", "ci", "cs", "iu", "pu", "ot", "saak", "sask")
 TOKEN_MARGIN_SECONDS = 60.0  # renew a token this long before it expires, so it does not expire in flight
-LAKE_PAGE_RECORDS = 100
-LAKE_MAX_PAGES = 100  # 10,000 objects: the Data Lake's own pagination limit
+# 1,000 a page: one call lists the last seconds of a month-end (the list allows up to 10,000 records a page).
+LAKE_PAGE_RECORDS = 1000
+LAKE_MAX_PAGES = 10  # 10,000 objects: the Data Lake's own pagination limit
 CLOCK_MARGIN = timedelta(minutes=15)
 ACK_CACHE_SIZE = 20_000  # Acknowledges read, kept by dl_id: a data object never changes, so one read serves all
 
@@ -105,6 +106,7 @@ class InforAdapter(ErpAdapter):
         self._token_expiry = 0.0
         self._read: OrderedDict[str, Acknowledgement | None] = OrderedDict()  # dl_id -> what it said, oldest first
         self._read_lock = threading.Lock()
+        self._reading: dict[str, threading.Event] = {}  # dl_id -> set once the thread reading it is done
 
     # -- the two operations -------------------------------------------------------------------------------
     def post(self, invoice: Invoice) -> ErpDocument:
@@ -208,16 +210,31 @@ class InforAdapter(ErpAdapter):
 
     def _cached_acknowledgement(self, dl_id: str) -> Acknowledgement | None:
         """The Acknowledge stored as `dl_id`, read once for every thread and call: without this every poll of every
-        posting would read again each Acknowledge of the last seconds."""
+        posting would read again each Acknowledge of the last seconds. The workers poll together, so a new one
+        is read by the first to list it while the others wait for that read (or read it themselves if it failed)."""
         with self._read_lock:
             if dl_id in self._read:
                 return self._read[dl_id]
-        ack = self._read_acknowledgement(dl_id)
-        with self._read_lock:
-            self._read[dl_id] = ack
-            while len(self._read) > ACK_CACHE_SIZE:
-                self._read.popitem(last=False)
-        return ack
+            reading = self._reading.get(dl_id)
+            if reading is None:
+                self._reading[dl_id] = done = threading.Event()
+        if reading is not None:
+            reading.wait(self.target.timeout_seconds)
+            with self._read_lock:
+                if dl_id in self._read:
+                    return self._read[dl_id]
+            return self._read_acknowledgement(dl_id)
+        try:
+            ack = self._read_acknowledgement(dl_id)
+            with self._read_lock:
+                self._read[dl_id] = ack
+                while len(self._read) > ACK_CACHE_SIZE:
+                    self._read.popitem(last=False)
+            return ack
+        finally:
+            with self._read_lock:
+                del self._reading[dl_id]
+            done.set()
 
     def _read_acknowledgement(self, dl_id: str) -> Acknowledgement | None:
         response = self._call("GET", self._lake_url("streambyid"), params={"datalakeId": dl_id})
