@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaException, Producer
 from reconstream.models.events import Event, parse
 
 from ..kafka import clients
 from ..kafka.producer import INPUT_PRODUCER
 from ..kafka.routing import BROADCAST, LedgerRouter
-from ..kafka.sending import send
+from ..kafka.sending import Deliveries, send
 from ..kafka.topics import DEFAULT_PARTITIONS, Topics, ensure_topics
 from .writer import Accepted
 
@@ -148,16 +148,7 @@ class KafkaIntakeWriter:
         return self._partitions
 
     def _produce(self, producer: Producer, records: Sequence[tuple[str, bytes, str]], partitions: int) -> None:
-        failures: list[KafkaError] = []
-        acknowledged = 0
-
-        def delivered(error: KafkaError | None, _: Message) -> None:
-            nonlocal acknowledged
-            if error is not None:
-                failures.append(error)
-            else:
-                acknowledged += 1
-
+        deliveries = Deliveries()
         sent = 0
         try:
             for topic, value, key in records:
@@ -165,12 +156,13 @@ class KafkaIntakeWriter:
                 targets: Sequence[int | None] = range(partitions) if key == BROADCAST else (None,)
                 for partition in targets:
                     where: dict[str, Any] = {} if partition is None else {"partition": partition}
-                    send(producer, topic, key.encode(), value, on_delivery=delivered, **where)
+                    send(producer, topic, key.encode(), value, on_delivery=deliveries.record, **where)
                     sent += 1
             pending = producer.flush(self._timeout + _FLUSH_MARGIN_S)
         except KafkaException as exc:  # refused before sending (a bad partition, a record over the size bound)
             self._discard(producer)
             raise OSError(f"the broker at {self.bootstrap} took none of the batch: {exc}") from exc
+        failures, acknowledged = deliveries.failures, deliveries.acknowledged
         if failures or pending or acknowledged != sent:
             self._discard(producer, fatal=any(error.fatal() for error in failures))
             why = failures[0].str() if failures else f"{pending} not answered in {self._timeout:.0f} s"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import orjson
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaException, Producer
 from reconstream.models.accounts import account_of
 from reconstream.models.base import from_micros, iso, to_micros
 from reconstream.models.events import Stream
@@ -31,6 +31,7 @@ from ..formats.canonical import IngestOptions
 from ..inputs import file_name, merged
 from . import clients
 from .routing import BROADCAST, LedgerRouter
+from .sending import Deliveries
 from .sending import send as send_reliably
 from .topics import DEFAULT_PARTITIONS, Topics, ensure_topics
 
@@ -88,19 +89,11 @@ def produce(
     """Send every line; with `rate`, at most that many input lines per second (for latency measurements)."""
     summary = ProduceSummary(partitions=ensure_topics(bootstrap, topics, partitions))
     producer = Producer(clients.config(bootstrap, INPUT_PRODUCER))
-    failures: list[KafkaError] = []
-    acknowledged = 0
-
-    def delivered(error: KafkaError | None, _: Message) -> None:
-        nonlocal acknowledged
-        if error is not None:
-            failures.append(error)
-        else:
-            acknowledged += 1
+    deliveries = Deliveries()
 
     def send(topic: str, value: bytes, key: str, partition: int | None = None) -> None:
         where = {} if partition is None else {"partition": partition}
-        send_reliably(producer, topic, key.encode(), value, on_delivery=delivered, **where)
+        send_reliably(producer, topic, key.encode(), value, on_delivery=deliveries.record, **where)
         summary.messages += 1
 
     def tick(watermark_us: int) -> None:
@@ -138,10 +131,10 @@ def produce(
     if watermark:
         tick(watermark)
     producer.flush()
-    if failures:
-        raise KafkaException(failures[0])
-    if acknowledged != summary.messages:
-        raise RuntimeError(f"the broker acknowledged {acknowledged:,} of {summary.messages:,} messages")
+    if deliveries.failures:
+        raise KafkaException(deliveries.failures[0])
+    if deliveries.acknowledged != summary.messages:
+        raise RuntimeError(f"the broker acknowledged {deliveries.acknowledged:,} of {summary.messages:,} messages")
     if progress is not None:
         progress(summary.lines)
     return summary

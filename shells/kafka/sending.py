@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Message, Producer
+
+
+@dataclass
+class Deliveries:
+    """What the broker said of each record sent with `on_delivery=deliveries.record`: a producer that must
+    know every record landed compares `acknowledged` with what it sent, after its flush."""
+
+    failures: list[KafkaError] = field(default_factory=list)
+    acknowledged: int = 0
+
+    def record(self, error: KafkaError | None, _: Message) -> None:
+        if error is not None:
+            self.failures.append(error)
+        else:
+            self.acknowledged += 1
 
 
 def send(
