@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from reconstream.models.creditor_references import compact_rf, is_valid_rf, rf_reference
 
-from .invoice_numbers import number_forms
+from .invoice_numbers import FORMS_CACHE, number_forms
 
 __all__ = [
     "compact_rf",
@@ -69,7 +69,12 @@ def number_mentions(text: str) -> frozenset[str]:
 def mentions_invoice(mentions: AbstractSet[str], invoice_number: str) -> bool:
     """Whether the text names the number in any of its forms: punctuated, without its prefix or leading
     zeros, misread by a scanner (number_forms)."""
-    return any(len(form) >= MIN_NUMBER_LENGTH and form in mentions for form in number_forms(invoice_number))
+    return not _long_forms(invoice_number).isdisjoint(mentions)
+
+
+@lru_cache(maxsize=FORMS_CACHE)  # a bank line is read against every open invoice of its payee
+def _long_forms(invoice_number: str) -> frozenset[str]:
+    return frozenset(form for form in number_forms(invoice_number) if len(form) >= MIN_NUMBER_LENGTH)
 
 
 def first_rf_reference(text: str | None) -> str | None:

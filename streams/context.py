@@ -28,6 +28,7 @@ from reconstream.models.invoices import Invoice
 from reconstream.models.outputs import ApStatus, OutputStream, PostingRequest, StatusUpdate, posting_id
 from reconstream.tables.state import EngineState
 
+from .open_items import OpenItems
 from .parties import parties_of
 
 
@@ -80,6 +81,7 @@ class Context:
         self.state = state
         self.settings = settings
         self.outbox: list[Output] = []
+        self.open_items = OpenItems()  # derived from the state, rebuilt whenever it is missing or stale
 
     def emit(self, stream: OutputStream, record: Record) -> None:
         self.outbox.append(Output(stream, record))

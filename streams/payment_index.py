@@ -12,7 +12,7 @@ from reconstream.matchers import payment_matching as pm
 from reconstream.matchers.invoice_numbers import number_forms
 from reconstream.matchers.remittance import number_mentions
 from reconstream.models.invoices import Invoice
-from reconstream.tables.index import file_under, unfile
+from reconstream.tables.index import enter, withdraw
 from reconstream.tables.records import InstructionState, InvoiceStage, InvoiceState
 
 from .context import Context
@@ -23,25 +23,26 @@ _UNPOSTED = "u:"  # captured, not posted yet: a line may name it before the ERP 
 
 
 def open_invoice(state: InvoiceState, ctx: Context) -> pm.OpenInvoice:
-    return pm.OpenInvoice.of(state, ctx.state.vendors.get(state.invoice.vendor_id), state.invoice.creditor_reference)
+    return ctx.open_items.of(state, ctx.state.vendors.get(state.invoice.vendor_id))
 
 
 def add_instruction(state: InstructionState, ctx: Context) -> None:
     keys = pm.instruction_keys(pm.OpenInstruction.of(state))
-    file_under(ctx.state.payment_index, keys, _INSTRUCTION + state.instruction.end_to_end_id)
+    enter(ctx.state.payment_index, keys, _INSTRUCTION + state.instruction.end_to_end_id)
 
 
 def remove_instruction(state: InstructionState, ctx: Context) -> None:
     keys = pm.instruction_keys(pm.OpenInstruction.of(state))
-    unfile(ctx.state.payment_index, keys, _INSTRUCTION + state.instruction.end_to_end_id)
+    withdraw(ctx.state.payment_index, keys, _INSTRUCTION + state.instruction.end_to_end_id)
 
 
 def add_invoice(state: InvoiceState, ctx: Context) -> None:
-    file_under(ctx.state.payment_index, pm.invoice_keys(open_invoice(state, ctx)), _INVOICE + state.invoice.invoice_id)
+    enter(ctx.state.payment_index, pm.invoice_keys(open_invoice(state, ctx)), _INVOICE + state.invoice.invoice_id)
 
 
 def remove_invoice(state: InvoiceState, ctx: Context) -> None:
-    unfile(ctx.state.payment_index, pm.invoice_keys(open_invoice(state, ctx)), _INVOICE + state.invoice.invoice_id)
+    withdraw(ctx.state.payment_index, pm.invoice_keys(open_invoice(state, ctx)), _INVOICE + state.invoice.invoice_id)
+    ctx.open_items.forget(state.invoice.invoice_id)
 
 
 def _number_keys(invoice: Invoice) -> list[str]:
@@ -49,11 +50,11 @@ def _number_keys(invoice: Invoice) -> list[str]:
 
 
 def add_unposted(invoice: Invoice, ctx: Context) -> None:
-    file_under(ctx.state.payment_index, _number_keys(invoice), _UNPOSTED + invoice.invoice_id)
+    enter(ctx.state.payment_index, _number_keys(invoice), _UNPOSTED + invoice.invoice_id)
 
 
 def remove_unposted(invoice: Invoice, ctx: Context) -> None:
-    unfile(ctx.state.payment_index, _number_keys(invoice), _UNPOSTED + invoice.invoice_id)
+    withdraw(ctx.state.payment_index, _number_keys(invoice), _UNPOSTED + invoice.invoice_id)
 
 
 def unposted_named(line: pm.BankLine, ctx: Context) -> list[str]:

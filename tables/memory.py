@@ -17,20 +17,20 @@ class MemoryTable(dict[str, V], Generic[V]):
     def __init__(self, name: str, journal: Journal) -> None:
         super().__init__()
         self.name = name
-        self._journal = journal
+        self.journal = journal
 
     def items(self) -> Iterator[tuple[str, V]]:  # type: ignore[override]
         # Sorted, like the persistent store, so iteration order never depends on the backend.
         return iter(sorted(super().items()))
 
     def __setitem__(self, key: str, value: V) -> None:
-        if self._journal.active:
-            self._journal.note(self, key)
+        if self.journal.active:
+            self.journal.note(self, key)
         super().__setitem__(key, value)
 
     def __delitem__(self, key: str) -> None:
-        if self._journal.active:
-            self._journal.note(self, key)
+        if self.journal.active:
+            self.journal.note(self, key)
         super().__delitem__(key)
 
     def prior(self, key: str) -> Any:

@@ -42,7 +42,7 @@ class RocksTable(Generic[V]):
 
     def __init__(self, db: Rdict, name: str, codec: Codec[V], cache_size: int, journal: Journal) -> None:
         self.name = name
-        self._journal = journal
+        self.journal = journal
         self._db = db
         self._codec = codec
         self._prefix = name.encode() + _SEP
@@ -82,14 +82,14 @@ class RocksTable(Generic[V]):
         return value
 
     def __setitem__(self, key: str, value: V) -> None:
-        if self._journal.active:
-            self._journal.note(self, key)
+        if self.journal.active:
+            self.journal.note(self, key)
         self._pending[key] = value
         self._encoded.pop(key, None)
 
     def __delitem__(self, key: str) -> None:
-        if self._journal.active:
-            self._journal.note(self, key)
+        if self.journal.active:
+            self.journal.note(self, key)
         self._pending[key] = _DELETED
         self._encoded.pop(key, None)
 

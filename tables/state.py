@@ -6,6 +6,7 @@ from reconstream.models.exceptions import ReconException
 from reconstream.models.master_data import PurchaseOrder, Vendor
 from reconstream.models.payments import Settlement
 
+from .index import BUCKETS
 from .records import AccountState, InstructionState, InvoiceState, ReceivedGoods
 from .seen import SeenIds
 from .store import JSON, ModelCodec, Store
@@ -27,7 +28,7 @@ class EngineState:
         self.accounts = store.table("accounts", ModelCodec(AccountState))
         # Indexes: blocking keys for duplicate invoices; what a bank line may pay (open instructions, invoices).
         self.invoice_index = store.table("invoice_index", JSON)
-        self.payment_index = store.table("payment_index", JSON)
+        self.payment_index = store.table("payment_index", BUCKETS)
         # Bank lines that name an invoice captured but not yet posted: held until it is (or a window ends).
         self.held_lines = store.table("held_lines", ModelCodec(Settlement))
         self.awaited_postings = store.table("awaited_postings", JSON)  # invoice id -> entry ids held for it

@@ -50,6 +50,7 @@ JSON = JsonCodec()
 
 class Table(Protocol[V]):
     name: str
+    journal: Journal
 
     def get(self, key: str, default: V | None = None) -> V | None: ...
     def __getitem__(self, key: str) -> V: ...

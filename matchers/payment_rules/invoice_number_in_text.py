@@ -34,6 +34,8 @@ class InvoiceNumberInText(PaymentRule):
     def candidates(self, lookup: Lookup, earlier: Sequence[PaymentMatch]) -> list[PaymentMatch]:
         line = lookup.line
         mentions = number_mentions(line.remittance_info) if line.remittance_info else frozenset()
+        if not mentions:
+            return []
         named = [i for i in lookup.invoices if mentions_invoice(mentions, i.number)]
         if not named:
             return []

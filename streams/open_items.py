@@ -1,0 +1,42 @@
+"""Each booked invoice as payment matching sees it, built once per version of its records.
+
+A bank line reads every open item of its counterparty: hundreds for a large supplier at month-end.
+Building each anew for every line made a line's cost grow with the ledger (issue #12). This is derived
+data, never state: an entry counts only while the invoice state and vendor it was built from are the
+records in the tables (records are replaced, never changed in place, so identity says so), so a rollback,
+a vendor update or a restart simply rebuilds it.
+"""
+
+from __future__ import annotations
+
+from reconstream.matchers.payment_model import OpenInvoice
+from reconstream.models.master_data import Vendor
+from reconstream.tables.records import InvoiceState
+
+# About the open invoices of a month-end; past it the older half goes (a cache, so correctness never depends on it).
+CAPACITY = 200_000
+
+
+class OpenItems:
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self._built: dict[str, tuple[InvoiceState, Vendor | None, OpenInvoice]] = {}
+        self._capacity = capacity
+
+    def of(self, state: InvoiceState, vendor: Vendor | None) -> OpenInvoice:
+        invoice_id = state.invoice.invoice_id
+        built = self._built.get(invoice_id)
+        if built is not None and built[0] is state and built[1] is vendor:
+            return built[2]
+        item = OpenInvoice.of(state, vendor, state.invoice.creditor_reference)
+        if built is None and len(self._built) >= self._capacity:
+            for old in list(self._built)[: self._capacity // 2]:
+                del self._built[old]
+        self._built[invoice_id] = (state, vendor, item)
+        return item
+
+    def forget(self, invoice_id: str) -> None:
+        """The invoice is no longer open (paid, retired): nothing keeps its records alive here."""
+        self._built.pop(invoice_id, None)
+
+    def __len__(self) -> int:
+        return len(self._built)
