@@ -103,6 +103,38 @@ def _quantity(value: Decimal) -> Decimal:
     return value
 
 
+# The common case in one call from pydantic-core instead of three: a plain decimal string within the
+# bounds (a profile of a month-end put a fifth of decoding in these checks). Anything else takes the
+# checks one by one, in the same order, so what is refused is refused with the same words.
+_PLAIN_UNSIGNED = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,9})?")
+_PLAIN_SIGNED = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,9})?")
+
+
+def _received_amount(value: Any) -> Decimal:
+    if type(value) is str and _PLAIN_UNSIGNED.fullmatch(value):
+        amount = Decimal(value)
+        if amount < current().max_amount:
+            return amount
+    return _within_bounds(_non_negative(_unsigned_text(value)))
+
+
+def _received_signed_amount(value: Any) -> Decimal:
+    if type(value) is str and _PLAIN_SIGNED.fullmatch(value):
+        amount = Decimal(value)
+        bound = current().max_amount
+        if -bound < amount < bound:
+            return amount
+    return _within_bounds(decimal_text(value))
+
+
+def _received_quantity(value: Any) -> Decimal:
+    if type(value) is str and _PLAIN_UNSIGNED.fullmatch(value):
+        quantity = Decimal(value)
+        if quantity < current().max_quantity:
+            return quantity
+    return _quantity(decimal_text(value))
+
+
 CurrencyCode = Annotated[str, BeforeValidator(_currency_code)]
 _AS_TEXT = PlainSerializer(lambda d: str(d), return_type=str, when_used="json")
 
@@ -113,13 +145,11 @@ Amount = Annotated[Decimal, BeforeValidator(_no_float), AfterValidator(_non_nega
 SignedAmount = Annotated[Decimal, BeforeValidator(_no_float), AfterValidator(_finite), _AS_TEXT]
 
 # What others send (the events' payloads): plain decimal text, within [limits].
-ReceivedAmount = Annotated[
-    Decimal, BeforeValidator(_unsigned_text), AfterValidator(_non_negative), AfterValidator(_within_bounds), _AS_TEXT
-]
-ReceivedSignedAmount = Annotated[Decimal, BeforeValidator(decimal_text), AfterValidator(_within_bounds), _AS_TEXT]
+ReceivedAmount = Annotated[Decimal, BeforeValidator(_received_amount), _AS_TEXT]
+ReceivedSignedAmount = Annotated[Decimal, BeforeValidator(_received_signed_amount), _AS_TEXT]
 # Counts of goods and percentages: the same plain decimal text as money, bounded so that a quantity
 # times a unit price stays exact.
-Quantity = Annotated[Decimal, BeforeValidator(decimal_text), AfterValidator(_quantity)]
+Quantity = Annotated[Decimal, BeforeValidator(_received_quantity)]
 
 
 def minor_units(currency: str) -> int:

@@ -11,7 +11,7 @@ from reconstream.models.events import InvoiceCaptured, InvoiceStatusChanged
 from reconstream.models.exceptions import Category
 from reconstream.models.invoices import Invoice, InvoiceStatus
 from reconstream.models.outputs import ApStatus
-from reconstream.tables.index import file_under
+from reconstream.tables.index import file_under, filed_under
 from reconstream.tables.records import InvoiceStage, InvoiceState
 from reconstream.tables.timers import TimerKind
 
@@ -46,7 +46,7 @@ def earlier_copy(invoice: Invoice, keys: list[str], ctx: Context) -> Finding | N
     """Both duplicate tiers over the invoices the blocking keys select: never a scan of all invoices."""
     candidates: dict[str, Invoice] = {}
     for key in keys:
-        for invoice_id in ctx.state.invoice_index.get(key) or ():
+        for invoice_id in filed_under(ctx.state.invoice_index, key):
             earlier = None if invoice_id in candidates else ctx.state.invoices.get(invoice_id)
             if earlier is not None:
                 candidates[invoice_id] = earlier.invoice

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 from .journal import Journal
@@ -43,14 +43,52 @@ class MemoryTable(dict[str, V], Generic[V]):
             super().__setitem__(key, prior)
 
 
+class CompactingTable(MemoryTable[V]):
+    """A table whose closed values (a paid invoice, a settled instruction) are kept as their encoding.
+
+    At month-end most of the state is closed items, read seldom (a later copy of a paid invoice, a return)
+    and changed more seldom still; as objects they cost three to five times their encoding. A closed value
+    is encoded when written and decoded when read, which a persistent store does for every value anyway.
+    """
+
+    def __init__(self, name: str, journal: Journal, codec: Codec[V], closed: Callable[[V], bool]) -> None:
+        super().__init__(name, journal)
+        self._codec = codec
+        self._closed = closed
+
+    def __setitem__(self, key: str, value: V) -> None:
+        super().__setitem__(key, self._codec.encode(value) if self._closed(value) else value)  # type: ignore[arg-type]
+
+    def get(self, key: str, default: V | None = None) -> V | None:  # type: ignore[override]
+        value = super().get(key, _ABSENT)
+        if value is _ABSENT:
+            return default
+        return self._codec.decode(value) if type(value) is bytes else value
+
+    def __getitem__(self, key: str) -> V:
+        value = super().__getitem__(key)
+        return self._codec.decode(value) if type(value) is bytes else value
+
+    def items(self) -> Iterator[tuple[str, V]]:  # type: ignore[override]
+        for key, value in super().items():
+            yield key, self._codec.decode(value) if type(value) is bytes else value
+
+
 class MemoryStore:
     def __init__(self) -> None:
         self._tables: dict[str, MemoryTable[Any]] = {}
         self._checkpoint: dict[str, Any] | None = None
         self.journal = Journal()
 
-    def table(self, name: str, codec: Codec[Any]) -> MemoryTable[Any]:
-        return self._tables.setdefault(name, MemoryTable(name, self.journal))
+    def table(self, name: str, codec: Codec[Any], closed: Callable[[Any], bool] | None = None) -> MemoryTable[Any]:
+        if name not in self._tables:
+            table = (
+                MemoryTable(name, self.journal)
+                if closed is None
+                else CompactingTable(name, self.journal, codec, closed)
+            )
+            self._tables[name] = table
+        return self._tables[name]
 
     def commit(self, extra: dict[str, Any] | None = None) -> None:
         if extra is not None:

@@ -39,6 +39,11 @@ class InvoiceState(Record):
     paid_amount: Amount = Decimal(0)
 
 
+def paid(state: InvoiceState) -> bool:
+    """Closed: kept for duplicate checks, returns and the pages, read seldom (tables/memory.py)."""
+    return state.stage is InvoiceStage.PAID
+
+
 class InstructionState(Record):
     instruction: PaymentInstruction
     batch_id: str
@@ -63,6 +68,11 @@ class InstructionState(Record):
     @property
     def settled(self) -> bool:
         return bool(self.settlement_entry_ids)
+
+
+def settled_or_rejected(state: InstructionState) -> bool:
+    """Closed: no bank line is matched to it any more."""
+    return state.settled or state.rejected
 
 
 class ReceivedGoods(Record):

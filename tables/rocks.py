@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -160,7 +160,8 @@ class RocksStore:
         self._cache_size = cache_size
         self.journal = Journal()
 
-    def table(self, name: str, codec: Codec[Any]) -> RocksTable[Any]:
+    def table(self, name: str, codec: Codec[Any], closed: Callable[[Any], bool] | None = None) -> RocksTable[Any]:
+        # `closed` is for stores that hold objects: every value here is kept encoded already.
         if name not in self._tables:
             self._tables[name] = RocksTable(self._db, name, codec, self._cache_size, self.journal)
         return self._tables[name]

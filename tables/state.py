@@ -6,8 +6,8 @@ from reconstream.models.exceptions import ReconException
 from reconstream.models.master_data import PurchaseOrder, Vendor
 from reconstream.models.payments import Settlement
 
-from .index import BUCKETS
-from .records import AccountState, InstructionState, InvoiceState, ReceivedGoods
+from .index import BUCKETS, SMALL_BUCKETS
+from .records import AccountState, InstructionState, InvoiceState, ReceivedGoods, paid, settled_or_rejected
 from .seen import SeenIds
 from .store import JSON, ModelCodec, Store
 from .timers import TimerQueue
@@ -21,13 +21,14 @@ class EngineState:
         self.vendors = store.table("vendors", ModelCodec(Vendor))
         self.purchase_orders = store.table("purchase_orders", ModelCodec(PurchaseOrder))
         self.received_goods = store.table("received_goods", ModelCodec(ReceivedGoods))
-        self.invoices = store.table("invoices", ModelCodec(InvoiceState))
-        self.instructions = store.table("instructions", ModelCodec(InstructionState))
+        # Closed items (paid invoices, settled or rejected instructions) are most of a month-end's state.
+        self.invoices = store.table("invoices", ModelCodec(InvoiceState), closed=paid)
+        self.instructions = store.table("instructions", ModelCodec(InstructionState), closed=settled_or_rejected)
         self.exceptions = store.table("exceptions", ModelCodec(ReconException))
         # Bank accounts by "<account key>|<currency>": the bank's balances and the entries booked since.
         self.accounts = store.table("accounts", ModelCodec(AccountState))
         # Indexes: blocking keys for duplicate invoices; what a bank line may pay (open instructions, invoices).
-        self.invoice_index = store.table("invoice_index", JSON)
+        self.invoice_index = store.table("invoice_index", SMALL_BUCKETS)
         self.payment_index = store.table("payment_index", BUCKETS)
         # Bank lines that name an invoice captured but not yet posted: held until it is (or a window ends).
         self.held_lines = store.table("held_lines", ModelCodec(Settlement))

@@ -7,7 +7,7 @@ makes a crash and restart neither lose nor double anything.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
@@ -63,7 +63,10 @@ class Table(Protocol[V]):
 class Store(Protocol):
     journal: Journal
 
-    def table(self, name: str, codec: Codec[Any]) -> Table[Any]: ...
+    def table(self, name: str, codec: Codec[Any], closed: Callable[[Any], bool] | None = None) -> Table[Any]:
+        """The named table. A store holding values as objects may keep those `closed` says are closed encoded."""
+        ...
+
     def commit(self, extra: dict[str, Any] | None = None) -> None: ...
     def checkpoint(self) -> dict[str, Any] | None: ...
     def close(self) -> None: ...

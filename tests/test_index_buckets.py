@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 from reconstream.tables import MemoryStore
-from reconstream.tables.index import BUCKETS, enter, withdraw
+from reconstream.tables.index import BUCKETS, SMALL_BUCKETS, enter, file_under, filed_under, unfile, withdraw
 from reconstream.tables.rocks import RocksStore
 
 StoreFactory = Callable[[], Any]
@@ -91,3 +91,17 @@ def test_buckets_are_stored_as_the_json_lists_of_refs_an_earlier_version_wrote()
     bucket = BUCKETS.decode(written_before)
     assert list(bucket) == ["v:I1", "i:E2E-7", "v:I3"]
     assert BUCKETS.encode(bucket) == written_before
+
+
+def test_a_duplicate_index_bucket_of_one_is_its_ref_and_is_stored_as_a_list(store: Any) -> None:
+    index = store.table("invoice_index", SMALL_BUCKETS)
+    file_under(index, ["dup:N|V1|INV1"], "I1")
+    assert index.get("dup:N|V1|INV1") == "I1"  # no list around a lone ref
+    file_under(index, ["dup:N|V1|INV1"], "I2")
+    file_under(index, ["dup:N|V1|INV1"], "I2")
+    assert list(filed_under(index, "dup:N|V1|INV1")) == ["I1", "I2"]
+    unfile(index, ["dup:N|V1|INV1"], "I1")
+    assert list(filed_under(index, "dup:N|V1|INV1")) == ["I2"]
+    assert filed_under(index, "dup:nothing") == ()
+    assert SMALL_BUCKETS.encode("I1") == b'["I1"]' and SMALL_BUCKETS.decode(b'["I1"]') == "I1"
+    assert SMALL_BUCKETS.decode(b'["I1","I2"]') == ["I1", "I2"]

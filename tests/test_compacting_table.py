@@ -1,0 +1,51 @@
+"""Closed items (paid invoices, settled instructions) are held as their encoding in the in-memory store:
+every read gives back the record that was written, a rollback puts back what was there, and an item
+reopened (a returned payment) is an object again."""
+
+from __future__ import annotations
+
+from factories import paid_invoice_flow
+from reconstream.streams import Engine
+from reconstream.tables import MemoryStore
+from reconstream.tables.records import InvoiceStage
+from reconstream.tables.state import EngineState
+
+
+def paid_engine() -> Engine:
+    engine = Engine(EngineState(MemoryStore()))
+    for event in paid_invoice_flow():
+        engine.process(event, source="test")
+    return engine
+
+
+def raw(table: object, key: str) -> object:
+    return dict.get(table, key)  # type: ignore[arg-type]  # what the table holds, under its reads
+
+
+def test_a_paid_invoice_is_held_encoded_and_read_back_as_the_same_record() -> None:
+    engine = paid_engine()
+    invoices = engine.state.invoices
+    state = invoices["I1"]
+    assert state.stage is InvoiceStage.PAID
+    assert isinstance(raw(invoices, "I1"), bytes)
+    assert invoices.get("I1") == state and dict(invoices.items())["I1"] == state
+    assert invoices.get("nobody") is None and "I1" in invoices
+
+
+def test_open_items_stay_objects_and_a_reopened_one_is_an_object_again() -> None:
+    engine = paid_engine()
+    invoices = engine.state.invoices
+    reopened = invoices["I1"].model_copy(update={"stage": InvoiceStage.BOOKED})
+    invoices["I1"] = reopened
+    assert raw(invoices, "I1") is reopened
+
+
+def test_a_rollback_puts_back_the_encoding_that_was_there() -> None:
+    engine = paid_engine()
+    invoices, journal = engine.state.invoices, engine.state.store.journal
+    before = raw(invoices, "I1")
+    journal.begin()
+    invoices["I1"] = invoices["I1"].model_copy(update={"stage": InvoiceStage.BOOKED})
+    del invoices["I1"]
+    journal.rollback()
+    assert raw(invoices, "I1") is before
