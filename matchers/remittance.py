@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from reconstream.models.creditor_references import compact_rf, is_valid_rf, rf_reference
 
-from .invoice_numbers import FORMS_CACHE, number_forms
+from .invoice_numbers import number_forms
 
 __all__ = [
     "compact_rf",
@@ -72,7 +72,7 @@ def mentions_invoice(mentions: AbstractSet[str], invoice_number: str) -> bool:
     return not _long_forms(invoice_number).isdisjoint(mentions)
 
 
-@lru_cache(maxsize=FORMS_CACHE)  # a bank line is read against every open invoice of its payee
+@lru_cache(maxsize=1 << 14)  # a bank line is read against every open invoice of its payee
 def _long_forms(invoice_number: str) -> frozenset[str]:
     return frozenset(form for form in number_forms(invoice_number) if len(form) >= MIN_NUMBER_LENGTH)
 

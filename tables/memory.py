@@ -74,13 +74,21 @@ class CompactingTable(MemoryTable[V]):
             yield key, self._codec.decode(value) if type(value) is bytes else value
 
 
+def _always(_: object) -> bool:
+    return True
+
+
 class MemoryStore:
     def __init__(self) -> None:
         self._tables: dict[str, MemoryTable[Any]] = {}
         self._checkpoint: dict[str, Any] | None = None
         self.journal = Journal()
 
-    def table(self, name: str, codec: Codec[Any], closed: Callable[[Any], bool] | None = None) -> MemoryTable[Any]:
+    def table(
+        self, name: str, codec: Codec[Any], closed: Callable[[Any], bool] | None = None, encoded: bool = False
+    ) -> MemoryTable[Any]:
+        if encoded:
+            closed = _always
         if name not in self._tables:
             table = (
                 MemoryTable(name, self.journal)

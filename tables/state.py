@@ -19,8 +19,10 @@ class EngineState:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.vendors = store.table("vendors", ModelCodec(Vendor))
-        self.purchase_orders = store.table("purchase_orders", ModelCodec(PurchaseOrder))
-        self.received_goods = store.table("received_goods", ModelCodec(ReceivedGoods))
+        # Read when an invoice against the order comes (and a receipt, or an exception naming the order):
+        # held encoded in memory too, as objects they cost four to seven times as much (tables/memory.py).
+        self.purchase_orders = store.table("purchase_orders", ModelCodec(PurchaseOrder), encoded=True)
+        self.received_goods = store.table("received_goods", ModelCodec(ReceivedGoods), encoded=True)
         # Closed items (paid invoices, settled or rejected instructions) are most of a month-end's state.
         self.invoices = store.table("invoices", ModelCodec(InvoiceState), closed=paid)
         self.instructions = store.table("instructions", ModelCodec(InstructionState), closed=settled_or_rejected)

@@ -63,8 +63,12 @@ class Table(Protocol[V]):
 class Store(Protocol):
     journal: Journal
 
-    def table(self, name: str, codec: Codec[Any], closed: Callable[[Any], bool] | None = None) -> Table[Any]:
-        """The named table. A store holding values as objects may keep those `closed` says are closed encoded."""
+    def table(
+        self, name: str, codec: Codec[Any], closed: Callable[[Any], bool] | None = None, encoded: bool = False
+    ) -> Table[Any]:
+        """The named table. `closed` says which values are seldom read again (a paid invoice): a store that
+        holds objects keeps those encoded, one that caches decoded values leaves them out of its cache.
+        `encoded`: a store that holds objects keeps every value encoded (each is read once or twice)."""
         ...
 
     def commit(self, extra: dict[str, Any] | None = None) -> None: ...

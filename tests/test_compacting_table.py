@@ -49,3 +49,10 @@ def test_a_rollback_puts_back_the_encoding_that_was_there() -> None:
     del invoices["I1"]
     journal.rollback()
     assert raw(invoices, "I1") is before
+
+
+def test_purchase_orders_and_receipts_are_held_encoded_and_still_match_three_ways() -> None:
+    engine = paid_engine()  # the flow's invoice was matched against its order and receipt
+    orders, received = engine.state.purchase_orders, engine.state.received_goods
+    assert isinstance(raw(orders, "PO-1"), bytes) and isinstance(raw(received, "PO-1"), bytes)
+    assert orders["PO-1"].po_number == "PO-1" and received["PO-1"].gr_numbers
