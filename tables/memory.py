@@ -49,6 +49,8 @@ class CompactingTable(MemoryTable[V]):
     At month-end most of the state is closed items, read seldom (a later copy of a paid invoice, a return)
     and changed more seldom still; as objects they cost three to five times their encoding. A closed value
     is encoded when written and decoded when read, which a persistent store does for every value anyway.
+    A table of values each read once or twice (purchase orders, goods receipts) holds every value so.
+    Priors and rollbacks handle what is held (bytes or object) as it is: nothing is encoded twice.
     """
 
     def __init__(self, name: str, journal: Journal, codec: Codec[V], closed: Callable[[V], bool]) -> None:
@@ -72,6 +74,9 @@ class CompactingTable(MemoryTable[V]):
     def items(self) -> Iterator[tuple[str, V]]:  # type: ignore[override]
         for key, value in super().items():
             yield key, self._codec.decode(value) if type(value) is bytes else value
+
+    def values(self) -> Iterator[V]:  # type: ignore[override]
+        return (value for _, value in self.items())
 
 
 def _always(_: object) -> bool:

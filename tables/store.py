@@ -66,9 +66,9 @@ class Store(Protocol):
     def table(
         self, name: str, codec: Codec[Any], closed: Callable[[Any], bool] | None = None, encoded: bool = False
     ) -> Table[Any]:
-        """The named table. `closed` says which values are seldom read again (a paid invoice): a store that
-        holds objects keeps those encoded, one that caches decoded values leaves them out of its cache.
-        `encoded`: a store that holds objects keeps every value encoded (each is read once or twice)."""
+        """The named table. `closed` says which values are seldom changed again (a paid invoice): a store that
+        holds objects keeps those encoded. `encoded`: such a store keeps every value encoded (each is read
+        once or twice). A store that keeps every value encoded anyway takes neither into account."""
         ...
 
     def commit(self, extra: dict[str, Any] | None = None) -> None: ...

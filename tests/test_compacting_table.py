@@ -56,3 +56,10 @@ def test_purchase_orders_and_receipts_are_held_encoded_and_still_match_three_way
     orders, received = engine.state.purchase_orders, engine.state.received_goods
     assert isinstance(raw(orders, "PO-1"), bytes) and isinstance(raw(received, "PO-1"), bytes)
     assert orders["PO-1"].po_number == "PO-1" and received["PO-1"].gr_numbers
+
+
+def test_every_way_of_reading_gives_records() -> None:
+    engine = paid_engine()
+    invoices = engine.state.invoices
+    assert [type(v).__name__ for v in invoices.values()] == ["InvoiceState"]
+    assert [type(v).__name__ for _, v in invoices.items()] == ["InvoiceState"]
