@@ -50,6 +50,9 @@ class RocksTable(Generic[V]):
         self._encoded: dict[str, bytes] = {}  # pending values a changelog has encoded already, for the commit
         self._cache: dict[str, V] = {}
         self._cache_size = cache_size
+        # Keys the database was asked for and does not hold, until the next commit: an invoice's duplicate
+        # keys are read by its check and again by its filing, and most are new (each read a RocksDB lookup).
+        self._absent: set[str] = set()
 
     def _key(self, key: str) -> bytes:
         return self._prefix + key.encode()
@@ -61,8 +64,11 @@ class RocksTable(Generic[V]):
         cached = self._cache.get(key)
         if cached is not None:
             return cached
+        if key in self._absent:
+            return default
         data = self._db.get(self._key(key))
         if data is None:
+            self._absent.add(key)
             return default
         decoded = self._codec.decode(data)
         self._remember(key, decoded)
@@ -148,6 +154,7 @@ class RocksTable(Generic[V]):
     def discard_pending(self) -> None:
         self._pending.clear()
         self._encoded.clear()
+        self._absent.clear()  # what a commit wrote is there now
 
 
 class RocksStore:

@@ -23,6 +23,9 @@ class SeenIds:
 
     def reload(self) -> None:
         """Which generations are current, as the meta table says (at start, and after a rollback)."""
+        # The last id looked up and what was found: a runner asks whether an event was seen before the
+        # engine asks for its digest, and with RocksDB state each is a read of a key that is not there.
+        self._last: tuple[str, Any] | None = None
         # Generation 0 keeps the table's original name, so state written before windows existed reads on.
         generation, self._since_us = self._meta.get(self._meta_key) or (0, None)
         self._generation = int(generation)
@@ -37,10 +40,11 @@ class SeenIds:
         return self._store.table(self._name if generation == 0 else f"{self._name}.{generation}", JSON)
 
     def __contains__(self, key: str) -> bool:
-        return key in self._current or (self._previous is not None and key in self._previous)
+        return self.digest_of(key) is not None
 
     def add(self, key: str, at_us: int, digest: int = SAME_AS_ANY) -> None:
         """Remember an id applied when event time stood at `at_us`, with a digest of what it said."""
+        self._last = None
         if self._since_us is None:
             self._since_us = at_us
             self._meta[self._meta_key] = [self._generation, at_us]
@@ -48,15 +52,19 @@ class SeenIds:
 
     def digest_of(self, key: str) -> Any:
         """The digest remembered with an id (SAME_AS_ANY when none was), or None when it is not remembered."""
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
         found = self._current.get(key)
         if found is None and self._previous is not None:
             found = self._previous.get(key)
+        self._last = (key, found)
         return found
 
     def advance(self, watermark_us: int) -> None:
         """Event time has reached `watermark_us`: start a new generation once the current one is a window old."""
         if self.window_us is None or self._since_us is None or watermark_us < self._since_us + self.window_us:
             return
+        self._last = None
         if self._previous is not None:
             forget(self._previous)
         if watermark_us >= self._since_us + 2 * self.window_us:

@@ -93,3 +93,19 @@ def test_a_bank_line_in_a_statement_re_sent_inside_its_window_is_booked_once() -
     again = settlement("2026-01-20T10:00:00Z", entry_id="STMT-1/1", e2e=None)  # same line, new event id
     assert engine.process(again) == []
     assert "STMT-1/1" in engine.state.seen_entries
+
+
+def test_a_lookup_answered_from_the_last_one_never_outlives_a_change(tmp_path: Path) -> None:
+    store = RocksStore(tmp_path / "state")
+    ids = seen(store)
+    assert "ev-1" not in ids and ids.digest_of("ev-1") is None  # asked twice: one read of the store
+    store.journal.begin()
+    ids.add("ev-1", 0, digest=6)
+    assert "ev-1" in ids and ids.digest_of("ev-1") == 6
+    store.journal.rollback()
+    ids.reload()  # as EngineState.rollback does
+    assert "ev-1" not in ids
+    ids.add("ev-1", 0, digest=6)
+    ids.advance(25 * DAY_US)  # forgotten two windows on
+    assert ids.digest_of("ev-1") is None
+    store.close()
