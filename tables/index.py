@@ -2,11 +2,12 @@
 
 Two kinds of bucket. The duplicate index's buckets hold a few invoices each (nine keys in ten hold one)
 and are replaced, never changed in place (a table holds values a store may still encode); a bucket of
-one is the ref itself, not a list around it, which is a third of the index's memory. The payment index's buckets hold a
-counterparty's open items, hundreds for a large supplier at month-end, filed and unfiled as invoices are
-booked and paid: copying such a bucket for each change made an invoice's cost grow with the ledger. They
-are ordered dicts (ref -> filing number) changed in place in O(1), each change noting its undo with the
-journal, and stored as the plain list of refs they were before.
+one is the ref itself, not a list around it, which is a third of the index's memory.
+
+The payment index's buckets hold a counterparty's open items, hundreds for a large supplier at month-end,
+filed and unfiled as invoices are booked and paid: copying such a bucket for each change made an
+invoice's cost grow with the ledger. They are ordered dicts (ref -> filing number) changed in place in
+O(1), each change noting its undo with the journal, and stored as the plain list of refs they were before.
 """
 
 from __future__ import annotations
