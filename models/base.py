@@ -128,6 +128,9 @@ def _received_time(value: Any, parse: ValidatorFunctionWrapHandler) -> datetime:
     return _within_bounds(_utc(parse(_iso_time(value))))
 
 
+_PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _calendar_date(value: Any, parse: ValidatorFunctionWrapHandler) -> date:
     if type(value) is str and _PLAIN_DATE.fullmatch(value):
         try:
@@ -140,8 +143,6 @@ def _calendar_date(value: Any, parse: ValidatorFunctionWrapHandler) -> date:
                 return day
     return _in_range(parse(_iso_date(value)))
 
-
-_PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 # What the engine keeps and emits (a deadline may lie past the bounds of the time that set it)...
 UtcDatetime = Annotated[datetime, WrapValidator(_utc_time)]

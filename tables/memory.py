@@ -44,7 +44,7 @@ class MemoryTable(dict[str, V], Generic[V]):
 
 
 class CompactingTable(MemoryTable[V]):
-    """A table whose closed values (a paid invoice, a settled instruction) are kept as their encoding.
+    """A table whose seldom-read values (a paid invoice, a settled instruction) are kept as their encoding.
 
     At month-end most of the state is closed items, read seldom (a later copy of a paid invoice, a return)
     and changed more seldom still; as objects they cost three to five times their encoding. A closed value
@@ -53,13 +53,14 @@ class CompactingTable(MemoryTable[V]):
     Priors and rollbacks handle what is held (bytes or object) as it is: nothing is encoded twice.
     """
 
-    def __init__(self, name: str, journal: Journal, codec: Codec[V], closed: Callable[[V], bool]) -> None:
+    def __init__(self, name: str, journal: Journal, codec: Codec[V], held_encoded: Callable[[V], bool]) -> None:
         super().__init__(name, journal)
         self._codec = codec
-        self._closed = closed
+        self._held_encoded = held_encoded
 
     def __setitem__(self, key: str, value: V) -> None:
-        super().__setitem__(key, self._codec.encode(value) if self._closed(value) else value)  # type: ignore[arg-type]
+        encode = self._held_encoded(value)
+        super().__setitem__(key, self._codec.encode(value) if encode else value)  # type: ignore[arg-type]
 
     def get(self, key: str, default: V | None = None) -> V | None:  # type: ignore[override]
         value = super().get(key, _ABSENT)
@@ -79,10 +80,6 @@ class CompactingTable(MemoryTable[V]):
         return (value for _, value in self.items())
 
 
-def _always(_: object) -> bool:
-    return True
-
-
 class MemoryStore:
     def __init__(self) -> None:
         self._tables: dict[str, MemoryTable[Any]] = {}
@@ -90,17 +87,14 @@ class MemoryStore:
         self.journal = Journal()
 
     def table(
-        self, name: str, codec: Codec[Any], closed: Callable[[Any], bool] | None = None, encoded: bool = False
+        self, name: str, codec: Codec[Any], held_encoded: Callable[[Any], bool] | None = None
     ) -> MemoryTable[Any]:
-        if encoded:
-            closed = _always
         if name not in self._tables:
-            table = (
+            self._tables[name] = (
                 MemoryTable(name, self.journal)
-                if closed is None
-                else CompactingTable(name, self.journal, codec, closed)
+                if held_encoded is None
+                else CompactingTable(name, self.journal, codec, held_encoded)
             )
-            self._tables[name] = table
         return self._tables[name]
 
     def commit(self, extra: dict[str, Any] | None = None) -> None:

@@ -75,6 +75,11 @@ def settled_or_rejected(state: InstructionState) -> bool:
     return state.settled or state.rejected
 
 
+def always(_: object) -> bool:
+    """Purchase orders and goods receipts: each read once or twice (an invoice against it, an exception)."""
+    return True
+
+
 class ReceivedGoods(Record):
     """Everything received against one PO, by PO line; goods receipt numbers make repeats harmless."""
 

@@ -167,9 +167,7 @@ class RocksStore:
         self._cache_size = cache_size
         self.journal = Journal()
 
-    def table(
-        self, name: str, codec: Codec[Any], closed: Callable[[Any], bool] | None = None, encoded: bool = False
-    ) -> RocksTable[Any]:
+    def table(self, name: str, codec: Codec[Any], held_encoded: Callable[[Any], bool] | None = None) -> RocksTable[Any]:
         # Every value is kept encoded here already. Closed ones stay in the decoded cache like the rest:
         # left out of it, they saved a third of the peak RSS at 200,000 invoices but the 20,000-invoice
         # month ran at 0.72x the in-memory rate instead of 0.88x (benchmarks/throughput.py, 2026-11-26).

@@ -7,7 +7,15 @@ from reconstream.models.master_data import PurchaseOrder, Vendor
 from reconstream.models.payments import Settlement
 
 from .index import BUCKETS, SMALL_BUCKETS
-from .records import AccountState, InstructionState, InvoiceState, ReceivedGoods, paid, settled_or_rejected
+from .records import (
+    AccountState,
+    InstructionState,
+    InvoiceState,
+    ReceivedGoods,
+    always,
+    paid,
+    settled_or_rejected,
+)
 from .seen import SeenIds
 from .store import JSON, ModelCodec, Store
 from .timers import TimerQueue
@@ -21,11 +29,11 @@ class EngineState:
         self.vendors = store.table("vendors", ModelCodec(Vendor))
         # Read when an invoice against the order comes (and a receipt, or an exception naming the order):
         # held encoded in memory too, as objects they cost four to seven times as much (tables/memory.py).
-        self.purchase_orders = store.table("purchase_orders", ModelCodec(PurchaseOrder), encoded=True)
-        self.received_goods = store.table("received_goods", ModelCodec(ReceivedGoods), encoded=True)
+        self.purchase_orders = store.table("purchase_orders", ModelCodec(PurchaseOrder), held_encoded=always)
+        self.received_goods = store.table("received_goods", ModelCodec(ReceivedGoods), held_encoded=always)
         # Closed items (paid invoices, settled or rejected instructions) are most of a month-end's state.
-        self.invoices = store.table("invoices", ModelCodec(InvoiceState), closed=paid)
-        self.instructions = store.table("instructions", ModelCodec(InstructionState), closed=settled_or_rejected)
+        self.invoices = store.table("invoices", ModelCodec(InvoiceState), held_encoded=paid)
+        self.instructions = store.table("instructions", ModelCodec(InstructionState), held_encoded=settled_or_rejected)
         self.exceptions = store.table("exceptions", ModelCodec(ReconException))
         # Bank accounts by "<account key>|<currency>": the bank's balances and the entries booked since.
         self.accounts = store.table("accounts", ModelCodec(AccountState))

@@ -63,12 +63,10 @@ class Table(Protocol[V]):
 class Store(Protocol):
     journal: Journal
 
-    def table(
-        self, name: str, codec: Codec[Any], closed: Callable[[Any], bool] | None = None, encoded: bool = False
-    ) -> Table[Any]:
-        """The named table. `closed` says which values are seldom changed again (a paid invoice): a store that
-        holds objects keeps those encoded. `encoded`: such a store keeps every value encoded (each is read
-        once or twice). A store that keeps every value encoded anyway takes neither into account."""
+    def table(self, name: str, codec: Codec[Any], held_encoded: Callable[[Any], bool] | None = None) -> Table[Any]:
+        """The named table. `held_encoded` says which values are read seldom enough (a paid invoice, a purchase
+        order) that a store holding objects keeps them as their encoding; a store that keeps every value
+        encoded anyway does not need it."""
         ...
 
     def commit(self, extra: dict[str, Any] | None = None) -> None: ...
