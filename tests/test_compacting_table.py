@@ -1,13 +1,17 @@
-"""Closed items (paid invoices, settled instructions) are held as their encoding in the in-memory store:
-every read gives back the record that was written, a rollback puts back what was there, and an item
+"""Closed items (paid invoices, settled instructions) are held as their encoding, deflated, in the in-memory
+store: every read gives back the record that was written, a rollback puts back what was there, and an item
 reopened (a returned payment) is an object again."""
 
 from __future__ import annotations
 
+import orjson
 from factories import paid_invoice_flow
+from hypothesis import given
+from hypothesis import strategies as st
 from reconstream.streams import Engine
-from reconstream.tables import MemoryStore
-from reconstream.tables.records import InvoiceStage
+from reconstream.tables import MemoryStore, ModelCodec
+from reconstream.tables.memory import Deflater
+from reconstream.tables.records import InvoiceStage, InvoiceState
 from reconstream.tables.state import EngineState
 
 
@@ -63,3 +67,32 @@ def test_every_way_of_reading_gives_records() -> None:
     invoices = engine.state.invoices
     assert [type(v).__name__ for v in invoices.values()] == ["InvoiceState"]
     assert [type(v).__name__ for _, v in invoices.items()] == ["InvoiceState"]
+
+
+@given(st.lists(st.binary(max_size=6000), min_size=1, max_size=12))
+def test_the_deflater_gives_back_every_encoding_whatever_came_first(encodings: list[bytes]) -> None:
+    deflater = Deflater()  # the first large one is its dictionary; a later one may share nothing with it
+    held = [deflater.hold(b"{" + encoding) for encoding in encodings]  # as a JSON encoding starts
+    assert [deflater.release(each) for each in reversed(held)] == [b"{" + each for each in reversed(encodings)]
+    assert all(len(each) < Deflater.MIN_BYTES - 1 or held[i][:1] == Deflater.TAG for i, each in enumerate(encodings))
+
+
+def test_a_second_paid_invoice_is_held_in_a_fraction_of_its_encoding() -> None:
+    engine = paid_engine()
+    invoices = engine.state.invoices
+    second = invoices["I1"].model_copy(
+        update={"invoice": invoices["I1"].invoice.model_copy(update={"invoice_id": "I2"})}
+    )
+    invoices["I2"] = second
+    encoding = ModelCodec(InvoiceState).encode(second)
+    held = raw(invoices, "I2")
+    assert isinstance(held, bytes) and len(held) * 3 < len(encoding)
+    assert invoices["I2"] == second
+
+
+def test_what_a_bank_line_paid_is_held_encoded() -> None:
+    engine = paid_engine()
+    applied = engine.state.applied_payments
+    entry_id = next(iter(dict.keys(applied)))  # type: ignore[call-overload]
+    assert raw(applied, entry_id) == orjson.dumps(applied[entry_id])  # small: held as it is, not deflated
+    assert entry_id in applied and applied[entry_id]["entry_id"] == entry_id
