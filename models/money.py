@@ -109,10 +109,25 @@ def _quantity(value: Decimal) -> Decimal:
 _PLAIN_UNSIGNED = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,9})?")
 _PLAIN_SIGNED = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,9})?")
 
+# Equal texts give one shared Decimal (immutable, so sharing is safe): tax rates, quantities and catalogue
+# prices repeat across a month's invoice lines, and each Decimal is 104 bytes. Emptied when full, so
+# amounts that never repeat cost at most this many entries.
+_SHARED: dict[str, Decimal] = {}
+_SHARED_AT_MOST = 1 << 14
+
+
+def _decimal(text: str) -> Decimal:
+    shared = _SHARED.get(text)
+    if shared is None:
+        if len(_SHARED) >= _SHARED_AT_MOST:
+            _SHARED.clear()
+        shared = _SHARED[text] = Decimal(text)
+    return shared
+
 
 def _received_amount(value: Any) -> Decimal:
     if type(value) is str and _PLAIN_UNSIGNED.fullmatch(value):
-        amount = Decimal(value)
+        amount = _decimal(value)
         if amount < current().max_amount:
             return amount
     return _within_bounds(_non_negative(_unsigned_text(value)))
@@ -120,7 +135,7 @@ def _received_amount(value: Any) -> Decimal:
 
 def _received_signed_amount(value: Any) -> Decimal:
     if type(value) is str and _PLAIN_SIGNED.fullmatch(value):
-        amount = Decimal(value)
+        amount = _decimal(value)
         bound = current().max_amount
         if -bound < amount < bound:
             return amount
@@ -129,7 +144,7 @@ def _received_signed_amount(value: Any) -> Decimal:
 
 def _received_quantity(value: Any) -> Decimal:
     if type(value) is str and _PLAIN_UNSIGNED.fullmatch(value):
-        quantity = Decimal(value)
+        quantity = _decimal(value)
         if quantity < current().max_quantity:
             return quantity
     return _quantity(decimal_text(value))

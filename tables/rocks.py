@@ -167,10 +167,13 @@ class RocksStore:
         self._cache_size = cache_size
         self.journal = Journal()
 
-    def table(self, name: str, codec: Codec[Any], held_encoded: Callable[[Any], bool] | None = None) -> RocksTable[Any]:
-        # Every value is kept encoded here already. Closed ones stay in the decoded cache like the rest:
-        # left out of it, they saved a third of the peak RSS at 200,000 invoices but the 20,000-invoice
-        # month ran at 0.72x the in-memory rate instead of 0.88x (benchmarks/throughput.py, 2026-11-26).
+    def table(
+        self, name: str, codec: Codec[Any], held_encoded: Callable[[Any], bool] | None = None, listed: bool = True
+    ) -> RocksTable[Any]:
+        # Every value is kept encoded here already, and the keys themselves (`listed` changes nothing). Closed
+        # ones stay in the decoded cache like the rest: left out of it, they saved a third of the peak RSS at
+        # 200,000 invoices but the 20,000-invoice month ran at 0.72x the in-memory rate instead of 0.88x
+        # (benchmarks/throughput.py, 2026-11-26).
         if name not in self._tables:
             self._tables[name] = RocksTable(self._db, name, codec, self._cache_size, self.journal)
         return self._tables[name]

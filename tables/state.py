@@ -38,7 +38,7 @@ class EngineState:
         # Bank accounts by "<account key>|<currency>": the bank's balances and the entries booked since.
         self.accounts = store.table("accounts", ModelCodec(AccountState))
         # Indexes: blocking keys for duplicate invoices; what a bank line may pay (open instructions, invoices).
-        self.invoice_index = store.table("invoice_index", SMALL_BUCKETS)
+        self.invoice_index = store.table("invoice_index", SMALL_BUCKETS, listed=False)  # ten keys an invoice
         self.payment_index = store.table("payment_index", BUCKETS)
         # Bank lines that name an invoice captured but not yet posted: held until it is (or a window ends).
         self.held_lines = store.table("held_lines", ModelCodec(Settlement))
@@ -48,7 +48,7 @@ class EngineState:
         # What each applied bank line paid, and where a return of it is found (streams/returns.py).
         # Read only when a return comes back: held encoded in memory, a fifth of what it was as objects.
         self.applied_payments = store.table("applied_payments", JSON, held_encoded=always)
-        self.returns_index = store.table("returns_index", JSON)
+        self.returns_index = store.table("returns_index", JSON, listed=False)
         self.batches = store.table("batches", JSON)
         self.meta = store.table("meta", JSON)
         # Idempotency: event ids and bank entry ids already applied, each for a window of event time (the

@@ -73,10 +73,13 @@ class Table(Protocol[V]):
 class Store(Protocol):
     journal: Journal
 
-    def table(self, name: str, codec: Codec[Any], held_encoded: Callable[[Any], bool] | None = None) -> Table[Any]:
+    def table(
+        self, name: str, codec: Codec[Any], held_encoded: Callable[[Any], bool] | None = None, listed: bool = True
+    ) -> Table[Any]:
         """The named table. `held_encoded` says which values are read seldom enough (a paid invoice, a purchase
         order) that a store holding objects keeps them as their encoding; a store that keeps every value
-        encoded anyway does not need it."""
+        encoded anyway does not need it. `listed=False` says the table is only looked up by key (an index),
+        so a store may keep digests of its keys instead of the keys."""
         ...
 
     def commit(self, extra: dict[str, Any] | None = None) -> None: ...

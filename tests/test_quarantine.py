@@ -35,9 +35,13 @@ def failing_after(handler_name: str, event_id: str) -> Any:
 
 
 def snapshot(state: EngineState) -> dict[str, Any]:
-    """Every table's rows as stored values (encoded, so a changed record in place would show too)."""
+    """Every table's rows as stored values (encoded, so a changed record in place would show too). An
+    in-memory table's rows as it holds them: an index there is never listed, it holds digests of its keys."""
     tables = state.store._tables  # type: ignore[attr-defined]
-    return {name: {key: repr(value) for key, value in table.items()} for name, table in sorted(tables.items())}
+    return {
+        name: {key: repr(value) for key, value in (dict.items(table) if isinstance(table, dict) else table.items())}
+        for name, table in sorted(tables.items())
+    }
 
 
 def stores(tmp_path: Path) -> dict[str, Store]:
