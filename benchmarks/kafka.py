@@ -38,6 +38,24 @@ BROKER_SH = ROOT / "ops" / "kafka" / "broker.sh"
 LATENCY_HEADER = "recon-input-ts-ms"
 
 
+# The input topics `recon produce` writes, `{prefix}.{name}`.
+INPUT_NAMES = (
+    "vendors",
+    "purchase_orders",
+    "goods_receipts",
+    "invoices",
+    "invoice_status",
+    "payment_batches",
+    "bank_acks",
+    "settlements",
+    "clock",
+)
+
+
+def input_topics(prefix: str) -> list[str]:
+    return [f"{prefix}.{name}" for name in INPUT_NAMES]
+
+
 def scenario(invoices: int, seed: int, data_dir: Path) -> Path:
     target = data_dir / f"month-end-{invoices}-{seed}"
     if not (target / "labels.json").exists():
@@ -89,20 +107,7 @@ def wait_all(workers: list[tuple[Path, Any]]) -> list[dict[str, Any]]:
 
 def consume_only(bootstrap: str, prefix: str) -> dict[str, float]:
     """The ceiling: fetch and parse every input record of the prefix, nothing else."""
-    topics = [
-        f"{prefix}.{name}"
-        for name in (
-            "vendors",
-            "purchase_orders",
-            "goods_receipts",
-            "invoices",
-            "invoice_status",
-            "payment_batches",
-            "bank_acks",
-            "settlements",
-            "clock",
-        )
-    ]
+    topics = input_topics(prefix)
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,

@@ -37,33 +37,17 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 QUIX_VERSION = "3.28.1"
-# The input topics `recon produce` writes (as kafka.py's consume_only reads them), `{prefix}.{name}`.
-INPUT_NAMES = (
-    "vendors",
-    "purchase_orders",
-    "goods_receipts",
-    "invoices",
-    "invoice_status",
-    "payment_batches",
-    "bank_acks",
-    "settlements",
-    "clock",
-)
 # Only a safety net: the app stops on the record count; this ends it if the count were never reached.
 IDLE_TIMEOUT_S = 30.0
 
 
-def input_topics(prefix: str) -> list[str]:
-    return [f"{prefix}.{name}" for name in INPUT_NAMES]
-
-
-def input_records(bootstrap: str, prefix: str) -> int:
+def input_records(bootstrap: str, topics: list[str]) -> int:
     """Records on the input topics: high minus low watermark of every partition. No offset in between is a
     transactional control marker, since `recon produce` is idempotent but not transactional."""
     client = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4()}"})
     try:
         total = 0
-        for topic in input_topics(prefix):
+        for topic in topics:
             for number in client.list_topics(topic, timeout=10).topics[topic].partitions:
                 low, high = client.get_watermark_offsets(TopicPartition(topic, number), timeout=10)
                 total += high - low
@@ -112,10 +96,12 @@ def quix_python(venv: Path) -> Path:
     return python
 
 
-def run_quix(python: Path, bootstrap: str, prefix: str, expect: int, scratch: Path) -> dict[str, Any]:
+def run_quix(
+    python: Path, bootstrap: str, prefix: str, topics: list[str], expect: int, scratch: Path
+) -> dict[str, Any]:
     """This file's --quix-app mode in the Quix venv; its figures, plus the CPU of the whole process."""
     command = [str(python), str(Path(__file__).resolve()), "--quix-app"]
-    command += ["--bootstrap", bootstrap, "--prefix", prefix, "--expect", str(expect)]
+    command += ["--bootstrap", bootstrap, "--prefix", prefix, "--topics", ",".join(topics), "--expect", str(expect)]
     command += ["--state-dir", str(scratch / f"{prefix}-quix-state")]
     with (scratch / f"{prefix}-quix.log").open("wb") as log:
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log)
@@ -156,7 +142,7 @@ class Step:
         return self.orjson.dumps({"seen": seen})  # the one output
 
 
-def quix_app(bootstrap: str, prefix: str, expect: int, state_dir: Path) -> dict[str, Any]:
+def quix_app(bootstrap: str, prefix: str, topics: list[str], expect: int, state_dir: Path) -> dict[str, Any]:
     """Runs in the Quix venv: process `expect` records of the input topics, then stop."""
     import quixstreams
     from quixstreams import Application
@@ -173,7 +159,7 @@ def quix_app(bootstrap: str, prefix: str, expect: int, state_dir: Path) -> dict[
     # serializes with orjson itself, so Quix's serializer choice is not what is compared.
     output = app.topic(f"{prefix}.quix-out", value_serializer="bytes")
     step = Step()
-    for topic in input_topics(prefix):
+    for topic in topics:
         # One dataframe per topic, not concat(): concatenating topics turns on Quix's time alignment, a
         # buffering the reconstream worker does not do. State is per topic, keyed by the record key.
         app.dataframe(app.topic(topic, value_deserializer="bytes")).apply(step, stateful=True).to_topic(output)
@@ -210,7 +196,7 @@ def ratios(quix: dict[str, Any], consume: dict[str, Any], worker: dict[str, Any]
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     # Imported here, not at the top: the Quix child runs this file in its venv, which has none of the project.
-    from kafka import BROKER_SH, consume_only, produce, scenario, start_broker, throughput
+    from kafka import BROKER_SH, consume_only, input_topics, produce, scenario, start_broker, throughput
     from machine import machine
 
     python = quix_python(args.data_dir / "quix-venv")
@@ -221,9 +207,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     try:
         produce_s = produce(input_dir, bootstrap, prefix)
-        expect = input_records(bootstrap, prefix)
+        topics = input_topics(prefix)
+        expect = input_records(bootstrap, topics)
         consume = consume_only(bootstrap, prefix)
-        quix = run_quix(python, bootstrap, prefix, expect, scratch)
+        quix = run_quix(python, bootstrap, prefix, topics, expect, scratch)
         if quix["records"] != expect:
             raise RuntimeError(f"the Quix app processed {quix['records']:,} of {expect:,} records")
         quix["outputs_committed"] = committed_outputs(bootstrap, f"{prefix}.quix-out")
@@ -256,11 +243,13 @@ def main() -> int:
     parser.add_argument("--quix-app", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     parser.add_argument("--prefix", help=argparse.SUPPRESS)
+    parser.add_argument("--topics", help=argparse.SUPPRESS)
     parser.add_argument("--expect", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--state-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quix_app:
-        print(json.dumps(quix_app(args.bootstrap, args.prefix, args.expect, args.state_dir)))
+        topics = args.topics.split(",")
+        print(json.dumps(quix_app(args.bootstrap, args.prefix, topics, args.expect, args.state_dir)))
         return 0
     result = measure(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)

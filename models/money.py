@@ -109,11 +109,12 @@ def _quantity(value: Decimal) -> Decimal:
 _PLAIN_UNSIGNED = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,9})?")
 _PLAIN_SIGNED = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,9})?")
 
-# Equal texts give one shared Decimal (immutable, so sharing is safe): tax rates, quantities and catalogue
-# prices repeat across a month's invoice lines, and each Decimal is 104 bytes. Emptied when full, so
-# amounts that never repeat cost at most this many entries.
+# Equal quantity texts give one shared Decimal (immutable, so sharing is safe): tax rates and quantities
+# repeat on nearly every invoice line, and each Decimal is 104 bytes. Amounts mostly do not repeat: sharing
+# them cost more CPU than it saved memory. Emptied when full, so texts that never repeat cost at most
+# this many entries.
 _SHARED: dict[str, Decimal] = {}
-_SHARED_AT_MOST = 1 << 14
+_SHARED_AT_MOST = 1 << 12
 
 
 def _decimal(text: str) -> Decimal:
@@ -127,7 +128,7 @@ def _decimal(text: str) -> Decimal:
 
 def _received_amount(value: Any) -> Decimal:
     if type(value) is str and _PLAIN_UNSIGNED.fullmatch(value):
-        amount = _decimal(value)
+        amount = Decimal(value)
         if amount < current().max_amount:
             return amount
     return _within_bounds(_non_negative(_unsigned_text(value)))
@@ -135,7 +136,7 @@ def _received_amount(value: Any) -> Decimal:
 
 def _received_signed_amount(value: Any) -> Decimal:
     if type(value) is str and _PLAIN_SIGNED.fullmatch(value):
-        amount = _decimal(value)
+        amount = Decimal(value)
         bound = current().max_amount
         if -bound < amount < bound:
             return amount
