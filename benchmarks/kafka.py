@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 from confluent_kafka import Consumer, KafkaError
 from machine import machine
+from reconstream.shells.kafka.topics import Topics
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -38,22 +39,9 @@ BROKER_SH = ROOT / "ops" / "kafka" / "broker.sh"
 LATENCY_HEADER = "recon-input-ts-ms"
 
 
-# The input topics `recon produce` writes, `{prefix}.{name}`.
-INPUT_NAMES = (
-    "vendors",
-    "purchase_orders",
-    "goods_receipts",
-    "invoices",
-    "invoice_status",
-    "payment_batches",
-    "bank_acks",
-    "settlements",
-    "clock",
-)
-
-
 def input_topics(prefix: str) -> list[str]:
-    return [f"{prefix}.{name}" for name in INPUT_NAMES]
+    """Every topic the workers consume, as the project names them: each input stream's, and the clock."""
+    return list(Topics(prefix).streams())
 
 
 def scenario(invoices: int, seed: int, data_dir: Path) -> Path:

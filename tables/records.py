@@ -76,7 +76,8 @@ def settled_or_rejected(state: InstructionState) -> bool:
 
 
 def always(_: object) -> bool:
-    """Purchase orders and goods receipts: each read once or twice (an invoice against it, an exception)."""
+    """Values each read once or twice: a purchase order or goods receipt (an invoice against it, an exception),
+    what a bank line paid (a return of it)."""
     return True
 
 
