@@ -11,7 +11,7 @@ import orjson
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from .balances import Balance
-from .base import ReceivedTime, Record
+from .base import ReceivedTime, Record, record_bytes
 from .errors import FieldRefused
 from .invoices import Invoice, InvoiceStatus, InvoiceStatusChange
 from .master_data import GoodsReceipt, PurchaseOrder, Vendor
@@ -268,11 +268,14 @@ def parse(raw: bytes, stream: Stream | None = None) -> Event:
     return event
 
 
+_DELIVERY = {"ingest_time", "source_system"}
+
+
 def content_digest(event: Event) -> int:
     """What an event says, as 64 bits: everything but who delivered it and when (a redelivery, or a bank
     file imported again under another name, says the same thing). Never 1, which stands for "remembered
     without a digest"."""
-    body = event.model_dump_json(exclude={"ingest_time", "source_system"}).encode()
+    body = record_bytes(event, exclude=_DELIVERY)
     return int.from_bytes(hashlib.blake2b(body, digest_size=8).digest(), "big") | 2
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+from reconstream.models.base import record_fields
 from reconstream.models.outputs import RECORD_STREAMS, OutputStream
 from reconstream.streams import Output
 
@@ -13,7 +14,7 @@ OUTPUT_FILES = tuple(stream.value for stream in (*RECORD_STREAMS, OutputStream.A
 
 def record_json(output: Output) -> bytes:
     """An output record as one JSON object, the same bytes in a file line and in a Kafka message."""
-    return orjson.dumps(output.record.model_dump(mode="json", exclude_none=True), option=orjson.OPT_SORT_KEYS)
+    return orjson.dumps(record_fields(output.record), option=orjson.OPT_SORT_KEYS)
 
 
 _ID_FIELD: dict[OutputStream, str] = {

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from reconstream.models.base import from_micros, iso, to_micros
+from reconstream.models.base import from_micros, iso, record_bytes, to_micros
 from reconstream.models.events import Event, EventError, content_digest
 from reconstream.models.exceptions import Category, raise_exception
 from reconstream.models.ids import stable_id
@@ -125,7 +125,7 @@ class Engine:
     def _refuse(self, event: Event, source: str, error: EventError, at_us: int = 0) -> None:
         """A valid event dead-lettered; dated at `at_us`, else at the engine's time, else at its own."""
         at_us = at_us or self.watermark_us or to_micros(event.event_time)
-        self._dead_letter(error, source, _stream_of(event), event.model_dump_json().encode(), at_us)
+        self._dead_letter(error, source, _stream_of(event), record_bytes(event), at_us)
 
     def _quarantine(self, event: Event, source: str, failure: Exception) -> None:
         """An event a rule could not apply: its dead letter says why, and the state is as if it never came.

@@ -1,4 +1,4 @@
-"""Each booked invoice as payment matching sees it, built once per version of its records.
+"""Each booked invoice and open instruction as payment matching sees it, built once per version of its records.
 
 A bank line reads every open item of its counterparty: hundreds for a large supplier at month-end.
 Building each anew for every line made a line's cost grow with the ledger (issue #12). This is derived
@@ -9,9 +9,9 @@ a vendor update or a restart simply rebuilds it.
 
 from __future__ import annotations
 
-from reconstream.matchers.payment_model import OpenInvoice
+from reconstream.matchers.payment_model import OpenInstruction, OpenInvoice
 from reconstream.models.master_data import Vendor
-from reconstream.tables.records import InvoiceState
+from reconstream.tables.records import InstructionState, InvoiceState
 
 # About the open invoices of a month-end; past it the older half goes (a cache, so correctness never depends on it).
 CAPACITY = 200_000
@@ -20,6 +20,7 @@ CAPACITY = 200_000
 class OpenItems:
     def __init__(self, capacity: int = CAPACITY) -> None:
         self._built: dict[str, tuple[InvoiceState, Vendor | None, OpenInvoice]] = {}
+        self._instructions: dict[str, tuple[InstructionState, OpenInstruction]] = {}
         self._capacity = capacity
 
     def of(self, state: InvoiceState, vendor: Vendor | None) -> OpenInvoice:
@@ -34,9 +35,25 @@ class OpenItems:
         self._built[invoice_id] = (state, vendor, item)
         return item
 
+    def instruction(self, state: InstructionState) -> OpenInstruction:
+        """A large payee's open instructions are read by each of its bank lines, like its invoices."""
+        end_to_end_id = state.instruction.end_to_end_id
+        built = self._instructions.get(end_to_end_id)
+        if built is not None and built[0] is state:
+            return built[1]
+        item = OpenInstruction.of(state)
+        if built is None and len(self._instructions) >= self._capacity:
+            for old in list(self._instructions)[: self._capacity // 2]:
+                del self._instructions[old]
+        self._instructions[end_to_end_id] = (state, item)
+        return item
+
+    def forget_instruction(self, end_to_end_id: str) -> None:
+        self._instructions.pop(end_to_end_id, None)
+
     def forget(self, invoice_id: str) -> None:
         """The invoice is no longer open (paid, retired): nothing keeps its records alive here."""
         self._built.pop(invoice_id, None)
 
     def __len__(self) -> int:
-        return len(self._built)
+        return len(self._built) + len(self._instructions)

@@ -8,10 +8,13 @@ outlive their document (a vendor's accounts changed meanwhile) are dropped at lo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from reconstream.matchers import payment_matching as pm
 from reconstream.matchers.invoice_numbers import number_forms
 from reconstream.matchers.remittance import number_mentions
 from reconstream.models.invoices import Invoice
+from reconstream.models.master_data import Vendor
 from reconstream.tables.index import enter, withdraw
 from reconstream.tables.records import InstructionState, InvoiceStage, InvoiceState
 
@@ -34,6 +37,7 @@ def add_instruction(state: InstructionState, ctx: Context) -> None:
 def remove_instruction(state: InstructionState, ctx: Context) -> None:
     keys = pm.instruction_keys(pm.OpenInstruction.of(state))
     withdraw(ctx.state.payment_index, keys, _INSTRUCTION + state.instruction.end_to_end_id)
+    ctx.open_items.forget_instruction(state.instruction.end_to_end_id)
 
 
 def add_invoice(state: InvoiceState, ctx: Context) -> None:
@@ -91,16 +95,30 @@ def candidates(line: pm.BankLine, ctx: Context) -> tuple[list[pm.OpenInstruction
                 party = {ref for party_key in party_keys for ref in buckets.get(party_key, ())}
             bucket = [ref for ref in bucket if ref in party]
         refs.update(dict.fromkeys(bucket))
-    instructions, invoices = [], []
+    return _open_instructions(refs, ctx), _open_invoices(refs, ctx)
+
+
+# A large payee's bank line reads hundreds of refs (issue #12): each kind is read in one pass, the
+# lookups bound once, a vendor read once for all of its invoices.
+def _open_instructions(refs: Iterable[str], ctx: Context) -> list[pm.OpenInstruction]:
+    table, build, found = ctx.state.instructions, ctx.open_items.instruction, []
     for ref in refs:
-        if ref.startswith(_UNPOSTED):
-            continue
-        if ref.startswith(_INSTRUCTION):
-            instruction = ctx.state.instructions.get(ref[len(_INSTRUCTION) :])
-            if instruction is not None and not (instruction.settled or instruction.rejected):
-                instructions.append(pm.OpenInstruction.of(instruction))
-        else:
-            invoice = ctx.state.invoices.get(ref[len(_INVOICE) :])
-            if invoice is not None and invoice.stage is InvoiceStage.BOOKED:
-                invoices.append(open_invoice(invoice, ctx))
-    return instructions, invoices
+        if ref[:2] == _INSTRUCTION:
+            state = table.get(ref[2:])
+            if state is not None and not (state.settled or state.rejected):
+                found.append(build(state))
+    return found
+
+
+def _open_invoices(refs: Iterable[str], ctx: Context) -> list[pm.OpenInvoice]:
+    table, vendors, build, found = ctx.state.invoices, ctx.state.vendors, ctx.open_items.of, []
+    vendor_of: dict[str, Vendor | None] = {}
+    for ref in refs:
+        if ref[:2] == _INVOICE:
+            state = table.get(ref[2:])
+            if state is not None and state.stage is InvoiceStage.BOOKED:
+                vendor_id = state.invoice.vendor_id
+                if vendor_id not in vendor_of:
+                    vendor_of[vendor_id] = vendors.get(vendor_id)
+                found.append(build(state, vendor_of[vendor_id]))
+    return found

@@ -12,6 +12,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 from pydantic import BaseModel
+from reconstream.models.base import record_bytes
 
 from .journal import Journal
 
@@ -29,7 +30,7 @@ class ModelCodec(Generic[M]):
         self.model = model
 
     def encode(self, value: M) -> bytes:
-        return value.model_dump_json(exclude_none=True).encode()
+        return record_bytes(value, exclude_none=True)
 
     def decode(self, data: bytes) -> M:
         return self.model.model_validate_json(data)
