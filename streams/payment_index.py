@@ -23,6 +23,7 @@ from .context import Context
 _INSTRUCTION = "i:"
 _INVOICE = "v:"
 _UNPOSTED = "u:"  # captured, not posted yet: a line may name it before the ERP has booked it
+_KIND = 2  # every ref starts with one of these kinds, then the document's id
 
 
 def open_invoice(state: InvoiceState, ctx: Context) -> pm.OpenInvoice:
@@ -103,8 +104,8 @@ def candidates(line: pm.BankLine, ctx: Context) -> tuple[list[pm.OpenInstruction
 def _open_instructions(refs: Iterable[str], ctx: Context) -> list[pm.OpenInstruction]:
     table, build, found = ctx.state.instructions, ctx.open_items.instruction, []
     for ref in refs:
-        if ref[:2] == _INSTRUCTION:
-            state = table.get(ref[2:])
+        if ref[:_KIND] == _INSTRUCTION:
+            state = table.get(ref[_KIND:])
             if state is not None and not (state.settled or state.rejected):
                 found.append(build(state))
     return found
@@ -114,8 +115,8 @@ def _open_invoices(refs: Iterable[str], ctx: Context) -> list[pm.OpenInvoice]:
     table, vendors, build, found = ctx.state.invoices, ctx.state.vendors, ctx.open_items.of, []
     vendor_of: dict[str, Vendor | None] = {}
     for ref in refs:
-        if ref[:2] == _INVOICE:
-            state = table.get(ref[2:])
+        if ref[:_KIND] == _INVOICE:
+            state = table.get(ref[_KIND:])
             if state is not None and state.stage is InvoiceStage.BOOKED:
                 vendor_id = state.invoice.vendor_id
                 if vendor_id not in vendor_of:
