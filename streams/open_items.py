@@ -9,6 +9,8 @@ a vendor update or a restart simply rebuilds it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from reconstream.matchers.payment_model import OpenInstruction, OpenInvoice
 from reconstream.models.master_data import Vendor
 from reconstream.tables.records import InstructionState, InvoiceState
@@ -29,9 +31,8 @@ class OpenItems:
         if built is not None and built[0] is state and built[1] is vendor:
             return built[2]
         item = OpenInvoice.of(state, vendor, state.invoice.creditor_reference)
-        if built is None and len(self._built) >= self._capacity:
-            for old in list(self._built)[: self._capacity // 2]:
-                del self._built[old]
+        if built is None:
+            _make_room(self._built, self._capacity)
         self._built[invoice_id] = (state, vendor, item)
         return item
 
@@ -42,9 +43,8 @@ class OpenItems:
         if built is not None and built[0] is state:
             return built[1]
         item = OpenInstruction.of(state)
-        if built is None and len(self._instructions) >= self._capacity:
-            for old in list(self._instructions)[: self._capacity // 2]:
-                del self._instructions[old]
+        if built is None:
+            _make_room(self._instructions, self._capacity)
         self._instructions[end_to_end_id] = (state, item)
         return item
 
@@ -57,3 +57,10 @@ class OpenItems:
 
     def __len__(self) -> int:
         return len(self._built) + len(self._instructions)
+
+
+def _make_room(built: dict[str, Any], capacity: int) -> None:
+    """For one more entry: when full, the older half goes."""
+    if len(built) >= capacity:
+        for old in list(built)[: capacity // 2]:
+            del built[old]

@@ -16,7 +16,7 @@ from reconstream.matchers.remittance import number_mentions
 from reconstream.models.invoices import Invoice
 from reconstream.models.master_data import Vendor
 from reconstream.tables.index import enter, withdraw
-from reconstream.tables.records import InstructionState, InvoiceStage, InvoiceState
+from reconstream.tables.records import InstructionState, InvoiceStage, InvoiceState, settled_or_rejected
 
 from .context import Context
 
@@ -106,7 +106,7 @@ def _open_instructions(refs: Iterable[str], ctx: Context) -> list[pm.OpenInstruc
     for ref in refs:
         if ref[:_KIND] == _INSTRUCTION:
             state = table.get(ref[_KIND:])
-            if state is not None and not (state.settled or state.rejected):
+            if state is not None and not settled_or_rejected(state):
                 found.append(build(state))
     return found
 
