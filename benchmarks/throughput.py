@@ -187,6 +187,12 @@ def measure(invoices: int, args: argparse.Namespace, before_env: dict[str, str] 
         durable = in_child("engine-state", str(input_dir))
         result["engine_rocksdict_state"] = durable
         result["rocksdict_share_of_memory_rate_per_cpu_s"] = durable["events_per_cpu_s"] / engine["events_per_cpu_s"]
+        if before_env is not None:
+            durable_before = in_child("engine-state", str(input_dir), env=before_env)
+            result["before_engine_rocksdict_state"] = durable_before
+            result["rocksdict_after_vs_before_per_cpu_s"] = (
+                durable["events_per_cpu_s"] / durable_before["events_per_cpu_s"]
+            )
     return result
 
 
