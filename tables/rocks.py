@@ -10,7 +10,6 @@ from reconstream.models.errors import InvariantBroken
 from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
 
 from .journal import Journal
-from .key_filter import KeyFilter
 from .store import JSON, Codec
 
 V = TypeVar("V")
@@ -51,27 +50,9 @@ class RocksTable(Generic[V]):
         self._encoded: dict[str, bytes] = {}  # pending values a changelog has encoded already, for the commit
         self._cache: dict[str, V] = {}
         self._cache_size = cache_size
-        # Which keys the database may hold: most lookups are of keys it does not, answered here without it.
-        self._keys = self._filter_of_stored_keys()
-        # Keys the filter let through that the database did not hold, until the next commit (its false
-        # "maybe"s): each would otherwise be a RocksDB lookup again, when read by a check and by a filing.
+        # Keys the database was asked for and does not hold, until the next commit: an invoice's duplicate
+        # keys are read by its check and again by its filing, and most are new (each read a RocksDB lookup).
         self._absent: set[str] = set()
-
-    def _stored_keys(self) -> Iterator[str]:
-        start = len(self._prefix)
-        for raw_key in self._db.keys(from_key=self._prefix):
-            if not raw_key.startswith(self._prefix):
-                break
-            yield raw_key[start:].decode()
-
-    def _filter_of_stored_keys(self) -> KeyFilter:
-        # Counted first so the filter is one layer of the right size: a pass over keys alone is cheap.
-        return KeyFilter(self._stored_keys(), expected=sum(1 for _ in self._stored_keys()))
-
-    def renew_filter_if_worn(self) -> None:
-        """After a commit: a filter mostly of deleted keys (timers fired, items past retention) built anew."""
-        if self._keys.worn:
-            self._keys = self._filter_of_stored_keys()
 
     def _key(self, key: str) -> bytes:
         return self._prefix + key.encode()
@@ -83,7 +64,7 @@ class RocksTable(Generic[V]):
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        if key not in self._keys or key in self._absent:
+        if key in self._absent:
             return default
         data = self._db.get(self._key(key))
         if data is None:
@@ -165,11 +146,9 @@ class RocksTable(Generic[V]):
             if value is _DELETED:
                 batch.delete(self._key(key))
                 self._cache.pop(key, None)
-                self._keys.forget()
             else:
                 batch.put(self._key(key), self._encode(key, value))
                 self._remember(key, value)
-                self._keys.add(key)
         self.discard_pending()
 
     def discard_pending(self) -> None:
@@ -207,8 +186,6 @@ class RocksStore:
         if extra is not None:
             batch.put(_CHECKPOINT_KEY, JSON.encode(extra))
         self._db.write(batch)
-        for table in self._tables.values():
-            table.renew_filter_if_worn()
 
     def checkpoint(self) -> dict[str, Any] | None:
         data = self._db.get(_CHECKPOINT_KEY)
