@@ -31,12 +31,12 @@ def open_invoice(state: InvoiceState, ctx: Context) -> pm.OpenInvoice:
 
 
 def add_instruction(state: InstructionState, ctx: Context) -> None:
-    keys = pm.instruction_keys(pm.OpenInstruction.of(state))
+    keys = pm.instruction_keys(ctx.open_items.instruction(state))
     enter(ctx.state.payment_index, keys, _INSTRUCTION + state.instruction.end_to_end_id)
 
 
 def remove_instruction(state: InstructionState, ctx: Context) -> None:
-    keys = pm.instruction_keys(pm.OpenInstruction.of(state))
+    keys = pm.instruction_keys(ctx.open_items.instruction(state))
     withdraw(ctx.state.payment_index, keys, _INSTRUCTION + state.instruction.end_to_end_id)
     ctx.open_items.forget_instruction(state.instruction.end_to_end_id)
 
