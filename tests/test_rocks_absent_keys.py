@@ -47,6 +47,11 @@ def test_a_key_deleted_and_committed_reads_as_missing(tmp_path: Path) -> None:
     store.close()
 
 
+def visible(committed: dict[str, int], pending: dict[str, int | None]) -> dict[str, int]:
+    """What a dict would hold: the pending writes over the committed ones, a pending None a delete."""
+    return {key: value for key, value in {**committed, **pending}.items() if value is not None}
+
+
 @settings(max_examples=60, deadline=None)
 @given(OPERATIONS)
 def test_the_table_reads_as_a_dict_would_through_commits_rollbacks_and_reopens(
@@ -67,7 +72,7 @@ def test_the_table_reads_as_a_dict_would_through_commits_rollbacks_and_reopens(
                     pending[key] = None
             elif operation == "commit":
                 store.commit()
-                committed = {k: v for k, v in {**committed, **pending}.items() if v is not None}
+                committed = visible(committed, pending)
                 pending.clear()
             elif operation == "rolled back put":
                 store.journal.begin()
@@ -78,6 +83,6 @@ def test_the_table_reads_as_a_dict_would_through_commits_rollbacks_and_reopens(
                 pending.clear()
                 store = RocksStore(path)
                 table = store.table("invoice_index", JSON)
-            expected = {k: v for k, v in {**committed, **pending}.items() if v is not None}
+            expected = visible(committed, pending)
             assert {key: table.get(key) for key in KEYS} == {key: expected.get(key) for key in KEYS}
         store.close()
