@@ -17,7 +17,7 @@ from .records import (
     settled_or_rejected,
 )
 from .seen import SeenIds
-from .store import JSON, ModelCodec, Store
+from .store import JSON, DocumentCodec, ModelCodec, Store
 from .timers import TimerQueue
 
 
@@ -32,8 +32,10 @@ class EngineState:
         self.purchase_orders = store.table("purchase_orders", ModelCodec(PurchaseOrder), held_encoded=always)
         self.received_goods = store.table("received_goods", ModelCodec(ReceivedGoods), held_encoded=always)
         # Closed items (paid invoices, settled or rejected instructions) are most of a month-end's state.
-        self.invoices = store.table("invoices", ModelCodec(InvoiceState), held_encoded=paid)
-        self.instructions = store.table("instructions", ModelCodec(InstructionState), held_encoded=settled_or_rejected)
+        self.invoices = store.table("invoices", DocumentCodec(InvoiceState, "invoice"), held_encoded=paid)
+        self.instructions = store.table(
+            "instructions", DocumentCodec(InstructionState, "instruction"), held_encoded=settled_or_rejected
+        )
         self.exceptions = store.table("exceptions", ModelCodec(ReconException))
         # Bank accounts by "<account key>|<currency>": the bank's balances and the entries booked since.
         self.accounts = store.table("accounts", ModelCodec(AccountState))
