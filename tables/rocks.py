@@ -165,12 +165,12 @@ class RocksTable(Generic[V]):
 class DocumentTable(RocksTable[V]):
     """A table whose records' captured document is stored under a key of its own, written only when it changed.
 
-    An invoice's state is written at each step of its lifecycle and its document at the first: on the
-    200,000-invoice month that takes the bytes encoded and written from about 1,258 MB to 836 MB
-    (docs/performance.md). Records are frozen and a copy shares the fields it does not change, so "changed"
-    is an identity test against the value last committed, which the decoded cache holds; a key the cache has
-    let go writes its document again, which costs a write and is never wrong. Values written before
-    documents had keys of their own are read whole and their document is written at their next change.
+    An invoice's state is written at each step of its lifecycle and its document (most of its bytes) at
+    the first: a third fewer bytes encoded and written on a month (docs/performance.md). Records are
+    frozen and a copy shares the fields it does not change, so "changed" is an identity test against the
+    value last committed, which the decoded cache holds; a key the cache has let go writes its document
+    again, which costs a write and is never wrong. Values written before documents had keys of their own
+    are read whole and their document is written at their next change.
     """
 
     def __init__(self, db: Rdict, name: str, codec: DocumentCodec[Any], cache_size: int, journal: Journal) -> None:
