@@ -497,7 +497,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     console = Console(stderr=args.json)
     config = config_of(args)
-    # Unless the config names ERPs of its own, the demo posts through simulated ones in this process.
+    # Unless the config names ERPs of its own, the demo posts through simulated ones, each in a process of its own.
     simulated = not config.erp
     with tempfile.TemporaryDirectory(prefix="recon-demo-") as scratch, ExitStack() as stack:
         base = args.keep or Path(scratch)

@@ -1,8 +1,9 @@
-"""`recon demo` posts through simulated ERPs in this process: SAP S/4HANA for company code 1000 and NetSuite
-for 4000, the ERPs the generated month names for them. The month leaves those invoices' ERP answers to the
-posting service, and its erp_faults.json says which invoices the ERP refuses (the planted posting failures,
-with their errors) and which it never answers (the planted ERP timeouts): the simulators are told so, and
-the run must catch exactly those. A little throttling, 5xx and dropped answers make the retries real."""
+"""`recon demo` posts through simulated ERPs, each in a process of its own: SAP S/4HANA for company code
+1000 and NetSuite for 4000, the ERPs the generated month names for them. The month leaves those invoices'
+ERP answers to the posting service, and its erp_faults.json says which invoices the ERP refuses (the
+planted posting failures, with their errors) and which it never answers (the planted ERP timeouts): the
+simulators are told so, and the run must catch exactly those. A little throttling, 5xx and dropped
+answers make the retries real."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from reconstream.synthetic.scenario import ERP_FAULTS_FILE
 
-from .local import LocalErp, start_local
+from .local import ErpProcess, start_process
 from .queue import PostingQueue
 from .running import QUEUE_FILE
 from .simulator import Faults, Rules
@@ -37,7 +38,7 @@ def demo_erps(config: Config, input_dir: Path, secrets_dir: Path) -> Iterator[Co
     faults_file = orjson.loads((input_dir / ERP_FAULTS_FILE).read_bytes())
     refused = {(supplier, number): error for supplier, number, error in faults_file["refused"]}
     stalled = frozenset((supplier, number) for supplier, number in faults_file["stalled"])
-    started: list[LocalErp] = []
+    started: list[ErpProcess] = []
     try:
         targets = []
         for number, (kind, company_code) in enumerate(DEMO_ERPS):
@@ -50,10 +51,10 @@ def demo_erps(config: Config, input_dir: Path, secrets_dir: Path) -> Iterator[Co
                 stalled_documents=stalled,
                 seed=number,
             )
-            local = start_local(kind, faults, Rules(refused_documents=refused))
-            started.append(local)
-            credentials = local.write_credentials(secrets_dir / f"{kind}-credentials.json")
-            entry = local.config_entry(kind, [company_code], credentials)
+            credentials = secrets_dir / f"{kind}-credentials.json"
+            erp = start_process(kind, faults, Rules(refused_documents=refused), credentials)
+            started.append(erp)
+            entry = erp.config_entry(kind, [company_code], credentials)
             policy = {
                 "timeout_seconds": 0.25,  # loopback answers in milliseconds; a stalled document costs it 3 times
                 "max_attempts": 3,

@@ -4,10 +4,14 @@ in a file only the user can read; none is fixed in code."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing
 import os
 import secrets
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -44,17 +48,73 @@ class LocalErp:
 
     def config_entry(self, name: str, company_codes: list[str], credentials_file: Path) -> dict[str, Any]:
         """An `[[erp]]` entry of the config file that posts to this simulator."""
-        return {
-            "name": name,
-            "kind": self.kind,
-            "base_url": self.url,
-            "company_codes": company_codes,
-            "credentials_file": str(credentials_file),
-            "options": self.options,
-        }
+        return config_entry(self.kind, self.url, self.options, name, company_codes, credentials_file)
 
     def stop(self) -> None:
         self.running.stop()
+
+
+def config_entry(
+    kind: str, url: str, options: dict[str, str], name: str, company_codes: list[str], credentials_file: Path
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": kind,
+        "base_url": url,
+        "company_codes": company_codes,
+        "credentials_file": str(credentials_file),
+        "options": options,
+    }
+
+
+@dataclass
+class ErpProcess:
+    """A simulated ERP serving from a process of its own, as a real ERP would. On a thread of the process
+    that posts to it, its answers wait for the interpreter lock behind the run's own work, and on a busy
+    machine an answer late by that reads as an ERP timeout the ERP never had (`recon demo`)."""
+
+    kind: str
+    url: str
+    options: dict[str, str]
+    process: BaseProcess
+    connection: Connection
+
+    def config_entry(self, name: str, company_codes: list[str], credentials_file: Path) -> dict[str, Any]:
+        return config_entry(self.kind, self.url, self.options, name, company_codes, credentials_file)
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.send(None)
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout=5)
+        self.connection.close()
+
+
+def start_process(kind: str, faults: Faults, rules: Rules, credentials_file: Path) -> ErpProcess:
+    """The simulator of `kind` in a process of its own, its adapter's credentials written to `credentials_file`."""
+    context = multiprocessing.get_context("spawn")  # a fork would copy the caller's threads' locks mid-use
+    ours, theirs = context.Pipe()
+    process = context.Process(
+        target=_serve_until_told, args=(kind, faults, rules, credentials_file, theirs), name=f"erp-{kind}", daemon=True
+    )
+    process.start()
+    theirs.close()
+    if not ours.poll(60):
+        process.terminate()
+        raise RuntimeError(f"the simulated {kind} ERP did not start within 60 seconds")
+    url, options = ours.recv()
+    return ErpProcess(kind, url, options, process, ours)
+
+
+def _serve_until_told(kind: str, faults: Faults, rules: Rules, credentials_file: Path, connection: Connection) -> None:
+    local = start_local(kind, faults, rules)
+    local.write_credentials(credentials_file)
+    connection.send((local.url, local.options))
+    with contextlib.suppress(EOFError):
+        connection.recv()  # told to stop, or the caller is gone
+    local.stop()
 
 
 def start_local(
