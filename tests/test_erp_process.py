@@ -33,3 +33,8 @@ def test_the_erp_serves_from_its_own_process_with_the_credentials_it_wrote_and_s
     assert erp.process.exitcode == 0  # told to stop, it stopped of itself
     with pytest.raises(httpx.ConnectError):
         httpx.get(service, timeout=5)
+
+
+def test_an_erp_that_cannot_start_says_so(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="exited before serving"):
+        start_process("no-such-erp", Faults(), Rules(), tmp_path / "credentials.json")

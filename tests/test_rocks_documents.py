@@ -183,3 +183,17 @@ def test_records_read_as_a_dict_would_and_the_changelog_restores_the_same(operat
         replica.restore(changelog, {"changelog_offset": len(changelog)})
         assert dict(replica.table("filings", CODEC).items()) == committed
         replica.close()
+
+
+class Wrapped(Record):
+    paper: Paper
+    note: str | None = None
+
+
+def test_a_record_that_is_all_document_reads_back(tmp_path: Path) -> None:
+    store = RocksStore(tmp_path)
+    table = store.table("wrapped", DocumentCodec(Wrapped, "paper"))
+    table["AP-1"] = Wrapped(paper=Paper(number="INV-1", amount=Decimal("0.10")))  # the rest encodes as {}
+    store.commit()
+    store.close()
+    assert RocksStore(tmp_path).table("wrapped", DocumentCodec(Wrapped, "paper"))["AP-1"].paper.number == "INV-1"

@@ -104,7 +104,11 @@ def start_process(kind: str, faults: Faults, rules: Rules, credentials_file: Pat
     if not ours.poll(60):
         process.terminate()
         raise RuntimeError(f"the simulated {kind} ERP did not start within 60 seconds")
-    url, options = ours.recv()
+    try:
+        url, options = ours.recv()
+    except EOFError:
+        process.join(timeout=5)
+        raise RuntimeError(f"the simulated {kind} ERP exited before serving (exit code {process.exitcode})") from None
     return ErpProcess(kind, url, options, process, ours)
 
 
