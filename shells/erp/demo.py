@@ -47,7 +47,7 @@ def demo_erps(config: Config, input_dir: Path, secrets_dir: Path) -> Iterator[Co
                 retry_after_seconds=0.05,
                 server_error_rate=0.01,
                 drop_after_commit_rate=0.005,
-                slow_seconds=0.3,
+                slow_seconds=0.6,
                 stalled_documents=stalled,
                 seed=number,
             )
@@ -56,7 +56,7 @@ def demo_erps(config: Config, input_dir: Path, secrets_dir: Path) -> Iterator[Co
             started.append(erp)
             entry = erp.config_entry(kind, [company_code], credentials)
             policy = {
-                "timeout_seconds": 0.25,  # loopback answers in milliseconds; a stalled document costs it 3 times
+                "timeout_seconds": 0.5,  # loopback answers in ms, a busy machine later; a stall costs it 3 times
                 "max_attempts": 3,
                 "max_backoff_seconds": 0.05,
                 "breaker_threshold": 50,  # the random faults and stalls must not read as the ERP down
