@@ -32,6 +32,7 @@ class EngineState:
         self.purchase_orders = store.table("purchase_orders", ModelCodec(PurchaseOrder), held_encoded=always)
         self.received_goods = store.table("received_goods", ModelCodec(ReceivedGoods), held_encoded=always)
         # Closed items (paid invoices, settled or rejected instructions) are most of a month-end's state.
+        # Their captured documents seldom change while their stages do: RocksDB writes each apart (DocumentCodec).
         self.invoices = store.table("invoices", DocumentCodec(InvoiceState, "invoice"), held_encoded=paid)
         self.instructions = store.table(
             "instructions", DocumentCodec(InstructionState, "instruction"), held_encoded=settled_or_rejected
