@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from dict_model import visible
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reconstream.tables import JSON, RocksStore
@@ -45,11 +46,6 @@ def test_a_key_deleted_and_committed_reads_as_missing(tmp_path: Path) -> None:
     store.commit()
     assert table.get("k") is None and table.get("k", 7) == 7
     store.close()
-
-
-def visible(committed: dict[str, int], pending: dict[str, int | None]) -> dict[str, int]:
-    """What a dict would hold: the pending writes over the committed ones, a pending None a delete."""
-    return {key: value for key, value in {**committed, **pending}.items() if value is not None}
 
 
 @settings(max_examples=60, deadline=None)

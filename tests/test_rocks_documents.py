@@ -8,6 +8,7 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
+from dict_model import visible
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reconstream.models.base import Record
@@ -163,7 +164,7 @@ def test_records_read_as_a_dict_would_and_the_changelog_restores_the_same(operat
             elif operation == "commit":
                 changelog.extend(store.pending_changes())
                 store.commit()
-                committed = {k: v for k, v in {**committed, **pending}.items() if v is not None}
+                committed = visible(committed, pending)
                 pending.clear()
             elif operation == "rolled back file":
                 store.journal.begin()
@@ -174,7 +175,7 @@ def test_records_read_as_a_dict_would_and_the_changelog_restores_the_same(operat
                 pending.clear()
                 store = RocksStore(path, cache_size=2)
                 table = store.table("filings", CODEC)
-            expected = {k: v for k, v in {**committed, **pending}.items() if v is not None}
+            expected = visible(committed, pending)
             assert {k: table.get(k) for k in KEYS} == {k: expected.get(k) for k in KEYS}
         assert dict(table.items()) == expected
         store.close()
