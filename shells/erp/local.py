@@ -70,8 +70,9 @@ def config_entry(
 @dataclass
 class ErpProcess:
     """A simulated ERP serving from a process of its own, as a real ERP would. On a thread of the process
-    that posts to it, its answers wait for the interpreter lock behind the run's own work, and on a busy
-    machine an answer late by that reads as an ERP timeout the ERP never had (`recon demo`)."""
+    that posts to it, its answers can wait for the interpreter lock behind the run's own work, and an
+    answer late by that reads as an ERP timeout the ERP never had (`recon demo`; on a busy machine its
+    timeout matters as much, docs/erp.md)."""
 
     kind: str
     url: str
