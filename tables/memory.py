@@ -8,6 +8,7 @@ from hashlib import blake2b
 from typing import Any, Generic, TypeVar
 
 from .journal import Journal
+from .seen_slots import SeenSlotTable
 from .store import Codec
 
 V = TypeVar("V")
@@ -173,7 +174,7 @@ class DigestKeyedTable(MemoryTable[V]):
 
 class MemoryStore:
     def __init__(self) -> None:
-        self._tables: dict[str, MemoryTable[Any]] = {}
+        self._tables: dict[str, Any] = {}
         self._checkpoint: dict[str, Any] | None = None
         self.journal = Journal()
 
@@ -192,6 +193,19 @@ class MemoryStore:
             else:
                 self._tables[name] = CompactingTable(name, self.journal, codec, held_encoded)
         return self._tables[name]
+
+    def id_table(self, name: str) -> SeenSlotTable:
+        if name not in self._tables:
+            self._tables[name] = SeenSlotTable(name, self.journal)
+        table: SeenSlotTable = self._tables[name]
+        return table
+
+    def drop(self, name: str) -> None:
+        """Forget a table whole. Its object is let go, not emptied: a rollback registers it again as it
+        stands, and priors the unit noted in it before are put back into it, in whichever order."""
+        table = self._tables.pop(name, None)
+        if table is not None and self.journal.active:
+            self.journal.undo(lambda: self._tables.__setitem__(name, table))
 
     def commit(self, extra: dict[str, Any] | None = None) -> None:
         if extra is not None:

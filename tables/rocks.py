@@ -251,6 +251,16 @@ class RocksStore:
             self._tables[name] = kind(self._db, name, codec, self._cache_size, self.journal)
         return self._tables[name]
 
+    def id_table(self, name: str) -> RocksTable[Any]:
+        # The ids themselves, as JSON numbers: state dirs and changelogs of earlier versions read on.
+        return self.table(name, JSON)
+
+    def drop(self, name: str) -> None:
+        # Row by row: each delete goes into the batch and into the changelog a Kafka worker restores from.
+        table = self.table(name, JSON)
+        for key in [key for key, _ in table.items()]:
+            del table[key]
+
     def commit(self, extra: dict[str, Any] | None = None) -> None:
         """Persist all pending writes, and the checkpoint if given, atomically."""
         batch = WriteBatch(raw_mode=True)

@@ -3,14 +3,16 @@
 Two generations of one table: ids go into the current one. When event time has moved a window past the
 start of the current generation, the previous one is forgotten and the current one becomes the previous.
 An id is so remembered for at least one window after it was applied and at most two, a lookup reads two
-tables, and forgetting is one pass over a window's ids once a window. Without a window nothing is forgotten.
+tables, and forgetting drops a generation's table whole once a window (a persistent store deletes its rows,
+an in-memory one lets it go). Without a window nothing is forgotten.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from typing import Any
 
-from .store import JSON, Store, Table
+from .store import Store, Table
 
 # Remembered without a digest (state written before digests, bank entry ids): any content counts as the same.
 SAME_AS_ANY = 1
@@ -37,7 +39,7 @@ class SeenIds:
         return f"{self._name}.generation"
 
     def _table(self, generation: int) -> Table[Any]:
-        return self._store.table(self._name if generation == 0 else f"{self._name}.{generation}", JSON)
+        return self._store.id_table(self._name if generation == 0 else f"{self._name}.{generation}")
 
     def __contains__(self, key: str) -> bool:
         return self.digest_of(key) is not None
@@ -66,21 +68,21 @@ class SeenIds:
             return
         self._last = None
         if self._previous is not None:
-            forget(self._previous)
+            self._store.drop(self._previous.name)
         if watermark_us >= self._since_us + 2 * self.window_us:
-            forget(self._current)  # event time jumped: every id in it is older than a window too
+            self._store.drop(self._current.name)  # event time jumped: every id in it is older than a window too
         self._generation += 1
-        self._previous, self._current = self._current, self._table(self._generation)
+        # Looked up again by name: a table dropped whole comes back empty.
+        self._previous, self._current = self._table(self._generation - 1), self._table(self._generation)
         self._since_us = watermark_us
         self._meta[self._meta_key] = [self._generation, watermark_us]
 
     def __len__(self) -> int:
-        """Ids remembered now (a full pass: for tests and reports, not the hot path)."""
+        """Ids remembered now (for tests and reports, not the hot path)."""
         tables = [self._current] if self._previous is None else [self._current, self._previous]
-        return sum(1 for table in tables for _ in table.items())
+        return sum(count(table) for table in tables)
 
 
-def forget(table: Table[Any]) -> None:
-    """Delete every row of a table, as deletes a changelog carries too."""
-    for key in [key for key, _ in table.items()]:
-        del table[key]
+def count(table: Table[Any]) -> int:
+    """Rows of a table: an in-memory one holding digests counts them; a persistent one lists its ids."""
+    return len(table) if isinstance(table, Sized) else sum(1 for _ in table.items())

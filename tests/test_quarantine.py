@@ -15,6 +15,7 @@ from reconstream.streams import Engine, engine
 from reconstream.streams.context import Context
 from reconstream.synthetic import generate
 from reconstream.tables import MemoryStore, RocksStore, Store
+from reconstream.tables.seen_slots import SeenSlotTable
 from reconstream.tables.state import EngineState
 
 
@@ -34,14 +35,17 @@ def failing_after(handler_name: str, event_id: str) -> Any:
     return handler
 
 
+def rows(table: Any) -> Any:
+    """A table's rows as it holds them: an in-memory index or table of ids is never listed, it holds digests."""
+    if isinstance(table, SeenSlotTable):
+        return table.held().items()
+    return dict.items(table) if isinstance(table, dict) else table.items()
+
+
 def snapshot(state: EngineState) -> dict[str, Any]:
-    """Every table's rows as stored values (encoded, so a changed record in place would show too). An
-    in-memory table's rows as it holds them: an index there is never listed, it holds digests of its keys."""
+    """Every table's rows as stored values (encoded, so a changed record in place would show too)."""
     tables = state.store._tables  # type: ignore[attr-defined]
-    return {
-        name: {key: repr(value) for key, value in (dict.items(table) if isinstance(table, dict) else table.items())}
-        for name, table in sorted(tables.items())
-    }
+    return {name: {key: repr(value) for key, value in rows(table)} for name, table in sorted(tables.items())}
 
 
 def stores(tmp_path: Path) -> dict[str, Store]:
