@@ -36,18 +36,26 @@ class SeenSlotTable:
         # The last id digested: the engine asks for an id's number and then writes it, one digest for both.
         self._last_key: str | None = None
         self._last_digest = b""
+        self._where: tuple[bytes, bytearray | None, int] | None = None
 
     def _digest(self, key: str) -> bytes:
         if key != self._last_key:
             self._last_key, self._last_digest = key, blake2b(key.encode(), digest_size=_KEY).digest()
         return self._last_digest
 
-    def _bucket(self, digest: bytes) -> bytearray:
-        index = int.from_bytes(digest[:4], "little") & self._mask
-        bucket = self._buckets[index]
-        if bucket is None:
-            bucket = self._buckets[index] = bytearray()
-        return bucket
+    def _locate(self, digest: bytes) -> tuple[bytearray | None, int]:
+        """The bucket of `digest` (None when none was made) and its slot's offset there, or -1.
+
+        The last answer is kept until a write: the engine looks an id up, the journal asks what it held,
+        and the write finds where it goes, one search for the three. A digest is the same object each time
+        (`_digest` keeps the last), so an identity test recognises it."""
+        where = self._where
+        if where is not None and where[0] is digest:
+            return where[1], where[2]
+        bucket = self._buckets[int.from_bytes(digest[:4], "little") & self._mask]
+        at = -1 if bucket is None else self._slot(bucket, digest)
+        self._where = (digest, bucket, at)
+        return bucket, at
 
     @staticmethod
     def _slot(bucket: bytearray, digest: bytes) -> int:
@@ -59,11 +67,8 @@ class SeenSlotTable:
         return at
 
     def _number(self, digest: bytes) -> Any:
-        bucket = self._buckets[int.from_bytes(digest[:4], "little") & self._mask]
-        if bucket is None:
-            return _ABSENT
-        at = self._slot(bucket, digest)
-        return _ABSENT if at < 0 else int.from_bytes(bucket[at + _KEY : at + _SLOT], "little")
+        bucket, at = self._locate(digest)
+        return _ABSENT if bucket is None or at < 0 else int.from_bytes(bucket[at + _KEY : at + _SLOT], "little")
 
     def get(self, key: str, default: Any = None) -> Any:
         found = self._number(self._digest(key))
@@ -119,8 +124,10 @@ class SeenSlotTable:
             self._put(digest, prior.to_bytes(_SLOT - _KEY, "little"))
 
     def _put(self, digest: bytes, value: bytes) -> None:
-        bucket = self._bucket(digest)
-        at = self._slot(bucket, digest)
+        bucket, at = self._locate(digest)
+        self._where = None
+        if bucket is None:
+            bucket = self._buckets[int.from_bytes(digest[:4], "little") & self._mask] = bytearray()
         if at < 0:
             bucket += digest + value
             self._count += 1
@@ -128,8 +135,8 @@ class SeenSlotTable:
             bucket[at + _KEY : at + _SLOT] = value
 
     def _remove(self, digest: bytes) -> None:
-        bucket = self._bucket(digest)
-        at = self._slot(bucket, digest)
-        if at >= 0:
+        bucket, at = self._locate(digest)
+        self._where = None
+        if bucket is not None and at >= 0:
             del bucket[at : at + _SLOT]
             self._count -= 1

@@ -72,6 +72,14 @@ def test_it_refuses_what_is_not_an_unsigned_64_bit_number_and_a_listing() -> Non
         SeenSlotTable("seen_events", MemoryStore().journal, buckets=1000)
 
 
+def test_a_digest_found_across_two_slots_is_no_match() -> None:
+    # 16 bytes spanning one slot's number and the next slot's digest: about never by chance, so built here.
+    digest = bytes(range(16))
+    across = b"\xaa" * 16 + digest[:8] + digest[8:] + b"\xbb" * 8 + b"\xcc" * 8
+    assert SeenSlotTable._slot(bytearray(across), digest) == -1
+    assert SeenSlotTable._slot(bytearray(across + digest + b"\x01" * 8), digest) == 48
+
+
 def test_ids_take_under_a_third_of_what_a_dict_of_them_does() -> None:
     count = 100_000
     table = SeenSlotTable("seen_events", MemoryStore().journal)
