@@ -30,7 +30,7 @@ class SeenSlotTable:
             raise ValueError(f"buckets must be a power of two, not {buckets}")
         self.name = name
         self.journal = journal
-        self._buckets: list[bytearray | None] = [None] * buckets  # made on first use: most stay small
+        self._buckets: list[bytearray | None] = [None] * buckets  # each made at its first id: a small table makes few
         self._mask = buckets - 1
         self._count = 0
         # The last id digested: the engine asks for an id's number and then writes it, one digest for both.
