@@ -22,6 +22,11 @@ _SLOT = 24
 _BUCKETS = 1 << 14  # a power of two, so a bucket is a mask of the digest
 
 
+def key_digest_bytes(key: str) -> bytes:
+    """128 bits of BLAKE2b: for two of a month-end's two million keys to share one is a chance of about 1e-26."""
+    return blake2b(key.encode(), digest_size=_KEY).digest()
+
+
 class SeenSlotTable:
     """Ids, each with an unsigned 64-bit number (what its event said), looked up by id and never listed."""
 
@@ -40,7 +45,7 @@ class SeenSlotTable:
 
     def _digest(self, key: str) -> bytes:
         if key != self._last_key:
-            self._last_key, self._last_digest = key, blake2b(key.encode(), digest_size=_KEY).digest()
+            self._last_key, self._last_digest = key, key_digest_bytes(key)
         return self._last_digest
 
     def _locate(self, digest: bytes) -> tuple[bytearray | None, int]:
