@@ -41,26 +41,28 @@ class SeenSlotTable:
         # The last id digested: the engine asks for an id's number and then writes it, one digest for both.
         self._last_key: str | None = None
         self._last_digest = b""
-        self._where: tuple[bytes, bytearray | None, int] | None = None
+        self._where: tuple[bytes, int, bytearray | None, int] | None = None
 
     def _digest(self, key: str) -> bytes:
         if key != self._last_key:
             self._last_key, self._last_digest = key, key_digest_bytes(key)
         return self._last_digest
 
-    def _locate(self, digest: bytes) -> tuple[bytearray | None, int]:
-        """The bucket of `digest` (None when none was made) and its slot's offset there, or -1.
+    def _locate(self, digest: bytes) -> tuple[int, bytearray | None, int]:
+        """The index of `digest`'s bucket, the bucket (None when none was made) and its slot's offset there,
+        or -1.
 
         The last answer is kept until a write: the engine looks an id up, the journal asks what it held,
         and the write finds where it goes, one search for the three. A digest is the same object each time
         (`_digest` keeps the last), so an identity test recognises it."""
         where = self._where
         if where is not None and where[0] is digest:
-            return where[1], where[2]
-        bucket = self._buckets[int.from_bytes(digest[:4], "little") & self._mask]
+            return where[1], where[2], where[3]
+        index = int.from_bytes(digest[:4], "little") & self._mask
+        bucket = self._buckets[index]
         at = -1 if bucket is None else self._slot(bucket, digest)
-        self._where = (digest, bucket, at)
-        return bucket, at
+        self._where = (digest, index, bucket, at)
+        return index, bucket, at
 
     @staticmethod
     def _slot(bucket: bytearray, digest: bytes) -> int:
@@ -72,7 +74,7 @@ class SeenSlotTable:
         return at
 
     def _number(self, digest: bytes) -> Any:
-        bucket, at = self._locate(digest)
+        _, bucket, at = self._locate(digest)
         return _ABSENT if bucket is None or at < 0 else int.from_bytes(bucket[at + _KEY : at + _SLOT], "little")
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -129,10 +131,10 @@ class SeenSlotTable:
             self._put(digest, prior.to_bytes(_SLOT - _KEY, "little"))
 
     def _put(self, digest: bytes, value: bytes) -> None:
-        bucket, at = self._locate(digest)
+        index, bucket, at = self._locate(digest)
         self._where = None
         if bucket is None:
-            bucket = self._buckets[int.from_bytes(digest[:4], "little") & self._mask] = bytearray()
+            bucket = self._buckets[index] = bytearray()
         if at < 0:
             bucket += digest + value
             self._count += 1
@@ -140,7 +142,7 @@ class SeenSlotTable:
             bucket[at + _KEY : at + _SLOT] = value
 
     def _remove(self, digest: bytes) -> None:
-        bucket, at = self._locate(digest)
+        _, bucket, at = self._locate(digest)
         self._where = None
         if bucket is not None and at >= 0:
             del bucket[at : at + _SLOT]
