@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from factories import settlement, vendor
 from reconstream.models.base import to_micros
 from reconstream.streams import Engine
@@ -108,4 +109,26 @@ def test_a_lookup_answered_from_the_last_one_never_outlives_a_change(tmp_path: P
     ids.add("ev-1", 0, digest=6)
     ids.advance(25 * DAY_US)  # forgotten two windows on
     assert ids.digest_of("ev-1") is None
+    store.close()
+
+
+@pytest.mark.parametrize("kind", ["memory", "rocksdb"])
+def test_a_rolled_back_unit_that_dropped_generations_leaves_every_id_as_it_was(kind: str, tmp_path: Path) -> None:
+    store: Store = MemoryStore() if kind == "memory" else RocksStore(tmp_path)
+    ids = seen(store)
+    ids.add("ev-day0", 0, 11)
+    ids.advance(10 * DAY_US)
+    ids.add("ev-day10", 10 * DAY_US, 12)
+    store.commit()
+    store.journal.begin()
+    ids.add("ev-day15", 15 * DAY_US, 13)  # written before the drop in the same unit
+    ids.advance(40 * DAY_US)  # event time jumped: both generations dropped
+    ids.add("ev-day40", 40 * DAY_US, 14)
+    assert [ids.digest_of(key) for key in ("ev-day0", "ev-day10", "ev-day15", "ev-day40")] == [None, None, None, 14]
+    store.journal.rollback()
+    ids.reload()
+    assert [ids.digest_of(key) for key in ("ev-day0", "ev-day10", "ev-day15", "ev-day40")] == [11, 12, None, None]
+    assert len(ids) == 2
+    ids.advance(20 * DAY_US)  # the same generations drop as if the unit never came
+    assert [ids.digest_of(key) for key in ("ev-day0", "ev-day10")] == [None, 12]
     store.close()

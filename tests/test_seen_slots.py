@@ -1,5 +1,6 @@
-"""Applied ids held as 24-byte slots answer, grow, roll back and are dropped like the dict of ids they stand
-for, in under a third of its memory; the engine decides the same with them as with RocksDB's ids."""
+"""Applied ids held as 24-byte slots answer, are deleted and roll back like the dict of ids they stand for,
+in under a third of its memory; the engine decides the same with them as with RocksDB's ids. Dropping a
+generation of them, and its rollback, is tested with `SeenIds` (test_seen_ids.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from factories import paid_invoice_flow
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reconstream.streams import Engine
-from reconstream.tables import JSON, MemoryStore, RocksStore, Store
-from reconstream.tables.seen import SeenIds
+from reconstream.tables import MemoryStore, RocksStore
 from reconstream.tables.seen_slots import SeenSlotTable
 from reconstream.tables.state import EngineState
 
@@ -94,33 +94,6 @@ def test_ids_take_under_a_third_of_what_a_dict_of_them_does() -> None:
     assert slots / count <= 40
     assert slots * 3 < in_dict
     assert all(table.get(key) == number for key, number in as_dict.items())
-
-
-def seen_ids(store: Store) -> SeenIds:
-    return SeenIds(store, "seen_events", store.table("meta", JSON), 10 * 86_400 * 1_000_000)
-
-
-@pytest.mark.parametrize("kind", ["memory", "rocksdb"])
-def test_a_rolled_back_unit_that_dropped_generations_leaves_every_id_as_it_was(kind: str, tmp_path: Path) -> None:
-    store: Store = MemoryStore() if kind == "memory" else RocksStore(tmp_path)
-    day = 86_400 * 1_000_000
-    ids = seen_ids(store)
-    ids.add("ev-day0", 0, 11)
-    ids.advance(10 * day)
-    ids.add("ev-day10", 10 * day, 12)
-    store.commit()
-    store.journal.begin()
-    ids.add("ev-day15", 15 * day, 13)  # written before the drop in the same unit
-    ids.advance(40 * day)  # event time jumped: both generations dropped
-    ids.add("ev-day40", 40 * day, 14)
-    assert [ids.digest_of(key) for key in ("ev-day0", "ev-day10", "ev-day15", "ev-day40")] == [None, None, None, 14]
-    store.journal.rollback()
-    ids.reload()
-    assert [ids.digest_of(key) for key in ("ev-day0", "ev-day10", "ev-day15", "ev-day40")] == [11, 12, None, None]
-    assert len(ids) == 2
-    ids.advance(20 * day)  # the same generations drop as if the unit never came
-    assert [ids.digest_of(key) for key in ("ev-day0", "ev-day10")] == [None, 12]
-    store.close()
 
 
 def test_the_engine_decides_replays_the_same_with_slots_as_with_rocksdb(tmp_path: Path) -> None:
