@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from machine import machine
-from throughput import HERE, RESULTS, _revision, in_child, scenario
+from throughput import HERE, RESULTS, _revision, in_child, same_decisions, scenario
 
 
 def pair(input_dir: Path) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def pair(input_dir: Path) -> dict[str, Any]:
         "engine_memory_state": memory_run,
         "engine_rocksdict_state": rocks_run,
         "rocksdict_share_of_memory_rate_per_cpu_s": rocks_run["events_per_cpu_s"] / memory_run["events_per_cpu_s"],
-        "same_decisions": all(memory_run[k] == rocks_run[k] for k in ("events", "exceptions", "matches")),
+        "same_decisions": same_decisions(memory_run, rocks_run),
     }
 
 

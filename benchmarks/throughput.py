@@ -124,6 +124,11 @@ def child_engine(input_dir: Path, state: bool) -> dict[str, float]:
     }
 
 
+def same_decisions(run: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Two engine runs of the same input applied as many events and raised as many exceptions and matches."""
+    return all(run[k] == other[k] for k in ("events", "exceptions", "matches"))
+
+
 def in_child(*args: str, env: dict[str, str] | None = None) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, __file__, "--child", *args],
@@ -178,7 +183,7 @@ def measure(invoices: int, args: argparse.Namespace, before_env: dict[str, str] 
         result["before_share_of_parse_rate_per_cpu_s"] = before["events_per_cpu_s"] / parse["lines_per_cpu_s"]
         result["after_vs_before_per_cpu_s"] = engine["events_per_cpu_s"] / before["events_per_cpu_s"]
         result["peak_rss_after_vs_before"] = engine["peak_rss_mb"] / before["peak_rss_mb"]
-        result["same_decisions_as_before"] = all(engine[k] == before[k] for k in ("events", "exceptions", "matches"))
+        result["same_decisions_as_before"] = same_decisions(engine, before)
     if args.gc_compare:
         default = in_child("engine-memory", str(input_dir), env={"RECON_GC": "default"})
         result["engine_memory_state_default_gc"] = default

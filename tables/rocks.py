@@ -26,9 +26,9 @@ def _options(block_cache_mb: int, write_buffer_mb: int) -> Options:
     options.create_if_missing(True)
     options.set_write_buffer_size(write_buffer_mb * 1024 * 1024)
     options.set_max_write_buffer_number(2)
-    # Most lookups ask for a key that is not there, and each would search both memtables' skip lists
-    # before the files' bloom filters: a bloom filter of each memtable's keys (a tenth of its size) answers
-    # them instead, 5 % of the engine's thread at 200,000 invoices with 64 MiB memtables.
+    # A lookup of an absent key (most of them, below) would search both memtables' skip lists before the
+    # files' bloom filters: a bloom filter of each memtable's keys (a tenth of its size) answers it instead,
+    # 5 % of the engine's thread at 200,000 invoices with 64 MiB memtables.
     options.set_memtable_whole_key_filtering(True)
     options.set_memtable_prefix_bloom_ratio(0.1)
     # LZ4 rather than the default Snappy: the same size on disk for less of RocksDB's own CPU, which
