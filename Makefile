@@ -33,7 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/throughput.py --invoices 10000 200000 --state
 
 kafka-fetch:
 	bash ops/kafka/broker.sh fetch

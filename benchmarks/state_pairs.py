@@ -1,9 +1,9 @@
-"""RocksDB state against in-memory state, run side by side: each pair's two runs start together, one a core.
+"""RocksDB state against in-memory state, in N pairs on one month: each pair's two runs start together, one a core.
 
-On a shared machine the speed moves by a tenth or more over minutes, and `throughput.py` runs its children
-one after another: a slow spell over its RocksDB runs alone moves their ratio to the in-memory run. Here
-both runs of a pair see the same spell, so the ratio within a pair is what to read. Events per CPU-second,
-as everywhere; RocksDB's own threads (flushes, compaction) are counted in its process's CPU.
+On a shared machine the speed moves by a tenth or more over minutes; both runs of a pair see the same
+spell, so the ratio within a pair is what to read, and several pairs show how far it moves. `throughput.py
+--state` runs one such pair per engine and size. Events per CPU-second, as everywhere; RocksDB's own
+threads (flushes, compaction) are counted in its process's CPU.
 
     python benchmarks/state_pairs.py --invoices 200000 --pairs 2
 """
@@ -13,20 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from machine import machine
-from throughput import HERE, RESULTS, _revision, in_child, same_decisions, scenario
+from throughput import HERE, RESULTS, _revision, same_decisions, scenario, together
 
 
 def pair(input_dir: Path) -> dict[str, Any]:
-    with ThreadPoolExecutor(max_workers=2) as both:
-        memory = both.submit(in_child, "engine-memory", str(input_dir))
-        rocks = both.submit(in_child, "engine-state", str(input_dir))
-        memory_run, rocks_run = memory.result(), rocks.result()
+    memory_run, rocks_run = together(input_dir)
     return {
         "engine_memory_state": memory_run,
         "engine_rocksdict_state": rocks_run,

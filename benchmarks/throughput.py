@@ -7,7 +7,9 @@ report the engine as a share of it, since absolute figures move with the machine
     .venv/bin/python benchmarks/throughput.py [--invoices 10000 200000] [--seed 7] [--state] [--before REV]
 
 Figures are per CPU-second (the machines are shared), and each is compared with another measured in the
-same run: the parse-only rate, and with --before the engine of an earlier commit on the same input.
+same run: the parse-only rate, and with --before the engine of an earlier commit on the same input. With
+--state an engine's in-memory and RocksDB runs start together, one a core, so that a slow spell of the
+machine falls on both and their ratio holds; the other children run alone, one after another.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -140,6 +143,22 @@ def in_child(*args: str, env: dict[str, str] | None = None) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def together(input_dir: Path, env: dict[str, str] | None = None) -> tuple[dict[str, float], dict[str, float]]:
+    """An engine's in-memory and RocksDB runs, started together, one a core: (in memory, RocksDB)."""
+    with ThreadPoolExecutor(max_workers=2) as both:
+        memory = both.submit(in_child, "engine-memory", str(input_dir), env=env)
+        rocks = both.submit(in_child, "engine-state", str(input_dir), env=env)
+        return memory.result(), rocks.result()
+
+
+def engine_runs(
+    input_dir: Path, state: bool, env: dict[str, str] | None = None
+) -> tuple[dict[str, float], dict[str, float] | None]:
+    if state:
+        return together(input_dir, env)
+    return in_child("engine-memory", str(input_dir), env=env), None
+
+
 @contextlib.contextmanager
 def pinned(revision: str) -> Iterator[dict[str, str]]:
     """The engine of an earlier commit, importable as `reconstream`: the before of a before/after in one run.
@@ -166,7 +185,7 @@ def measure(invoices: int, args: argparse.Namespace, before_env: dict[str, str] 
     size_mb = sum((input_dir / f"{n}.jsonl").stat().st_size for n in STREAM_FILES) / 1e6
     parse = in_child("parse", str(input_dir))
     decode = in_child("decode", str(input_dir))
-    engine = in_child("engine-memory", str(input_dir))
+    engine, durable = engine_runs(input_dir, args.state)
     result: dict[str, Any] = {
         "scenario": {"invoices": invoices, "seed": args.seed, "events": engine["events"], "input_mb": size_mb},
         "orjson_parse_only": parse,
@@ -177,8 +196,9 @@ def measure(invoices: int, args: argparse.Namespace, before_env: dict[str, str] 
         "engine_memory_state": engine,
         "engine_share_of_parse_rate_per_cpu_s": engine["events_per_cpu_s"] / parse["lines_per_cpu_s"],
     }
+    durable_before = None
     if before_env is not None:
-        before = in_child("engine-memory", str(input_dir), env=before_env)
+        before, durable_before = engine_runs(input_dir, args.state, before_env)
         result["before_engine_memory_state"] = before
         result["before_share_of_parse_rate_per_cpu_s"] = before["events_per_cpu_s"] / parse["lines_per_cpu_s"]
         result["after_vs_before_per_cpu_s"] = engine["events_per_cpu_s"] / before["events_per_cpu_s"]
@@ -188,13 +208,16 @@ def measure(invoices: int, args: argparse.Namespace, before_env: dict[str, str] 
         default = in_child("engine-memory", str(input_dir), env={"RECON_GC": "default"})
         result["engine_memory_state_default_gc"] = default
         result["tuned_gc_vs_default_per_cpu_s"] = engine["events_per_cpu_s"] / default["events_per_cpu_s"]
-    if args.state:
-        durable = in_child("engine-state", str(input_dir))
+    if durable is not None:
+        # Against the in-memory run it started beside.
         result["engine_rocksdict_state"] = durable
         result["rocksdict_share_of_memory_rate_per_cpu_s"] = durable["events_per_cpu_s"] / engine["events_per_cpu_s"]
-        if before_env is not None:
-            durable_before = in_child("engine-state", str(input_dir), env=before_env)
+        result["rocksdict_same_decisions"] = same_decisions(engine, durable)
+        if durable_before is not None:
             result["before_engine_rocksdict_state"] = durable_before
+            result["before_rocksdict_share_of_memory_rate_per_cpu_s"] = (
+                durable_before["events_per_cpu_s"] / before["events_per_cpu_s"]
+            )
             result["rocksdict_after_vs_before_per_cpu_s"] = (
                 durable["events_per_cpu_s"] / durable_before["events_per_cpu_s"]
             )
@@ -211,7 +234,11 @@ def main() -> int:
         help="one or more sizes; 205,000 invoices make about 1,000,000 events",
     )
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--state", action="store_true", help="also run with persistent rocksdict state")
+    parser.add_argument(
+        "--state",
+        action="store_true",
+        help="also run with persistent rocksdict state, each engine's two runs started together",
+    )
     parser.add_argument(
         "--before", metavar="REVISION", help="also run the engine of this git revision on the same input, as the before"
     )
