@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from reconstream.models.errors import InvariantBroken
 from rocksdict import BlockBasedOptions, Cache, DBCompressionType, Options, Rdict, WriteBatch
 
 from .journal import Journal
+from .memory import Compressor
 from .store import JSON, Codec, DocumentCodec
 
 V = TypeVar("V")
@@ -46,19 +47,35 @@ def _options(block_cache_mb: int, write_buffer_mb: int) -> Options:
 
 
 class RocksTable(Generic[V]):
-    """A dict-like view of one key prefix. Reads see pending writes; a bounded cache keeps hot values decoded."""
+    """A dict-like view of one key prefix. Reads see pending writes; a bounded cache keeps hot values decoded.
 
-    def __init__(self, db: Rdict, name: str, codec: Codec[V], cache_size: int, journal: Journal) -> None:
+    Values `held_encoded` (closed items: a paid invoice, a settled instruction) are cached as their encoding,
+    compressed as the in-memory store holds them (`Compressor`), and decoded when read: decoded, they were
+    half the peak RSS at 200,000 invoices (docs/performance.md), and a RocksDB read instead costs more than
+    the decoding.
+    """
+
+    def __init__(
+        self,
+        db: Rdict,
+        name: str,
+        codec: Codec[V],
+        cache_size: int,
+        journal: Journal,
+        held_encoded: Callable[[V], bool] | None = None,
+    ) -> None:
         self.name = name
         self.journal = journal
         self._db = db
         self._codec = codec
+        self._held_encoded = held_encoded
+        self._compressor = Compressor()
         self._prefix = name.encode() + _SEP
         self._pending: dict[str, Any] = {}
         # Pending values a changelog has encoded already, for the commit (a DocumentTable keeps each key's
         # list of stored changes here instead).
         self._encoded: dict[str, Any] = {}
-        self._cache: dict[str, V] = {}
+        self._cache: dict[str, Any] = {}  # a value, or its encoding held compressed
         self._cache_size = cache_size
         # Keys the database was asked for and does not hold, until the next commit: an invoice's duplicate
         # keys are read by its check and again by its filing, and most are new (each read a RocksDB lookup).
@@ -73,7 +90,7 @@ class RocksTable(Generic[V]):
             return default if value is _DELETED else value
         cached = self._cache.get(key)
         if cached is not None:
-            return cached
+            return self._codec.decode(self._compressor.release(cached)) if type(cached) is bytes else cached
         if key in self._absent:
             return default
         data = self._db.get(self._key(key))
@@ -81,13 +98,19 @@ class RocksTable(Generic[V]):
             self._absent.add(key)
             return default
         decoded = self._decode_stored(key, data)
-        self._remember(key, decoded)
+        self._remember(key, self._cached_form(decoded, None))
         return decoded
 
     def _decode_stored(self, key: str, data: bytes) -> V:
         return self._codec.decode(data)
 
-    def _remember(self, key: str, value: V) -> None:
+    def _cached_form(self, value: V, encoding: bytes | None) -> Any:
+        """The value as the cache keeps it: itself, or its encoding (given, or worked out) held compressed."""
+        if self._held_encoded is None or not self._held_encoded(value):
+            return value
+        return self._compressor.hold(self._codec.encode(value) if encoding is None else encoding)
+
+    def _remember(self, key: str, value: Any) -> None:
         if len(self._cache) >= self._cache_size:
             # Drop the oldest half: cheaper than strict LRU and good enough for a hot working set.
             for old in list(self._cache)[: self._cache_size // 2]:
@@ -129,7 +152,8 @@ class RocksTable(Generic[V]):
 
     def items(self) -> Iterator[tuple[str, V]]:
         merged: dict[str, Any] = {}
-        for raw_key, data in self._db.items(from_key=self._prefix):
+        for stored_key, data in self._db.items(from_key=self._prefix):
+            raw_key = cast(bytes, stored_key)  # the store is opened in raw mode: keys are bytes
             if not raw_key.startswith(self._prefix):
                 break
             merged[raw_key[len(self._prefix) :].decode()] = data
@@ -160,8 +184,9 @@ class RocksTable(Generic[V]):
                 batch.delete(self._key(key))
                 self._cache.pop(key, None)
             else:
-                batch.put(self._key(key), self._encode(key, value))
-                self._remember(key, value)
+                encoding = self._encode(key, value)
+                batch.put(self._key(key), encoding)
+                self._remember(key, self._cached_form(value, encoding))
         self.discard_pending()
 
     def discard_pending(self) -> None:
@@ -181,8 +206,16 @@ class DocumentTable(RocksTable[V]):
     are read whole and their document is written at their next change.
     """
 
-    def __init__(self, db: Rdict, name: str, codec: DocumentCodec[Any], cache_size: int, journal: Journal) -> None:
-        super().__init__(db, name, codec, cache_size, journal)
+    def __init__(
+        self,
+        db: Rdict,
+        name: str,
+        codec: DocumentCodec[Any],
+        cache_size: int,
+        journal: Journal,
+        held_encoded: Callable[[Any], bool] | None = None,
+    ) -> None:
+        super().__init__(db, name, codec, cache_size, journal, held_encoded)
         self._documents = codec
         self._document_prefix = name.encode() + b"#document" + _SEP
         self._whole: set[str] = set()  # keys read whole, in the layout of before
@@ -211,9 +244,11 @@ class DocumentTable(RocksTable[V]):
         return changes
 
     def _document_changed(self, key: str, value: Any) -> bool:
+        # A value cached as its encoding (a closed item) says nothing of identity: its document is written again.
         committed = self._cache.get(key)
         return (
             committed is None
+            or type(committed) is bytes
             or key in self._whole
             or self._documents.document_of(committed) is not self._documents.document_of(value)
         )
@@ -232,7 +267,7 @@ class DocumentTable(RocksTable[V]):
             if value is _DELETED:
                 self._cache.pop(key, None)
             else:
-                self._remember(key, value)
+                self._remember(key, self._cached_form(value, None))
             self._whole.discard(key)
         self.discard_pending()
 
@@ -252,13 +287,17 @@ class RocksStore:
     def table(
         self, name: str, codec: Codec[Any], held_encoded: Callable[[Any], bool] | None = None, listed: bool = True
     ) -> RocksTable[Any]:
-        # Every value is kept encoded here already, and the keys themselves (`listed` changes nothing). Closed
-        # ones stay in the decoded cache like the rest: left out of it, they saved a third of the peak RSS at
-        # 200,000 invoices but the 20,000-invoice month ran at 0.72x the in-memory rate instead of 0.88x
-        # (benchmarks/throughput.py, 2026-11-26).
+        # The keys themselves are kept (`listed` changes nothing). Closed items stay in the cache, as their
+        # encoding: left out of it, they saved a third of the peak RSS at 200,000 invoices but the
+        # 20,000-invoice month ran at 0.72x the in-memory rate instead of 0.88x (2026-11-26).
         if name not in self._tables:
-            kind = DocumentTable if isinstance(codec, DocumentCodec) else RocksTable
-            self._tables[name] = kind(self._db, name, codec, self._cache_size, self.journal)
+            if isinstance(codec, DocumentCodec):
+                table: RocksTable[Any] = DocumentTable(
+                    self._db, name, codec, self._cache_size, self.journal, held_encoded
+                )
+            else:
+                table = RocksTable(self._db, name, codec, self._cache_size, self.journal, held_encoded)
+            self._tables[name] = table
         return self._tables[name]
 
     def id_table(self, name: str) -> RocksTable[Any]:
