@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from reconstream.models.base import iso
@@ -104,7 +105,8 @@ def _opened(exception: ReconException, at: datetime) -> Change:
     raised = _action(case, ActionKind.RAISED, ENGINE, at, exception.reason, {}, {"status": CaseStatus.OPEN.value})
     if exception.status is ExceptionStatus.RESOLVED:
         resolved = _engine_resolved(case, exception, at)
-        return Change(resolved.case, (raised, *resolved.actions))
+        if resolved is not None:  # always, as a new case's engine status is open
+            return Change(resolved.case, (raised, *resolved.actions))
     return Change(case, (raised,))
 
 
@@ -126,7 +128,7 @@ def _engine_resolved(case: Case, exception: ReconException, at: datetime) -> Cha
     return _changed(case, update, ActionKind.ENGINE_RESOLVED, ENGINE, at, exception.resolution)
 
 
-def _cause_changed(case: Case, exception: ReconException, cause: str, at: datetime) -> Change:
+def _cause_changed(case: Case, exception: ReconException, cause: str, at: datetime) -> Change | None:
     update: dict[str, Any] = {
         "cause": cause,
         "refs": exception.refs,
@@ -141,7 +143,7 @@ def _cause_changed(case: Case, exception: ReconException, cause: str, at: dateti
     return _changed(case, update, ActionKind.CAUSE_CHANGED, ENGINE, at, _what_changed(case, exception))
 
 
-def _reopened_by_engine(case: Case, exception: ReconException, at: datetime) -> Change:
+def _reopened_by_engine(case: Case, exception: ReconException, at: datetime) -> Change | None:
     update = {"engine_status": ExceptionStatus.OPEN, **_reopening()}
     return _changed(case, update, ActionKind.REOPENED, ENGINE, at, f"raised again: {exception.reason}")
 
@@ -369,8 +371,10 @@ def _action(
 
 def _plain(value: Any) -> Any:
     """A field's value as the timeline keeps it (JSON: text for money, times and enums)."""
-    if value is None or isinstance(value, bool | int | str):
-        return value.value if hasattr(value, "value") else value
+    if value is None:
+        return None
+    if isinstance(value, bool | int | str):
+        return value.value if isinstance(value, Enum) else value
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, tuple):

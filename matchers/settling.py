@@ -29,6 +29,7 @@ def short_tolerance(open_amount: Decimal, policy: MatchPolicy) -> Decimal:
 
 def discount_percents(invoice: OpenInvoice, booked: date, policy: MatchPolicy) -> tuple[Decimal, ...]:
     """The discounts that may still be taken on the booking date: the invoice's own terms, else the default."""
+    percents: tuple[Decimal, ...]
     if invoice.discount_percent is not None:
         days, percents = invoice.discount_days or policy.discount_days, (invoice.discount_percent,)
     else:

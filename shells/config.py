@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -279,7 +280,10 @@ class Auth(Section):
 
 
 # The values, not the members: the config holds plain names, and an error lists them as they are written.
-OutputStreamName = Literal[tuple(stream.value for stream in RECORD_STREAMS)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the names are known at run time only, from the streams
+    OutputStreamName = str
+else:
+    OutputStreamName = Literal[tuple(stream.value for stream in RECORD_STREAMS)]
 
 
 class Webhook(Section):
@@ -653,11 +657,14 @@ def _reading(path: Path | None) -> type[Config]:
     """Config bound to one file: pydantic-settings takes a file source from the class, not from the call."""
     if path is None:
         return Config
-    key = "yaml_file" if path.suffix.lower() in (".yaml", ".yml") else "toml_file"
-    return type("FileConfig", (Config,), {"model_config": SettingsConfigDict(**{**Config.model_config, key: path})})
+    if path.suffix.lower() in (".yaml", ".yml"):
+        bound = SettingsConfigDict(**{**Config.model_config, "yaml_file": path})
+    else:
+        bound = SettingsConfigDict(**{**Config.model_config, "toml_file": path})
+    return type("FileConfig", (Config,), {"model_config": bound})
 
 
-def _located(error: dict[str, Any]) -> str:
+def _located(error: ErrorDetails) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "<file>"
     return f"{key}: {error['msg'].removeprefix('Value error, ')}"
 

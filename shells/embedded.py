@@ -15,6 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -169,8 +170,8 @@ class EmbeddedRunner:
             self.summary = RunSummary.from_state(checkpoint["summary"])
             self.audit = self._resumed_chain(checkpoint["audit"], audit_key)
         # The run's name outlives a kill in its checkpoint: a sink that dedupes by position keys on it.
-        self.run_id = checkpoint.get("run_id") if checkpoint is not None else None
-        self.run_id = self.run_id or uuid.uuid4().hex
+        resumed: str | None = checkpoint.get("run_id") if checkpoint is not None else None
+        self.run_id = resumed or uuid.uuid4().hex
         self.files = self._open_files(checkpoint)
         self.anchors = AnchorFile(anchors_path(out_dir, anchors))
         self.sinks: list[Sink] = [self.files, *(sinks(self.run_id) if sinks is not None else [])]
@@ -353,7 +354,7 @@ def count_lines(input_dir: Path) -> dict[str, int]:
         path = input_dir / file_name(stream)
         if path.exists():
             with path.open("rb") as handle:
-                counts[path.name] = sum(chunk.count(b"\n") for chunk in iter(lambda h=handle: h.read(1 << 20), b""))
+                counts[path.name] = sum(chunk.count(b"\n") for chunk in iter(partial(handle.read, 1 << 20), b""))
     return counts
 
 

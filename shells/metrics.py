@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from time import perf_counter
 from typing import Any
@@ -169,8 +169,9 @@ class Distribution:
         return family
 
 
-def _cumulative(bounds: tuple[float, ...], counts: list[float]) -> list[tuple[str, float]]:
-    running, buckets = 0, []
+def _cumulative(bounds: tuple[float, ...], counts: Sequence[float]) -> list[tuple[str, float]]:
+    running: float = 0
+    buckets: list[tuple[str, float]] = []
     for bound, count in zip((*bounds, float("inf")), counts, strict=True):
         running += count
         buckets.append(("+Inf" if bound == float("inf") else repr(float(bound)), running))

@@ -12,7 +12,7 @@ from tenacity import RetryCallState, wait_random_exponential
 def backoff(attempts: int, max_seconds: float, multiplier: float = 0.5) -> float:
     """Seconds before the next attempt after `attempts` failed ones: exponential with full jitter. Computed
     from a count the caller keeps durably, so a restart does not reset it."""
-    state = RetryCallState(None, None, (), {})  # type: ignore[arg-type] - the wait strategy reads the count only
+    state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]  # the wait strategy reads the count only
     state.attempt_number = attempts
     return float(wait_random_exponential(multiplier=multiplier, max=max_seconds)(state))
 

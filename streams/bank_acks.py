@@ -20,7 +20,7 @@ def on_bank_ack(event: BankAckReceived, ctx: Context) -> None:
     live = ctx.state.batches.get(ack.original_batch_id)
     if live is None:
         raise OrphanEvent("payload.original_batch_id", f"no payment batch {ack.original_batch_id!r} was released")
-    if ack.transactions:
+    if ack.transactions or ack.group_status is None:  # the model refuses an acknowledgment with neither
         statuses = list(ack.transactions)
     else:
         # A group status without transaction detail speaks for every instruction of the batch.

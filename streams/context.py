@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from reconstream.matchers.bank_codes import CodeRule
 from reconstream.matchers.duplicates import DuplicatePolicy
@@ -135,7 +135,7 @@ class Context:
         self.emit(OutputStream.POSTING_REQUESTS, request)
 
     def status_update(
-        self, invoice_id: str, correlation_id: str | None, status: ApStatus, at: datetime, **fields: object
+        self, invoice_id: str, correlation_id: str | None, status: ApStatus, at: datetime, **fields: Any
     ) -> None:
         discriminator = str(fields.get("end_to_end_id") or "")
         update = StatusUpdate(

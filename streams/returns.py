@@ -34,7 +34,10 @@ def _keys(end_to_end_id: str | None, account: str | None, amount: Decimal, curre
 
 def remember(entry: Settlement, applied: list[tuple[str, Decimal]]) -> tuple[dict[str, object], list[str]]:
     """What a debit paid, and the keys a return of it will be found under."""
-    record = {"invoices": [[invoice_id, str(amount)] for invoice_id, amount in applied], "entry_id": entry.entry_id}
+    record: dict[str, object] = {
+        "invoices": [[invoice_id, str(amount)] for invoice_id, amount in applied],
+        "entry_id": entry.entry_id,
+    }
     line = pm.BankLine.of(entry)  # the principal, as matching reads it: a return carries that back
     keys = _keys(entry.end_to_end_id, line.counterparty_account, line.amount, line.currency)
     if line.amount != entry.amount or line.currency != entry.currency:

@@ -23,7 +23,7 @@ class Journal:
     def __init__(self) -> None:
         self.active = False
         self._noted: dict[tuple[int, str], tuple[Journaled, str, Any]] = {}
-        self._undo: list[Callable[[], None]] = []
+        self._undo: list[Callable[[], object]] = []
 
     def begin(self) -> None:
         self._noted.clear()
@@ -35,7 +35,7 @@ class Journal:
         if slot not in self._noted:
             self._noted[slot] = (table, key, table.prior(key))
 
-    def undo(self, action: Callable[[], None]) -> None:
+    def undo(self, action: Callable[[], object]) -> None:
         """How to take back a change made in place; run in reverse order by a rollback."""
         self._undo.append(action)
 

@@ -113,8 +113,8 @@ class CompactingTable(MemoryTable[V]):
         self._compressor = Compressor()
 
     def __setitem__(self, key: str, value: V) -> None:
-        held = self._compressor.hold(self._codec.encode(value)) if self._held_encoded(value) else value
-        super().__setitem__(key, held)  # type: ignore[arg-type]
+        held: Any = self._compressor.hold(self._codec.encode(value)) if self._held_encoded(value) else value
+        super().__setitem__(key, held)
 
     def _read(self, held: Any) -> V:
         return self._codec.decode(self._compressor.release(held)) if type(held) is bytes else held
@@ -170,7 +170,7 @@ class DigestKeyedTable(MemoryTable[V]):
         return super().__getitem__(self._digest(key))  # type: ignore[index]
 
     def __setitem__(self, key: str, value: V) -> None:
-        super().__setitem__(self._digest(key), value)  # type: ignore[arg-type]
+        super().__setitem__(self._digest(key), value)  # type: ignore[index]
 
     def __delitem__(self, key: str) -> None:
         super().__delitem__(self._digest(key))  # type: ignore[arg-type]

@@ -29,8 +29,9 @@ class SeenIds:
         # engine asks for its digest, and with RocksDB state each is a read of a key that is not there.
         self._last: tuple[str, Any] | None = None
         # Generation 0 keeps the table's original name, so state written before windows existed reads on.
-        generation, self._since_us = self._meta.get(self._meta_key) or (0, None)
+        generation, since_us = self._meta.get(self._meta_key) or (0, None)
         self._generation = int(generation)
+        self._since_us: int | None = since_us
         self._current = self._table(self._generation)
         self._previous = self._table(self._generation - 1) if self._generation else None
 

@@ -109,9 +109,9 @@ def by_amount_counterparty(line: BankLine, invoices: Sequence[OpenInvoice], poli
     for invoice in invoices:
         if invoice.credit_note or invoice.currency != line.currency or invoice.invoice_date > line.booking_date:
             continue  # an amount alone never nets a credit note: only a payer naming it does
-        penalty, evidence = counterparty_evidence(line, invoice, policy)
-        if evidence is not None:
-            known.append((invoice, penalty, evidence))
+        penalty, payee = counterparty_evidence(line, invoice, policy)
+        if payee is not None:
+            known.append((invoice, penalty, payee))
     if not known:
         return []
     # The pool: the invoices due nearest the booking date, as a payer pays what falls due.

@@ -477,8 +477,8 @@ def _where(query: CaseQuery) -> Any:
             conditions.append(column == value)
     if query.vendor:
         vendor = query.vendor.strip()
-        name = func.lower(cases.c.vendor_name).contains(vendor.lower(), autoescape=True)
-        conditions.append(or_(cases.c.vendor_id == vendor, name))
+        named = func.lower(cases.c.vendor_name).contains(vendor.lower(), autoescape=True)
+        conditions.append(or_(cases.c.vendor_id == vendor, named))
     if query.first_seen_before is not None:
         conditions.append(cases.c.first_seen_us < to_micros(query.first_seen_before))
     if query.overdue_at is not None:

@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .adapter import ErpTarget
 from .registry import simulator_class
+
+if TYPE_CHECKING:
+    from .sim_d365 import D365Simulator  # loaded late, by name, as every simulator is
 from .simulator import Faults, Rules, RunningSimulator, start
 
 TENANT = "RECON_TST"
@@ -135,7 +138,7 @@ def start_local(
     running = start(simulator, host, port)
     url = running.url
     if kind == "d365":
-        simulator.resource = url  # type: ignore[attr-defined] - the environment's URL is the token's audience
+        cast("D365Simulator", simulator).resource = url  # the environment's URL is the token's audience
     if kind == "infor":  # an .ionapi file names the gateway and the token provider as well
         credentials = {**credentials, "iu": url, "pu": f"{url}/{TENANT}/as/", "ot": "token.oauth2"}
     return LocalErp(kind, running, credentials, _options(kind, url))

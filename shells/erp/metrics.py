@@ -38,6 +38,7 @@ from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from ..metrics import DAY, HOUR, MINUTE, UNKNOWN, Distribution, Tally
@@ -175,7 +176,7 @@ class PostingMetrics(PostingSensor):
         return erp if erp in self._known else UNKNOWN
 
     # -- the scrape ---------------------------------------------------------------------------------------
-    def snapshot(self) -> tuple[list[CounterMetricFamily | HistogramMetricFamily], dict[str, BreakerState]]:
+    def snapshot(self) -> tuple[list[Metric], dict[str, BreakerState]]:
         """The event-fed families and the breaker states, copied under the lock the workers write under."""
         with self._lock:
             families = [
@@ -206,7 +207,7 @@ class _PostingCollector(Collector):
             GaugeMetricFamily(SUCCESS_RATIO, ""),
         ]
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         m = self.metrics
         families, breakers = m.snapshot()
         yield from families

@@ -161,8 +161,8 @@ class PostingService:
             self._failed(lane, posting, request, failure, started)
         except Exception as exc:
             log.exception("posting %s to %s: unexpected failure", posting.posting_id, lane.name)
-            failure = ErpUnavailable(Cause.SERVER_ERROR, f"unexpected answer ({type(exc).__name__})", None, True)
-            self._failed(lane, posting, request, failure, started)
+            unexpected = ErpUnavailable(Cause.SERVER_ERROR, f"unexpected answer ({type(exc).__name__})", None, True)
+            self._failed(lane, posting, request, unexpected, started)
         else:
             lane.breaker.succeeded()
             self._decide(lane, posting, request, POSTED, started, document=document)

@@ -38,7 +38,7 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from .exact_json import exact_json
@@ -273,7 +273,7 @@ class OracleSimulator(Simulator):
             raise OracleError(400, [("JBO-27014: Attribute Supplier in Invoice is required.", "27014")])
         directory = self.suppliers
         if directory is None:
-            return (number or name), (name or number)
+            return cast(str, number or name), cast(str, name or number)
         if number is not None:
             if number not in directory:
                 raise OracleError(
@@ -515,7 +515,7 @@ def check_line(line: Any, index: int) -> dict[str, Any]:
     if values["LineType"] not in LINE_TYPES:
         errors.append((f"The value {values['LineType']} of the attribute LineType isn't valid.", "AP_LINE_TYPE"))
     quantity, price, amount = values.get("Quantity"), values.get("UnitPrice"), values.get("LineAmount")
-    if None not in (quantity, price, amount) and quantity * price != amount:
+    if quantity is not None and price is not None and amount is not None and quantity * price != amount:
         errors.append(
             (f"Line {values['LineNumber']}: the line amount must equal the quantity times the unit price.", "AP_QTY")
         )

@@ -322,13 +322,13 @@ class SapSimulator(Simulator):
         name a whole one with text values, every header otherwise. The caller still applies every condition to each
         and holds the lock."""
         wanted = dict(conditions)  # a property given twice: its last value narrows, the conditions check the rest
-        key = tuple(wanted.get(name) for name in ("SupplierInvoice", "FiscalYear"))
-        if all(isinstance(part, str) for part in key):
-            entity = self.entities.get((key[0], key[1]))
+        number, year = wanted.get("SupplierInvoice"), wanted.get("FiscalYear")
+        if isinstance(number, str) and isinstance(year, str):
+            entity = self.entities.get((number, year))
             return [] if entity is None else [entity]
-        reference = tuple(wanted.get(name) for name in _REFERENCE_KEY)
-        if all(isinstance(part, str) for part in reference):
-            return list(self._by_reference.get((reference[0], reference[1], reference[2]), ()))
+        reference = _reference_of(wanted)
+        if reference is not None:
+            return list(self._by_reference.get(reference, ()))
         return list(self.entities.values())
 
     def _read_invoice(self, request: Request, match: re.Match[str]) -> Reply:
@@ -424,9 +424,9 @@ class SapSimulator(Simulator):
         }
         with self.lock:
             self.entities[(number, year)] = entity
-            reference = tuple(entity.get(name) for name in _REFERENCE_KEY)
-            if all(isinstance(part, str) for part in reference):  # only text equals a text condition
-                self._by_reference.setdefault((reference[0], reference[1], reference[2]), []).append(entity)
+            reference = _reference_of(entity)
+            if reference is not None:
+                self._by_reference.setdefault(reference, []).append(entity)
         return {"__metadata": metadata, **entity, **navigation}
 
     # -- auth and CSRF ------------------------------------------------------------------------------------
@@ -482,6 +482,17 @@ class SapSimulator(Simulator):
 
 
 _REFERENCE_KEY = ("SupplierInvoiceIDByInvcgParty", "InvoicingParty", "CompanyCode")
+
+
+def _reference_of(values: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """The reference key of a header or of conditions, when all three parts are text: only text equals a
+    text condition."""
+    invoice, party, company = (values.get(name) for name in _REFERENCE_KEY)
+    if isinstance(invoice, str) and isinstance(party, str) and isinstance(company, str):
+        return invoice, party, company
+    return None
+
+
 _GENERIC_CODES = frozenset({"NOT_FOUND", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "TOO_MANY_REQUESTS"})
 _GATEWAY_CODES = {
     404: "/IWBEP/CM_MGW_RT/020",

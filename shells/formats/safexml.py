@@ -153,11 +153,12 @@ def find(element: etree._Element | None, path: str) -> etree._Element | None:
     """First element at a child path; walked with iterchildren, which is much cheaper than ElementPath."""
     if element is None:
         return None
-    found: etree._Element | None = element
+    found = element
     for step in _steps(_namespace_of(element), path):
-        found = next(found.iterchildren(step), None)
-        if found is None:
+        child = next(found.iterchildren(step), None)
+        if child is None:
             return None
+        found = child
     return found
 
 

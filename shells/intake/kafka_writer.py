@@ -74,7 +74,7 @@ class RouteBook:
 
 def learned(event: Event) -> Route | None:
     """The route an event teaches the router (LedgerRouter.key_for remembers exactly these)."""
-    payload = event.payload
+    payload: Any = event.payload  # the event type says which payload it is
     if event.event_type == "invoice.captured":
         return INVOICE, payload.invoice_id, payload.company_code
     if event.event_type == "purchase_order.created":

@@ -11,6 +11,7 @@ from confluent_kafka.admin import AdminClient
 from ..audit import AuditKey
 from ..audit_verify import AuditVerdict, verify_lines
 from . import clients
+from .consumed import partition_of
 from .partition import AUDIT_HEAD, AUDIT_TABLE
 from .tail import committed_messages
 from .topics import Topics
@@ -25,7 +26,7 @@ def read_partitions(bootstrap: str, topic: str, timeout: float = 30.0) -> dict[i
         raise KafkaException(metadata.error)
     found: dict[int, list[tuple[bytes, bytes]]] = {number: [] for number in sorted(metadata.partitions)}
     for message in committed_messages(bootstrap, topic, to_end=True):
-        found[message.partition()].append((message.key() or b"", message.value() or b""))
+        found[partition_of(message)].append((message.key() or b"", message.value() or b""))
     return found
 
 

@@ -9,6 +9,8 @@ id, applies it once.
 
 from __future__ import annotations
 
+from typing import Any
+
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from reconstream.models.events import Stream
 
@@ -48,7 +50,7 @@ class CaseEventSender:
 
         for event in pending:
             topic = self.topics.input(Stream(event.stream))
-            where = {} if event.ledger_partition is None else {"partition": event.ledger_partition}
+            where: dict[str, Any] = {} if event.ledger_partition is None else {"partition": event.ledger_partition}
             key = (event.company_code or event.event_id).encode()
             send(self.producer, topic, key, event.body, on_delivery=delivered, **where)
         self.producer.flush()

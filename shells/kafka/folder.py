@@ -21,6 +21,7 @@ from reconstream.models.outputs import PAGE_STREAMS, OutputStream
 
 from ..sinks.files import FileSink
 from . import clients
+from .consumed import position
 from .topics import Topics
 
 FOLDER_STREAMS = PAGE_STREAMS
@@ -73,14 +74,15 @@ class FolderProjection:
             if not readable(message):
                 continue
             read += 1
-            name = self.streams[message.topic()]
+            topic, number, offset = position(message)
+            name = self.streams[topic]
             value = message.value()
             if name == CASH:
                 if value:
                     self.cash[(message.key() or b"").decode()] = orjson.loads(value)
             elif value:
                 self.files.add_line(name, value)
-            self.offsets[f"{message.topic()}:{message.partition()}"] = message.offset() + 1
+            self.offsets[f"{topic}:{number}"] = offset + 1
         return read
 
     def _checkpoint(self) -> None:

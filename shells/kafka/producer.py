@@ -92,7 +92,7 @@ def produce(
     deliveries = Deliveries()
 
     def send(topic: str, value: bytes, key: str, partition: int | None = None) -> None:
-        where = {} if partition is None else {"partition": partition}
+        where: dict[str, Any] = {} if partition is None else {"partition": partition}
         send_reliably(producer, topic, key.encode(), value, on_delivery=deliveries.record, **where)
         summary.messages += 1
 

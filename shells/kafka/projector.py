@@ -28,6 +28,7 @@ from ..cases.store import CaseStore
 from ..sinks.topics import LEDGER_HEADER
 from . import clients
 from .case_events import CaseEventSender
+from .consumed import position
 from .folder import CASH, FOLDER_STREAMS, FolderProjection, readable
 from .topics import Topics
 
@@ -91,12 +92,13 @@ def project_cases(
                 if not readable(message):
                     continue
                 summary.records += 1
-                record = _exception(message.value(), message.partition(), message.offset(), summary)
+                _, number, offset = position(message)
+                record = _exception(message.value(), number, offset, summary)
                 if record is not None:
-                    by_partition[message.partition()].append((message.offset(), record))
+                    by_partition[number].append((offset, record))
                     ledger = _ledger_of(message.headers())
                     if ledger is not None:
-                        ledgers[message.partition()][record.exception_id] = ledger
+                        ledgers[number][record.exception_id] = ledger
             for partition, records in sorted(by_partition.items()):
                 summary.applied += store.project(source_of(topic, partition), records, ledgers[partition]).applied
             sent = sender.send_pending()
@@ -113,9 +115,10 @@ def project_cases(
     return summary
 
 
-def _ledger_of(headers: list[tuple[str, bytes]] | None) -> int | None:
-    for name, value in headers or ():
-        if name == LEDGER_HEADER and value and value.isdigit():
+def _ledger_of(headers: list[tuple[str, str | bytes | None]] | dict[str, str | bytes | None] | None) -> int | None:
+    # A consumed record's headers are (name, value) pairs; the client's types allow a dict as well.
+    for name, value in headers.items() if isinstance(headers, dict) else headers or ():
+        if name == LEDGER_HEADER and isinstance(value, bytes) and value.isdigit():
             return int(value)
     return None
 

@@ -193,7 +193,7 @@ class Outage:
                 f"the Kafka cluster has not served this worker for {now - self.since:.0f} s (the limit is "
                 f"{self.limit:.0f} s, [kafka] max_outage) after {self.attempts} attempts; last error: {exc}"
             ) from exc
-        state = RetryCallState(None, None, (), {})  # type: ignore[arg-type] - the wait strategy reads the count only
+        state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]  # the wait strategy reads the count only
         state.attempt_number = self.attempts
         return float(self._wait(state))
 

@@ -8,7 +8,7 @@ event whose document was never seen keeps a key of its own: the engine dead-lett
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from reconstream.models.events import Event
 
@@ -24,7 +24,7 @@ class LedgerRouter:
         self.accounts: dict[str, str] = dict(house_accounts or {})
 
     def key_for(self, event: Event) -> str:
-        payload = event.payload
+        payload: Any = event.payload  # the event type says which payload it is
         match event.event_type:
             case "vendor.upserted":
                 return BROADCAST

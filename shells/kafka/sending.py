@@ -29,6 +29,7 @@ def send(
     topic: str,
     key: bytes,
     value: bytes | None,
+    *,
     on_full: Callable[[], None] | None = None,
     **options: Any,
 ) -> None:

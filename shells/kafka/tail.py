@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from reconstream.models.outputs import TAIL_NAMES
 
 from . import clients
+from .consumed import partition_of
 from .topics import Topics
 
 
@@ -50,7 +51,7 @@ def committed_messages(
                 error = message.error()
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:
-                        at_end.add(message.partition())
+                        at_end.add(partition_of(message))
                         continue
                     if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
                         continue

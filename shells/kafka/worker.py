@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -45,6 +46,8 @@ from ..audit import AuditKey
 from ..metrics import RunMetrics
 from ..sinks.topics import TopicSink
 from . import clients
+from .consumed import key_of
+from .consumed import position as record_position
 from .partition import LedgerPartition
 from .recovery import (
     NEVER,
@@ -462,12 +465,13 @@ class ReconciliationWorker:
                 if time.monotonic() > deadline:
                     raise BrokerUnavailable(f"changelog partition {number} did not reach offset {end} (at {position})")
                 for message in reader.consume(num_messages=chunk, timeout=1.0):
-                    if message.error():
-                        if message.error().code() == KafkaError._PARTITION_EOF:
+                    error = message.error()
+                    if error is not None:
+                        if error.code() == KafkaError._PARTITION_EOF:
                             continue
-                        raise KafkaException(message.error())
-                    changes.append((message.key(), message.value()))
-                    position = message.offset() + 1
+                        raise KafkaException(error)
+                    changes.append((key_of(message), message.value()))
+                    position = record_position(message)[2] + 1
                 # Transaction markers take offsets but are never delivered: ask where the reader stands.
                 position = max(position, reader.position([TopicPartition(self.topics.changelog, number)])[0].offset)
                 if len(changes) >= chunk or position >= end:
@@ -486,7 +490,7 @@ class ReconciliationWorker:
                 log.warning("consumer: %s (librdkafka reconnects by itself)", error)
                 return
             raise KafkaException(error)
-        topic, number, offset = message.topic(), message.partition(), message.offset()
+        topic, number, offset = record_position(message)
         ledger = self.ledgers.get(number)
         if ledger is None:
             return  # revoked while in flight: it will be fetched again by its new owner
@@ -497,7 +501,7 @@ class ReconciliationWorker:
         total = 0
         for number, ledger in self.ledgers.items():
             applied = 0
-            for record in ledger.sequencer.pop_ready(lambda topic, n=number: self._caught_up(topic, n)):
+            for record in ledger.sequencer.pop_ready(partial(self._caught_up, number=number)):
                 outputs, audit = ledger.apply(record)
                 self._emit(outputs, record.received_ms, record.offset, number)
                 if audit is not None:
@@ -522,7 +526,7 @@ class ReconciliationWorker:
 
     def _send(self, topic: str, key: bytes, value: bytes | None, **options: Any) -> None:
         """State changes and cash positions, produced in the same transaction as the sink's outputs."""
-        send(self.producer, topic, key, value, self.sink.on_full, **options)
+        send(self.producer, topic, key, value, on_full=self.sink.on_full, **options)
 
     def _caught_up(self, topic: str, number: int) -> bool:
         """Nothing more to fetch from this topic-partition, and for long enough that none is on its way.
@@ -682,8 +686,8 @@ class ReconciliationWorker:
             if self.failed:
                 return  # purged with the transaction being abandoned
             raise KafkaException(error)  # the transaction cannot commit without it: recover from the last commit
-        number = message.partition()
-        self._changelog_delivered[number] = max(self._changelog_delivered.get(number, 0), message.offset() + 1)
+        _, number, offset = record_position(message)
+        self._changelog_delivered[number] = max(self._changelog_delivered.get(number, 0), offset + 1)
 
     def _publish_cash_positions(self, ledger: LedgerPartition) -> None:
         if ledger.engine is None:

@@ -38,10 +38,10 @@ class TopicSink(Sink):
 
     def add(self, output: Output, position: int) -> None:
         key, value = _key_of(output), record_json(output)
-        send(self.producer, self.topics.output(output.stream), key, value, self.on_full, headers=self._headers)
+        send(self.producer, self.topics.output(output.stream), key, value, on_full=self.on_full, headers=self._headers)
         if output.stream == OutputStream.EXCEPTIONS:
             owner_topic = self.topics.owner_exceptions(output.record.owner_queue.value)  # type: ignore[attr-defined]
-            send(self.producer, owner_topic, key, value, self.on_full, headers=self._headers)
+            send(self.producer, owner_topic, key, value, on_full=self.on_full, headers=self._headers)
 
     def flush(self) -> dict[str, Any] | None:
         self.producer.flush()

@@ -76,7 +76,7 @@ def page_principal_of(request: Request) -> Principal:
         raise
 
 
-def admitting(roles: frozenset[Role], page: bool = False) -> Callable[[Request], Principal]:
+def admitting(roles: frozenset[Role], page: bool = False) -> Callable[..., Principal]:
     """A dependency that lets in the roles given and refuses the others with 403."""
 
     def api(principal: Annotated[Principal, Depends(principal_of)]) -> Principal:

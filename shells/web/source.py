@@ -29,7 +29,7 @@ from reconstream.models.outputs import PAGE_STREAMS
 from ..in_flight import PaymentsInFlight
 
 INDEXED = PAGE_STREAMS
-_FILE_NO = {name: number for number, name in enumerate(INDEXED)}
+_FILE_NO: dict[str, int] = {name: number for number, name in enumerate(INDEXED)}
 _OUTSTANDING_END = {"paid", "payment_rejected"}  # what takes an instruction out of flight
 
 
