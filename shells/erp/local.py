@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .adapter import ErpTarget
 from .registry import simulator_class
+from .simulator import Faults, Rules, RunningSimulator, start
 
 if TYPE_CHECKING:
     from .sim_d365 import D365Simulator  # loaded late, by name, as every simulator is
-from .simulator import Faults, Rules, RunningSimulator, start
 
 TENANT = "RECON_TST"
 
