@@ -95,6 +95,26 @@ class Compressor:
         return self._compress
 
 
+class Holding(Generic[V]):
+    """Which values are kept as their encoding, and the keeping: compressed when large (`Compressor`), decoded
+    when read. Closed items are held so in memory (`CompactingTable`) and in RocksDB state's cache."""
+
+    def __init__(self, codec: Codec[V], held_encoded: Callable[[V], bool]) -> None:
+        self._codec = codec
+        self._held_encoded = held_encoded
+        self._compressor = Compressor()
+
+    def hold(self, value: V, encoding: bytes | None = None) -> Any:
+        """The value as it is kept: itself, or its encoding (given, or worked out here) compressed."""
+        if not self._held_encoded(value):
+            return value
+        return self._compressor.hold(self._codec.encode(value) if encoding is None else encoding)
+
+    def read(self, held: Any) -> V:
+        """The value that was kept."""
+        return self._codec.decode(self._compressor.release(held)) if type(held) is bytes else held
+
+
 class CompactingTable(MemoryTable[V]):
     """A table whose seldom-read values (a paid invoice, a settled instruction) are kept as their encoding.
 
@@ -108,27 +128,21 @@ class CompactingTable(MemoryTable[V]):
 
     def __init__(self, name: str, journal: Journal, codec: Codec[V], held_encoded: Callable[[V], bool]) -> None:
         super().__init__(name, journal)
-        self._codec = codec
-        self._held_encoded = held_encoded
-        self._compressor = Compressor()
+        self._holding = Holding(codec, held_encoded)
 
     def __setitem__(self, key: str, value: V) -> None:
-        held: Any = self._compressor.hold(self._codec.encode(value)) if self._held_encoded(value) else value
-        super().__setitem__(key, held)
-
-    def _read(self, held: Any) -> V:
-        return self._codec.decode(self._compressor.release(held)) if type(held) is bytes else held
+        super().__setitem__(key, self._holding.hold(value))
 
     def get(self, key: str, default: V | None = None) -> V | None:  # type: ignore[override]
         held = super().get(key, _ABSENT)
-        return default if held is _ABSENT else self._read(held)
+        return default if held is _ABSENT else self._holding.read(held)
 
     def __getitem__(self, key: str) -> V:
-        return self._read(super().__getitem__(key))
+        return self._holding.read(super().__getitem__(key))
 
     def items(self) -> Iterator[tuple[str, V]]:  # type: ignore[override]
         for key, held in super().items():
-            yield key, self._read(held)
+            yield key, self._holding.read(held)
 
     def values(self) -> Iterator[V]:  # type: ignore[override]
         return (value for _, value in self.items())

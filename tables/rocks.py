@@ -10,7 +10,7 @@ from reconstream.models.errors import InvariantBroken
 from rocksdict import BlockBasedOptions, Cache, DBCompressionType, Options, Rdict, WriteBatch
 
 from .journal import Journal
-from .memory import Compressor
+from .memory import Holding
 from .store import JSON, Codec, DocumentCodec
 
 V = TypeVar("V")
@@ -19,6 +19,10 @@ _SEP = b"\x00"
 _DELETED = object()
 _NOT_PENDING = object()
 _CHECKPOINT_KEY = b"__meta__" + _SEP + b"checkpoint"
+
+
+def _never(value: Any) -> bool:
+    return False  # a table whose store was not told which values are seldom read caches them all decoded
 
 
 def _options(block_cache_mb: int, write_buffer_mb: int) -> Options:
@@ -50,7 +54,7 @@ class RocksTable(Generic[V]):
     """A dict-like view of one key prefix. Reads see pending writes; a bounded cache keeps hot values decoded.
 
     Values `held_encoded` (closed items: a paid invoice, a settled instruction) are cached as their encoding,
-    compressed as the in-memory store holds them (`Compressor`), and decoded when read: decoded, they were
+    compressed as the in-memory store holds them (`Holding`), and decoded when read: decoded, they were
     half the peak RSS at 200,000 invoices (docs/performance.md), and a RocksDB read instead costs more than
     the decoding.
     """
@@ -68,8 +72,7 @@ class RocksTable(Generic[V]):
         self.journal = journal
         self._db = db
         self._codec = codec
-        self._held_encoded = held_encoded
-        self._compressor = Compressor()
+        self._holding = Holding(codec, held_encoded or _never)
         self._prefix = name.encode() + _SEP
         self._pending: dict[str, Any] = {}
         # Pending values a changelog has encoded already, for the commit (a DocumentTable keeps each key's
@@ -90,7 +93,7 @@ class RocksTable(Generic[V]):
             return default if value is _DELETED else value
         cached = self._cache.get(key)
         if cached is not None:
-            return self._codec.decode(self._compressor.release(cached)) if type(cached) is bytes else cached
+            return self._holding.read(cached)
         if key in self._absent:
             return default
         data = self._db.get(self._key(key))
@@ -98,17 +101,11 @@ class RocksTable(Generic[V]):
             self._absent.add(key)
             return default
         decoded = self._decode_stored(key, data)
-        self._remember(key, self._cached_form(decoded, None))
+        self._remember(key, self._holding.hold(decoded))
         return decoded
 
     def _decode_stored(self, key: str, data: bytes) -> V:
         return self._codec.decode(data)
-
-    def _cached_form(self, value: V, encoding: bytes | None) -> Any:
-        """The value as the cache keeps it: itself, or its encoding (given, or worked out) held compressed."""
-        if self._held_encoded is None or not self._held_encoded(value):
-            return value
-        return self._compressor.hold(self._codec.encode(value) if encoding is None else encoding)
 
     def _remember(self, key: str, value: Any) -> None:
         if len(self._cache) >= self._cache_size:
@@ -186,7 +183,7 @@ class RocksTable(Generic[V]):
             else:
                 encoding = self._encode(key, value)
                 batch.put(self._key(key), encoding)
-                self._remember(key, self._cached_form(value, encoding))
+                self._remember(key, self._holding.hold(value, encoding))
         self.discard_pending()
 
     def discard_pending(self) -> None:
@@ -267,7 +264,7 @@ class DocumentTable(RocksTable[V]):
             if value is _DELETED:
                 self._cache.pop(key, None)
             else:
-                self._remember(key, self._cached_form(value, None))
+                self._remember(key, self._holding.hold(value))
             self._whole.discard(key)
         self.discard_pending()
 

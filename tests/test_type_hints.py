@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("models", "matchers", "tables", "streams", "shells", "synthetic")
+# reconstream.<name> -> its top-level folder, as pyproject.toml maps them (a package added there is checked too).
+PACKAGE_DIRS = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-dir"]
 
 
 def test_mypy_finds_nothing_in_the_package(tmp_path: Path) -> None:
     package = tmp_path / "reconstream"
     package.mkdir()
-    for name in PACKAGES:
-        (package / name).symlink_to(ROOT / name)
-    selected = [arg for name in PACKAGES for arg in ("-p", f"reconstream.{name}")]
+    for name, folder in PACKAGE_DIRS.items():
+        (package / name.removeprefix("reconstream.")).symlink_to(ROOT / folder)
+    selected = [arg for name in PACKAGE_DIRS for arg in ("-p", name)]
     done = subprocess.run(
         [
             sys.executable,
