@@ -20,10 +20,10 @@ from reconstream.shells.erp.queue import PostingQueue
 from reconstream.shells.erp.simulator import Faults, Rules
 
 KINDS = ["sap", "oracle", "d365", "netsuite", "infor"]
-# The faults are drawn in turn from one seeded generator, so which posting draws which fault follows the order in
-# which the workers' requests reach the simulator. With two attempts, about one run in 20-40 gave a posting a fault
-# on both before the ERP judged it (a refusal then reads as a timeout; seen in CI for Infor). A third attempt needs
-# a third such fault, each about one write in seven. The stalled supplier still uses up every attempt.
+# Each request's faults follow from the seed and the request (shells/erp/simulator.py `fault_drawn`), whatever order
+# the workers send them in, so every run of this test meets the same faults. With seed 7 and two attempts, one SAP
+# posting draws a fault on both before the ERP judges it, every run; three leave each posting a verdict. The
+# stalled supplier still uses up every attempt.
 MAX_ATTEMPTS = 3
 
 

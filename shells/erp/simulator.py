@@ -6,14 +6,19 @@ and its error bodies. The faults are the ones that hurt a posting service: throt
 5xx, answers slower than the client waits (after a commit, or stalled without one), connections dropped after
 the document was committed (the hard case for idempotency), a concurrency cap answered with 429, an outage.
 The simulator counts requests in flight, so a test can prove the posting service kept under its limit.
+
+Whether a write request draws a fault is decided by the request itself, not by when it arrives: a digest of
+the seed, the fault, what the request writes and how many times that was asked (`fault_drawn`). So a seed
+gives every posting the same faults however the posting service's workers interleave, and a test that
+passes once passes every time.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import hmac
-import random
 import re
 import secrets
 import socket
@@ -33,7 +38,7 @@ import orjson
 
 @dataclass
 class Faults:
-    """What goes wrong, by rate per write request (a seeded draw, so a run can be repeated)."""
+    """What goes wrong, by rate per write request (drawn from the seed and the request, so a run repeats)."""
 
     throttle_rate: float = 0.0  # 429 with Retry-After, before anything is committed
     retry_after_seconds: float = 1.0
@@ -164,7 +169,7 @@ class Simulator:
         self.stats: Counter[str] = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
-        self._rng = random.Random(self.faults.seed)  # noqa: S311 - fault draws, repeatable by seed, not secrets
+        self.write_attempts: Counter[str] = Counter()  # a write's subject -> how many times it was asked
         self._numbers: Counter[int] = Counter()  # per fiscal year
         self.routes: list[Route] = self.api_routes()
 
@@ -197,19 +202,20 @@ class Simulator:
             over_limit = self.faults.concurrency_limit is not None and self.in_flight > self.faults.concurrency_limit
         try:
             faults = self.faults
+            drawn = self._draws(request) if route.writes else _never
             if faults.down:
                 self.stats["down"] += 1
                 return self.error_reply(503, "the service is unavailable", "SERVICE_UNAVAILABLE")
             if over_limit:
                 self.stats["over_concurrency_limit"] += 1
                 return self.throttled_reply()
-            if route.writes and self._draw(faults.throttle_rate):
+            if drawn("throttle", faults.throttle_rate):
                 self.stats["throttled"] += 1
                 return self.throttled_reply()
-            if route.writes and self._draw(faults.server_error_rate):
+            if drawn("server_error", faults.server_error_rate):
                 self.stats["server_error"] += 1
                 return self.error_reply(500, "internal server error", "INTERNAL_ERROR")
-            if route.writes and self._draw(faults.stall_rate):
+            if drawn("stall", faults.stall_rate):
                 self.stats["stalled"] += 1
                 time.sleep(faults.slow_seconds)
                 return self.error_reply(504, "the request took too long and was rolled back", "GATEWAY_TIMEOUT")
@@ -223,10 +229,10 @@ class Simulator:
                 self.stats["rejected"] += 1
                 return self.error_reply(400, str(refused), "VALIDATION_ERROR")
             if route.writes and 200 <= reply.status < 300:
-                if self._draw(faults.drop_after_commit_rate):
+                if drawn("drop_after_commit", faults.drop_after_commit_rate):
                     self.stats["dropped_after_commit"] += 1
                     return DROP
-                if self._draw(faults.slow_rate):
+                if drawn("slow", faults.slow_rate):
                     self.stats["slow"] += 1
                     time.sleep(faults.slow_seconds)
             return reply
@@ -239,11 +245,14 @@ class Simulator:
         retry_after = f"{self.faults.retry_after_seconds:g}"
         return Reply(reply.status, reply.body, {**reply.headers, "Retry-After": retry_after})
 
-    def _draw(self, rate: float) -> bool:
-        if rate <= 0:
-            return False
+    def _draws(self, request: Request) -> Callable[[str, float], bool]:
+        """The fault draws of one write request: its subject and which attempt at that subject it is."""
+        subject = write_subject(request)
         with self.lock:
-            return self._rng.random() < rate
+            self.write_attempts[subject] += 1
+            attempt = self.write_attempts[subject]
+        seed = self.faults.seed
+        return lambda fault, rate: fault_drawn(seed, fault, subject, attempt, rate)
 
     def _control(self, request: Request) -> Reply:
         if request.path == "/_sim/records" and request.method == "GET":
@@ -265,6 +274,7 @@ class Simulator:
                 "kind": self.kind,
                 "documents": [asdict(document) for document in self.documents],
                 "stats": {**self.stats, "max_in_flight": self.max_in_flight},
+                "write_attempts": dict(self.write_attempts),
             }
 
     # -- helpers for the ERP modules ----------------------------------------------------------------------
@@ -344,6 +354,39 @@ class Simulator:
         with self.lock:
             expiry = self.tokens.get(header[7:])
         return expiry is not None and expiry > time.time()
+
+
+# What differs between two attempts of one posting, or between two runs of one test: multipart boundaries and
+# message ids (UUIDs, 32 hex digits), the moment a message was created, and the address the ERP was reached at (a
+# loopback port is new at each start; D365's $batch names it). Blanked, the attempts of a posting are one subject.
+_VOLATILE = re.compile(
+    rb"https?://[^/\s\"']+"
+    rb"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    rb"|(?<![0-9a-fA-F])[0-9a-fA-F]{32}(?![0-9a-fA-F])"
+    rb"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?"
+)
+
+
+def write_subject(request: Request) -> str:
+    """What a write request asks for, the same for every attempt of one posting and in every run: its method,
+    path and body with what an attempt or a start makes anew blanked, as a digest."""
+    blanked = _VOLATILE.sub(b"*", request.body)
+    return hashlib.blake2b(f"{request.method} {request.path} ".encode() + blanked, digest_size=16).hexdigest()
+
+
+def fault_drawn(seed: int, fault: str, subject: str, attempt: int, rate: float) -> bool:
+    """Whether this attempt at this subject draws this fault: uniform over the seed, repeatable, and
+    independent of any other request."""
+    if rate <= 0:
+        return False
+    material = f"{seed}|{fault}|{subject}|{attempt}".encode()
+    draw = int.from_bytes(hashlib.blake2b(material, digest_size=8).digest(), "big")
+    return draw < rate * 2**64
+
+
+def _never(fault: str, rate: float) -> bool:
+    """A read draws no fault: the faults apply to writes."""
+    return False
 
 
 class _Server(ThreadingHTTPServer):
