@@ -18,6 +18,7 @@ import httpx
 import pytest
 from lxml import etree
 from reconstream.models.invoices import Invoice
+from reconstream.models.outputs import PostingRequest
 from reconstream.shells.erp import infor as infor_module
 from reconstream.shells.erp.adapter import ErpTarget
 from reconstream.shells.erp.errors import Cause, ErpRejected, ErpUnavailable
@@ -30,8 +31,11 @@ from reconstream.shells.erp.infor import (
     parse_acknowledgement,
     process_bod,
 )
+from reconstream.shells.erp.queue import PostingQueue
+from reconstream.shells.erp.service import Lane, LanePolicy, PostingService
 from reconstream.shells.erp.sim_infor import NS, InforSimulator, acknowledge
 from reconstream.shells.erp.simulator import Faults, Rules, start
+from reconstream.shells.sinks.posting import new_posting
 
 FIXTURES = Path(__file__).parent / "fixtures" / "erp" / "infor"
 TENANT = "ACME_TST"
@@ -236,6 +240,68 @@ def test_dropped_answer_then_look_up_finds_the_one_document() -> None:
             client.post(invoice)
         assert len(sim.documents) == 1
         assert client.find_posted(invoice) == found  # the Rejected duplicate does not hide the Accepted one
+
+
+def test_a_refusal_whose_answer_was_lost_is_found_by_the_look_up() -> None:
+    """ION took the BOD and the answer was lost; the ERP refused it and published a Rejected Acknowledge. The
+    look-up before a retry (or before giving up) reads that refusal as the verdict, with the ERP's message,
+    instead of "not booked" (post again) or "no verdict" (an erp_timeout)."""
+    with ion(faults=Faults(drop_after_commit_rate=1.0), rules=Rules(blocked_suppliers=frozenset({"V100"}))) as (
+        sim,
+        url,
+    ):
+        client = adapter(url)
+        invoice = make_invoice()
+        sent = datetime.now(UTC)
+        with pytest.raises(ErpUnavailable) as caught:
+            client.post(invoice)
+        assert caught.value.maybe_committed
+        with pytest.raises(ErpRejected) as refused:
+            client.find_posted(invoice, sent)
+        assert "Invoice-from business partner V100 is blocked" in refused.value.message
+        assert refused.value.code == "Rejected"
+        # A refusal older than the posting answers an earlier one (the BOD id is the invoice's), and without
+        # the posting's first send nothing tells whose it is: neither is this posting's verdict.
+        assert client.find_posted(invoice, datetime.now(UTC) + timedelta(seconds=1)) is None
+        assert client.find_posted(invoice) is None
+        assert sim.documents == []
+
+
+@pytest.mark.parametrize("max_attempts", [1, 2])  # the last look before giving up; the look-up before a retry
+def test_the_service_decides_a_refusal_found_by_a_look_up_as_refused(tmp_path: Path, max_attempts: int) -> None:
+    """Every attempt's answer lost, the ERP refusing each: the posting is refused with the ERP's message, not
+    timed out."""
+    with ion(faults=Faults(drop_after_commit_rate=1.0), rules=Rules(blocked_suppliers=frozenset({"V100"}))) as (
+        sim,
+        url,
+    ):
+        request = PostingRequest(
+            posting_id="ap-1",
+            invoice_id="AP-1",
+            company_code="1000",
+            approved_at=datetime(2026, 11, 4, 9, 0, tzinfo=UTC),
+            due_date=date(2026, 12, 3),
+            invoice=make_invoice(),
+        )
+        queue = PostingQueue(tmp_path / "queue.sqlite")
+        queue.enqueue([new_posting(request, request.model_dump_json().encode(), {"1000": "infor"})], time.time())
+        client = adapter(url)
+        policy = LanePolicy(
+            max_attempts=max_attempts, max_backoff_seconds=0.05, breaker_threshold=1000, rate_per_second=500
+        )
+        service = PostingService(queue, {"infor": Lane("infor", client, policy)})
+        service.start()
+        try:
+            assert service.wait_drained(60)
+        finally:
+            service.stop()
+            client.close()
+        verdicts = [json.loads(verdict.event) for verdict in queue.verdicts(0)]
+        queue.close()
+    assert len(verdicts) == 1
+    assert verdicts[0]["payload"]["status"] == "posting_failed", verdicts[0]
+    assert "V100 is blocked" in json.dumps(verdicts[0])
+    assert sim.documents == []
 
 
 def fill_the_lake(sim: InforSimulator, created: str, count: int) -> None:

@@ -55,7 +55,8 @@ class ErpAdapter(ABC):
         """The document this invoice was already booked as, if the ERP has one: asked before a retry whose
         first attempt may have committed, so an invoice is never posted twice. `sent_after` is when the posting
         was first sent, no attempt older: an ERP looked up by key ignores it, one read as a log of answers
-        (Infor's Acknowledges) reads no further back."""
+        (Infor's Acknowledges) reads no further back. Such an ERP also keeps its refusals: when one answers an
+        attempt since `sent_after` and nothing was booked, ErpRejected is raised with the ERP's message."""
 
     @abstractmethod
     def post(self, invoice: Invoice) -> ErpDocument:

@@ -133,9 +133,16 @@ class InforAdapter(ErpAdapter):
             # under the lake's listing cap. The margin covers a clock that differs from the ERP's.
             since = max(since, sent_after - CLOCK_MARGIN)
         # Newest first: the attempt whose answer was lost is recent, so its Acknowledge is on the first page.
+        refused: Acknowledgement | None = None
         for ack in self._acknowledgements(since, {}, newest_first=True):
             if ack.accepted and (ack.original_bod_id == bod_id or _same_invoice(ack, invoice)):
                 return self._document(ack, invoice)
+            if refused is None and not ack.accepted and _answers_posting(ack, bod_id, sent_after):
+                refused = ack
+        if refused is not None:
+            # The ERP judged an attempt of this posting and booked nothing (no Accepted one anywhere in the list,
+            # which a duplicate's refusal would have beside it): its answer is the verdict, not "no verdict".
+            raise ErpRejected(refused.message or "the ERP rejected the document", code=refused.reason_code or None)
         return None
 
     # -- sending ------------------------------------------------------------------------------------------
@@ -400,6 +407,13 @@ def parse_acknowledgement(payload: bytes) -> Acknowledgement | None:
 
 
 # -- small helpers ----------------------------------------------------------------------------------------
+def _answers_posting(ack: Acknowledgement, bod_id: str, sent_after: datetime | None) -> bool:
+    """Whether an Acknowledge answers an attempt of the posting first sent at `sent_after`: the BOD id is the
+    invoice's (a posting made again later has the same one), so its creation time, which our clock stamped at
+    sending and the ERP echoes, must be no older than the posting. Without `sent_after` nothing tells."""
+    return sent_after is not None and ack.original_bod_id == bod_id and ack.original_created >= _iso(sent_after)
+
+
 def _same_invoice(ack: Acknowledgement, invoice: Invoice) -> bool:
     return (
         ack.supplier == invoice.vendor_id

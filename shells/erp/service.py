@@ -194,7 +194,12 @@ class PostingService:
             return
         lane.breaker.failed(now)
         if posting.attempts >= lane.policy.max_attempts:
-            found = self._last_look(lane, request, posting) if failure.maybe_committed or posting.uncertain else None
+            looked_up = failure.maybe_committed or posting.uncertain
+            try:
+                found = self._last_look(lane, request, posting) if looked_up else None
+            except ErpRejected as refused:  # the ERP had judged an attempt whose answer was lost
+                self._decide(lane, posting, request, REJECTED, started, error=refused.message)
+                return
             if found is not None:
                 self._decide(lane, posting, request, POSTED, started, document=found)
                 return
@@ -209,7 +214,8 @@ class PostingService:
     @staticmethod
     def _last_look(lane: Lane, request: PostingRequest, posting: Posting) -> ErpDocument | None:
         """Before a posting is given up: whether an attempt whose answer was lost booked it after all (a
-        look-up is a read, which ERPs throttle and fail far less than writes)."""
+        look-up is a read, which ERPs throttle and fail far less than writes). An ERP that keeps its answers
+        may say it refused one instead: ErpRejected goes to the caller."""
         try:
             return lane.adapter.find_posted(request.invoice, _first_sent(posting))
         except ErpUnavailable:
