@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import cast
 
+import factories
 import orjson
 import pytest
 from reconstream.models.invoices import Invoice
@@ -90,30 +92,9 @@ def test_which_request_draws_a_fault_does_not_depend_on_the_order_they_arrive_in
 
 
 def _invoice() -> Invoice:
-    return Invoice.model_validate(
-        {
-            "invoice_id": "ap-draws-1",
-            "supplier_invoice_number": "DRAW-1",
-            "vendor_id": "V1",
-            "company_code": "1000",
-            "invoice_date": "2026-11-03",
-            "due_date": "2026-12-03",
-            "currency": "EUR",
-            "net_amount": "100.00",
-            "tax_amount": "19.00",
-            "gross_amount": "119.00",
-            "lines": [
-                {
-                    "line_no": 1,
-                    "description": "Office chairs",
-                    "quantity": "2",
-                    "unit_price": "50.00",
-                    "net_amount": "100.00",
-                    "tax_rate": "19",
-                }
-            ],
-        }
-    )
+    line = {"line_no": 1, "description": "Chairs", "quantity": "2", "unit_price": "50.00", "net_amount": "100.00"}
+    captured = factories.invoice(invoice_id="ap-draws-1", number="DRAW-1", due_date="2026-12-03", lines=[line])
+    return cast(Invoice, captured.payload)
 
 
 @pytest.mark.parametrize("kind", ["sap", "oracle", "d365", "netsuite", "infor"])
