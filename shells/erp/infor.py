@@ -411,7 +411,14 @@ def _answers_posting(ack: Acknowledgement, bod_id: str, sent_after: datetime | N
     """Whether an Acknowledge answers an attempt of the posting first sent at `sent_after`: the BOD id is the
     invoice's (a posting made again later has the same one), so its creation time, which our clock stamped at
     sending and the ERP echoes, must be no older than the posting. Without `sent_after` nothing tells."""
-    return sent_after is not None and ack.original_bod_id == bod_id and ack.original_created >= _iso(sent_after)
+    if sent_after is None or ack.original_bod_id != bod_id:
+        return False
+    try:
+        created = datetime.fromisoformat(ack.original_created)
+    except ValueError:
+        return False  # a creation time we cannot read tells nothing
+    first_sent = sent_after.replace(microsecond=sent_after.microsecond // 1000 * 1000)  # as we stamp: to the ms
+    return created.tzinfo is not None and created >= first_sent
 
 
 def _same_invoice(ack: Acknowledgement, invoice: Invoice) -> bool:
