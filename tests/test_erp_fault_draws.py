@@ -73,9 +73,11 @@ def test_what_an_attempt_or_a_start_makes_anew_does_not_change_the_subject() -> 
 
 
 def test_which_request_draws_a_fault_does_not_depend_on_the_order_they_arrive_in() -> None:
-    faults = {"throttle_rate": 0.2, "server_error_rate": 0.2, "drop_after_commit_rate": 0.2, "seed": 5}
+    def faults() -> Faults:
+        return Faults(throttle_rate=0.2, server_error_rate=0.2, drop_after_commit_rate=0.2, seed=5)
+
     requests = [_write(f"INV-{n}", f"{n:032x}") for n in range(200)] * 3  # three attempts of each
-    in_order, reversed_order = Ledger(Faults(**faults)), Ledger(Faults(**faults))
+    in_order, reversed_order = Ledger(faults()), Ledger(faults())
     forward = [(write_subject(r), _outcome(in_order.handle(r))) for r in requests]
     backward = [(write_subject(r), _outcome(reversed_order.handle(r))) for r in reversed(requests)]
 
