@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from reconstream.models import limits
@@ -36,6 +36,9 @@ from .metrics import RunMetrics
 from .secrets import SecretError
 from .sinks import Sink
 from .sinks.base import ResumeRefused
+
+if TYPE_CHECKING:
+    from .kafka.worker import WorkerConfig  # imported when a worker starts: confluent-kafka loads with it
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,14 +239,24 @@ def cmd_pain001(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from .kafka.topics import Topics
-    from .kafka.worker import WorkerConfig, run_worker
+    from .kafka.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    applied = run_worker(worker_config(args), args.idle_exit)
+    logging.getLogger("reconstream.worker").info("stopped after applying %d records", applied)
+    return 0
+
+
+def worker_config(args: argparse.Namespace) -> WorkerConfig:
+    """What `recon worker` runs with: its flags, and the config file's engine, `[kafka]` and `[audit]` settings."""
+    from .kafka.topics import Topics
+    from .kafka.worker import WorkerConfig
+
     effective_config = _kafka_config_of(args)
-    config = WorkerConfig(
+    return WorkerConfig(
         settings=effective_config.engine_settings(),
         max_outage=effective_config.kafka.max_outage.total_seconds(),
+        max_idle=effective_config.kafka.max_idle.total_seconds(),
         audit_key=effective_config.audit_key(),
         bootstrap=_broker(args.broker),
         data_dir=args.data_dir,
@@ -252,9 +265,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
         partitions=args.partitions,
         metrics_port=args.metrics_port,
     )
-    applied = run_worker(config, args.idle_exit)
-    logging.getLogger("reconstream.worker").info("stopped after applying %d records", applied)
-    return 0
 
 
 def cmd_produce(args: argparse.Namespace) -> int:

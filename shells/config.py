@@ -435,6 +435,13 @@ class Kafka(Section):
     max_outage: timedelta = Field(
         default=timedelta(minutes=15), gt=timedelta(0), description="a worker unserved by the cluster this long exits"
     )
+    max_idle: timedelta = Field(
+        default=timedelta(seconds=0.5),
+        ge=timedelta(0),
+        le=timedelta(minutes=1),
+        description="how long a worker waits for a topic with nothing to fetch before applying its partition's "
+        "other topics (Kafka Streams' max.task.idle.ms): less latency, or more tolerance of a late producer",
+    )
 
     @model_validator(mode="after")
     def _security_only(self) -> Kafka:

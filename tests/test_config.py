@@ -125,3 +125,23 @@ def test_the_intake_section_carries_its_kafka_settings(tmp_path: Path) -> None:
     # Without the keys: files, and the partition count every other Kafka command creates topics with.
     assert Config().intake.kafka_bootstrap is None and Config().intake.topic_prefix is None
     assert Config().intake.partitions == IntakeSettings(tmp_path, ()).partitions == DEFAULT_PARTITIONS
+
+
+def test_a_workers_idle_wait_comes_from_the_kafka_section(tmp_path: Path) -> None:
+    """`[kafka] max_idle` reaches `recon worker`: how long a topic with nothing to fetch holds its partition's
+    other topics (docs/kafka.md, Order), which trades latency against a late producer's order."""
+    from reconstream.shells import cli
+
+    def worker_with(config: Path | None) -> float:
+        flags = ["worker", "--broker", "127.0.0.1:9", "--data-dir", str(tmp_path / "w1")]
+        args = cli.build_parser().parse_args([*flags, *(["--config", str(config)] if config else [])])
+        return cli.worker_config(args).max_idle
+
+    path = tmp_path / "recon.toml"
+    path.write_text('[kafka]\nmax_idle = "PT0.1S"\n')
+    assert worker_with(path) == 0.1
+    assert worker_with(None) == 0.5
+    path.write_text('[kafka]\nmax_idle = "PT2M"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert [error.split(":")[0] for error in caught.value.errors] == ["kafka.max_idle"]
