@@ -421,8 +421,9 @@ class Intake(Section):
 
 class Kafka(Section):
     """The Kafka clients of every command that talks to the cluster: the security settings of librdkafka,
-    passed through as written, and how long a worker rides out an outage. The two passwords librdkafka
-    takes are named by an environment variable or a file; any other secret property is refused."""
+    passed through as written, how long a worker rides out an outage and waits for an idle topic. The two
+    passwords librdkafka takes are named by an environment variable or a file; any other secret property is
+    refused."""
 
     client: dict[str, str | int | bool] = Field(
         default_factory=dict,
