@@ -1,6 +1,6 @@
 """What the ERP posting tests share: a generated month whose postings come from the posting service (the
 generator's own posted and posting_failed statuses taken out), its posting requests as the engine emits them,
-and a config file posting to a simulator."""
+a config file posting to a simulator, and a queue drained through one ERP in the test's own process."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from reconstream.shells.erp.queue import PostingQueue, Verdict
+from reconstream.shells.erp.service import Lane, PostingService
 from reconstream.synthetic import generate
 
 RECON = [str(Path(sys.executable).parent / "recon")]
@@ -81,3 +83,16 @@ def documents_by_invoice(records: dict[str, Any]) -> dict[tuple[str, str], list[
     for document in records["documents"]:
         found.setdefault((document["supplier"], document["invoice_reference"]), []).append(document)
     return found
+
+
+def drain_lane(queue: PostingQueue, lane: Lane, timeout: float) -> list[Verdict]:
+    """Every queued posting posted through one ERP in this process, then its adapter closed: the verdicts, in
+    the order decided."""
+    service = PostingService(queue, {lane.name: lane})
+    service.start()
+    try:
+        assert service.wait_drained(timeout)
+    finally:
+        service.stop()
+        lane.adapter.close()
+    return queue.verdicts(0, 100_000)

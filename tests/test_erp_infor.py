@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from erp_months import drain_lane
 from lxml import etree
 from reconstream.models.invoices import Invoice
 from reconstream.models.outputs import PostingRequest
@@ -32,7 +33,7 @@ from reconstream.shells.erp.infor import (
     process_bod,
 )
 from reconstream.shells.erp.queue import PostingQueue
-from reconstream.shells.erp.service import Lane, LanePolicy, PostingService
+from reconstream.shells.erp.service import Lane, LanePolicy
 from reconstream.shells.erp.sim_infor import NS, InforSimulator, acknowledge
 from reconstream.shells.erp.simulator import Faults, Rules, start
 from reconstream.shells.sinks.posting import new_posting
@@ -289,14 +290,7 @@ def test_the_service_decides_a_refusal_found_by_a_look_up_as_refused(tmp_path: P
         policy = LanePolicy(
             max_attempts=max_attempts, max_backoff_seconds=0.05, breaker_threshold=1000, rate_per_second=500
         )
-        service = PostingService(queue, {"infor": Lane("infor", client, policy)})
-        service.start()
-        try:
-            assert service.wait_drained(60)
-        finally:
-            service.stop()
-            client.close()
-        verdicts = [json.loads(verdict.event) for verdict in queue.verdicts(0)]
+        verdicts = [json.loads(verdict.event) for verdict in drain_lane(queue, Lane("infor", client, policy), 60)]
         queue.close()
     assert len(verdicts) == 1
     assert verdicts[0]["payload"]["status"] == "posting_failed", verdicts[0]

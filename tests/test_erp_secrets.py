@@ -14,13 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from erp_months import RECON, erp_config, month_without_postings, posting_requests
+from erp_months import RECON, drain_lane, erp_config, month_without_postings, posting_requests
 from reconstream.models.outputs import PostingRequest
 from reconstream.shells.config import ConfigError, load_config
 from reconstream.shells.erp.local import LocalErp, start_local
 from reconstream.shells.erp.queue import PostingQueue
 from reconstream.shells.erp.registry import adapter_class
-from reconstream.shells.erp.service import Lane, LanePolicy, PostingService
+from reconstream.shells.erp.service import Lane, LanePolicy
 from reconstream.shells.erp.simulator import Faults
 from reconstream.shells.sinks.posting import new_posting
 
@@ -71,14 +71,7 @@ def _drain(local: LocalErp, credentials: dict[str, str], requests: Path, queue_p
     adapter = adapter_class(local.kind)(replace(local.target(timeout_seconds=2.0), credentials=credentials))
     # The breaker's threshold out of reach: refused credentials spend attempts rather than park every posting.
     policy = LanePolicy(max_attempts=2, max_backoff_seconds=0.05, breaker_threshold=1000, rate_per_second=500)
-    service = PostingService(queue, {local.kind: Lane(local.kind, adapter, policy)})
-    service.start()
-    try:
-        assert service.wait_drained(120)
-    finally:
-        service.stop()
-        adapter.close()
-    verdicts = b"\n".join(verdict.event for verdict in queue.verdicts(0, 100_000))
+    verdicts = b"\n".join(verdict.event for verdict in drain_lane(queue, Lane(local.kind, adapter, policy), 120))
     queue.close()
     return verdicts
 
