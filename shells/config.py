@@ -665,10 +665,11 @@ def _reading(path: Path | None) -> type[Config]:
     """Config bound to one file: pydantic-settings takes a file source from the class, not from the call."""
     if path is None:
         return Config
+    bound = SettingsConfigDict(**Config.model_config)
     if path.suffix.lower() in (".yaml", ".yml"):
-        bound = SettingsConfigDict(**{**Config.model_config, "yaml_file": path})
+        bound["yaml_file"] = path
     else:
-        bound = SettingsConfigDict(**{**Config.model_config, "toml_file": path})
+        bound["toml_file"] = path
     return type("FileConfig", (Config,), {"model_config": bound})
 
 
