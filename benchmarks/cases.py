@@ -138,7 +138,7 @@ def page_latency(url: str, requests: int) -> dict[str, Any]:
         }
         found: dict[str, Any] = {}
         try:
-            auth = {"cookies": {"recon_session": key}, "headers": {"Authorization": f"Bearer {key}"}}
+            auth: dict[str, Any] = {"cookies": {"recon_session": key}, "headers": {"Authorization": f"Bearer {key}"}}
             with httpx.Client(base_url=base, **auth) as client:
                 for name, path in asked.items():
                     client.get(path).raise_for_status()  # warm

@@ -140,7 +140,7 @@ def generate(kind: str, count: int, seed: int) -> list[PostingRequest]:
         invoice_date = MONTH_START + timedelta(days=min(last_day, int(rng.triangular(0, last_day + 1, last_day - 3))))
         credit = rng.random() < 0.03
         po_number = None if credit or rng.random() < 0.35 else f"45{rng.randrange(10**8):08d}"
-        lines = []
+        lines: list[dict[str, Any]] = []
         for line_no in range(1, rng.choice((1, 1, 1, 2, 2, 3, 4, 6)) + 1):
             quantity = rng.choice((1, 1, 2, 3, 5, 10, 12, 24, 40))
             price = Decimal(str(max(0.5, rng.lognormvariate(0, 0.9) * scale))).quantize(CENT)

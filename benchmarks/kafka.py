@@ -24,7 +24,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from confluent_kafka import Consumer, KafkaError
@@ -107,19 +107,20 @@ def consume_only(bootstrap: str, prefix: str) -> dict[str, float]:
     )
     consumer.subscribe(topics)
     partitions = sum(len(consumer.list_topics(t, timeout=10).topics[t].partitions) for t in topics)
-    at_end: set[tuple[str, int]] = set()
+    at_end: set[tuple[str | None, int | None]] = set()  # an end-of-partition event names both
     records, first, last = 0, 0.0, 0.0
     cpu = time.process_time()  # the process's CPU: librdkafka's fetch threads count too
     while len(at_end) < partitions:
         for message in consumer.consume(5000, 1.0):
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF:
+            error = message.error()
+            if error:
+                if error.code() == KafkaError._PARTITION_EOF:
                     at_end.add((message.topic(), message.partition()))
                 continue
             last = time.perf_counter()
             first = first or last
             with contextlib.suppress(orjson.JSONDecodeError):  # planted garbage costs a parse attempt too
-                orjson.loads(message.value())
+                orjson.loads(cast(bytes, message.value()))  # every input line is a record with a value
             records += 1
     cpu = time.process_time() - cpu
     consumer.close()
@@ -203,7 +204,7 @@ def latency(input_dir: Path, bootstrap: str, scratch: Path, workers: int, rate: 
             seen_ms = time.time() * 1000
             headers = dict(message.headers() or [])
             if LATENCY_HEADER in headers:
-                samples.append(seen_ms - int(headers[LATENCY_HEADER]))
+                samples.append(seen_ms - int(cast(bytes, headers[LATENCY_HEADER])))  # written as bytes by the sink
     reader.close()
     wait_all(started)
     ordered = sorted(samples)
@@ -242,7 +243,7 @@ def main() -> int:
     scratch = args.data_dir / f"kafka-{uuid.uuid4().hex[:6]}"
     scratch.mkdir(parents=True)
     try:
-        result = {
+        result: dict[str, Any] = {
             "benchmark": "kafka workers end to end, local single-node broker",
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine(),

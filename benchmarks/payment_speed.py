@@ -88,7 +88,7 @@ from reconstream.streams import payment_index
 from reconstream.streams.context import Context, Settings
 from reconstream.synthetic.master_data import make_iban
 from reconstream.synthetic.names import NUMBER_STYLES, format_number, number_prefix
-from reconstream.tables.memory import MemoryStore
+from reconstream.tables.memory import MemoryStore, MemoryTable
 from reconstream.tables.records import InvoiceStage, InvoiceState
 from reconstream.tables.state import EngineState
 
@@ -255,11 +255,13 @@ def build(ledger: Ledger, size: int) -> Built:
     gc.enable()
     gc.collect()
     gc.freeze()
+    index = ctx.state.payment_index
+    assert isinstance(index, MemoryTable)  # a MemoryStore's table: a dict
     return Built(
         ctx,
         vendors,
         invoices,
-        len(ctx.state.payment_index),
+        len(index),
         time.perf_counter() - started,
         time.process_time() - cpu,
         peak_rss_mb(),
@@ -305,7 +307,7 @@ class Lines:
         kinds = [kind for kind, share in MIX.items() for _ in range(round(share * count))]
         return [Probe(kind, makers[kind](f"E-{k:05d}")) for k, kind in enumerate(kinds)]
 
-    def _entry(self, entry_id: str, amount: Decimal, **fields: object) -> Settlement:
+    def _entry(self, entry_id: str, amount: Decimal, **fields: Any) -> Settlement:
         return Settlement(
             entry_id=entry_id,
             account=self.ledger.house,

@@ -244,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "quality.json").write_text(json.dumps(result, indent=2) + "\n")
     quality: dict[str, dict[str, object]] = result["quality"]  # type: ignore[assignment]
+    speed = result.get("speed")  # run_speed's dict, or None when the speed run was skipped
     summary = {
         "duplicates": {k: quality["duplicates"][k] for k in ("precision", "recall")},
         "payments": {
@@ -251,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             for k in ("auto_matched_right_share", "wrong_matches", "wrong_match_share_of_all_lines")
         },
         "routing": {k: quality["routing"][k] for k in ("routed_share", "invoice_paying_lines_routed_away")},
-        "speed_ratio": (result.get("speed") or {}).get("ratio_large_to_small"),  # type: ignore[union-attr]
+        "speed_ratio": speed.get("ratio_large_to_small") if isinstance(speed, dict) else None,
         "targets_met": result["targets_met"],
     }
     print(json.dumps(summary, separators=(",", ":")))

@@ -71,13 +71,14 @@ def committed_outputs(bootstrap: str, topic: str) -> int:
     try:
         consumer.subscribe([topic])
         partitions = len(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-        at_end: set[int] = set()
+        at_end: set[int | None] = set()  # an end-of-partition event names its partition
         records = 0
         while len(at_end) < partitions:
             for message in consumer.consume(5000, 1.0):
-                if message.error() is None:
+                error = message.error()
+                if error is None:
                     records += 1
-                elif message.error().code() == KafkaError._PARTITION_EOF:
+                elif error.code() == KafkaError._PARTITION_EOF:
                     at_end.add(message.partition())
         return records
     finally:

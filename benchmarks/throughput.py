@@ -254,8 +254,8 @@ def main() -> int:
     if args.child:
         kind, input_dir = args.child[0], Path(args.child[1])
         children = {"parse": child_parse, "decode": child_decode}
-        result = children[kind](input_dir) if kind in children else child_engine(input_dir, kind == "engine-state")
-        print(json.dumps(result))
+        measured = children[kind](input_dir) if kind in children else child_engine(input_dir, kind == "engine-state")
+        print(json.dumps(measured))
         return 0
 
     with contextlib.ExitStack() as stack:

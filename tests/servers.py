@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import time
+from typing import NoReturn
 
 import httpx
 import pytest
@@ -36,7 +37,7 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-def unavailable(reason: str) -> None:
+def unavailable(reason: str) -> NoReturn:
     """A server or tool the test needs is missing: fail under CI, else skip, saying why."""
     if in_ci():
         pytest.fail(reason, pytrace=False)

@@ -15,7 +15,9 @@ import orjson
 import pytest
 from factories import invoice, purchase_order, settlement
 from reconstream.models import limits
+from reconstream.models.balances import Balance
 from reconstream.models.events import EventError, parse
+from reconstream.models.payments import Settlement
 
 
 def line(event: Any, **changes: Any) -> bytes:
@@ -68,6 +70,7 @@ def test_a_settlement_amount_nobody_could_have_meant_is_refused_with_its_field(a
 @pytest.mark.parametrize("amount", [" 12.00 ", "12", "0012.50", 12, "999999999999999.99"])
 def test_plain_decimals_and_integers_within_the_bounds_read_exactly(amount: object) -> None:
     event = parse(line(settlement("2026-11-05T00:00:00Z"), payload__amount=amount))
+    assert isinstance(event.payload, Settlement)
     assert event.payload.amount == Decimal(str(amount).strip())
 
 
@@ -90,7 +93,9 @@ def test_a_signed_balance_reads_a_minus_sign_but_not_the_loose_forms() -> None:
         }
         return orjson.dumps(body)
 
-    assert parse(balance("-1970431.87")).payload.amount == Decimal("-1970431.87")
+    signed = parse(balance("-1970431.87")).payload
+    assert isinstance(signed, Balance)
+    assert signed.amount == Decimal("-1970431.87")
     assert refused(balance("-1e3")).field == "payload.amount"
 
 
@@ -144,7 +149,9 @@ def narrow_limits() -> Iterator[None]:
 def test_the_bounds_are_the_configured_ones() -> None:
     assert "[limits] max_amount" in refused(line(settlement("2026-11-05T00:00:00Z"), payload__amount="1000.00")).reason
     assert refused(line(invoice(), event_time="2027-01-01T00:00:00Z")).field == "event_time"
-    assert parse(line(settlement("2026-11-05T00:00:00Z"), payload__amount="999.99")).payload.amount == Decimal("999.99")
+    within = parse(line(settlement("2026-11-05T00:00:00Z"), payload__amount="999.99")).payload
+    assert isinstance(within, Settlement)
+    assert within.amount == Decimal("999.99")
 
 
 def test_the_config_file_sets_the_bounds(tmp_path: Any) -> None:

@@ -186,7 +186,8 @@ def test_second_invoice_with_same_supplier_and_number_is_refused_as_duplicate() 
 
 def test_wrong_credentials_are_auth_failures_without_the_secret() -> None:
     with ion() as (sim, url):
-        for wrong in ({"sask": "not-the-secret-0000"}, {"cs": "not-the-client-secret-1111"}):
+        wrongs: tuple[dict[str, Any], ...] = ({"sask": "not-the-secret-0000"}, {"cs": "not-the-client-secret-1111"})
+        for wrong in wrongs:  # credential overrides only, by name
             with pytest.raises(ErpUnavailable) as caught:
                 adapter(url, **wrong).post(make_invoice())
             assert caught.value.cause is Cause.AUTH
@@ -540,7 +541,7 @@ def test_an_answer_unread_after_ion_took_the_bod_leaves_the_posting_uncertain() 
     finds the document instead of posting again into the ERP's duplicate refusal."""
     with ion() as (sim, url):
         client = adapter(url)
-        refused_reads = []
+        refused_reads: list[str] = []
 
         def reset_the_first_lake_read(request: httpx.Request) -> None:
             if "datalakeapi" in request.url.path and not refused_reads:

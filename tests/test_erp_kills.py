@@ -105,10 +105,10 @@ def test_six_kills_during_a_burst_post_every_invoice_exactly_once(tmp_path: Path
     assert records["stats"]["dropped_after_commit"] > 0 and caught_between >= 1
     queue = PostingQueue(queue_path)
     try:
-        booked = {row[4] for row in queue.decided()}
+        numbers = {row[4] for row in queue.decided()}
     finally:
         queue.close()
-    assert booked == {document["document_number"] for found in documents.values() for document in found}
+    assert numbers == {document["document_number"] for found in documents.values() for document in found}
 
 
 def _states(queue_path: Path) -> dict[str, int]:

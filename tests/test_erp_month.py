@@ -98,7 +98,7 @@ def test_a_month_posts_once_each_refusal_and_timeout_is_an_exception(tmp_path: P
     assert refused and timed_out
     assert set(exceptions["erp_posting_failed"]) == set(refused)
     assert set(exceptions["erp_timeout"]) == set(timed_out)
-    errors = {state: [] for state in ("rejected", "timed_out")}
+    errors: dict[str, list[str | None]] = {state: [] for state in ("rejected", "timed_out")}
     for state, error in verdicts.values():
         if state in errors:
             errors[state].append(error)

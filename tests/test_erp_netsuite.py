@@ -446,7 +446,7 @@ def test_eight_threads_posting_one_invoice_leave_one_record(account: Account) ->
 def test_the_upsert_updates_the_record_of_a_known_external_id(account: Account) -> None:
     headers = {"Authorization": f"Bearer {account.bearer()}", "Content-Type": "application/json"}
     url = f"{account.running.url}{RECORD_PATH}/vendorBill/eid:UPS-1"
-    body = {
+    body: dict[str, Any] = {
         "entity": {"id": "V1"},
         "subsidiary": {"id": "1000"},
         "tranId": "S-1",
@@ -467,7 +467,8 @@ def test_the_upsert_updates_the_record_of_a_known_external_id(account: Account) 
 # -- the request shape ------------------------------------------------------------------------------------------
 def test_request_bodies_match_the_record_schemas(account: Account) -> None:
     spec = json.loads(FIXTURE.read_text())
-    adapter = account.adapter(**{"currency.EUR": "4"})
+    euro: dict[str, Any] = {"currency.EUR": "4"}  # an option whose name is no Python identifier
+    adapter = account.adapter(**euro)
     adapter.post(invoice())
     adapter.post(invoice("AP-CN-1", document_type="credit_note"))
     adapter.post(invoice("AP-BARE", lines=[], net_amount="100.00", tax_amount="0.00", gross_amount="100.00"))

@@ -76,7 +76,7 @@ def test_a_crash_leaves_every_undecided_posting_uncertain(tmp_path: Path) -> Non
     claims = [reopened.claim("sap", 1006.0) for _ in range(2)]
     assert all(p is not None and p.uncertain for p in claims)
     # The one claimed keeps its time; the one whose claim may be lost is no older than the crashed start.
-    assert sorted(p.first_sent_at for p in claims if p) == [999.0, 1002.0]
+    assert sorted(p.first_sent_at for p in claims if p and p.first_sent_at is not None) == [999.0, 1002.0]
 
 
 def test_a_queue_from_before_first_sent_at_gains_it(tmp_path: Path) -> None:

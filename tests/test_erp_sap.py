@@ -375,7 +375,8 @@ def test_a_refused_token_of_a_live_session_is_fetched_again_in_that_session(sap:
     token must go with that session's cookie."""
     adapter = sap.adapter()
     adapter.post(invoice("INV-A"))
-    adapter._session = replace(adapter._session, token="no-longer-valid")  # type: ignore[arg-type]
+    assert adapter._session is not None  # the post opened a session
+    adapter._session = replace(adapter._session, token="no-longer-valid")
     adapter.post(invoice("INV-B"))
     stats = sap.records()["stats"]
     assert (stats["csrf_tokens_issued"], stats["csrf_rejected"]) == (1, 1)

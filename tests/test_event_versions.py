@@ -4,6 +4,8 @@ content, are refused with both versions named, never silently dropped or "applie
 from __future__ import annotations
 
 from factories import invoice, paid_invoice_flow, settlement
+from reconstream.models.exceptions import ReconException
+from reconstream.models.outputs import DeadLetter
 from reconstream.streams import Engine
 from reconstream.tables import MemoryStore
 from reconstream.tables.state import EngineState
@@ -26,11 +28,13 @@ def test_a_reused_event_id_with_other_content_is_refused_naming_both_versions() 
     )
     outputs = subject.process(other, "settlements.jsonl:2")
     letter = next(o.record for o in outputs if o.stream == "dead_letters")
+    assert isinstance(letter, DeadLetter)
     assert (letter.field, letter.event_id) == ("event_id", original.event_id)
     assert "applied before with other content" in letter.reason
     versions = [word.strip("(),;") for word in letter.reason.split() if len(word.strip("(),;")) == 16]
     assert len(set(versions)) == 2
     exception = next(o.record for o in outputs if o.stream == "exceptions")
+    assert isinstance(exception, ReconException)
     assert exception.owner_queue == "integration"
 
 
@@ -47,6 +51,7 @@ def test_an_invoice_captured_again_with_another_amount_is_refused_with_both_amou
     subject.process(invoice(invoice_id="I7", net="100.00", tax="19.00"), "invoices.jsonl:1")
     outputs = subject.process(invoice(invoice_id="I7", net="120.00", tax="19.00"), "invoices.jsonl:2")
     letter = next(o.record for o in outputs if o.stream == "dead_letters")
+    assert isinstance(letter, DeadLetter)
     assert letter.field == "payload.net_amount"
     assert "100.00" in letter.reason and "120.00" in letter.reason
     assert subject.state.invoices["I7"].invoice.net_amount == 100

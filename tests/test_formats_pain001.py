@@ -26,6 +26,7 @@ def sample_batch(**fields: object) -> PaymentBatch:
             {**instruction("E2E-0002", ("I2", "I3"), "15.50"), "remittance_info": "RF18539007547034"},
         ],
     )
+    assert isinstance(released.payload, PaymentBatch)
     return released.payload.model_copy(update=fields)
 
 

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 from factories import HOUSE_IBAN, event
 from lxml import etree
+from reconstream.models.base import Record
 from reconstream.models.events import Event, validate
+from reconstream.models.exceptions import ReconException
+from reconstream.models.invoices import Invoice
+from reconstream.models.outputs import Match, StatusUpdate
+from reconstream.models.payments import PaymentBatch
 from reconstream.shells.formats import build_pain001, ingest_paths, validate_pain001
 from reconstream.streams import Engine, Output
 from reconstream.tables import MemoryStore
@@ -30,6 +36,14 @@ VENDORS = [
 NET = ["1000.00", "250.00", "80.00", "4200.00", "15.50"]
 REJECTED = {"E2E-RT-0003": "AC04", "E2E-RT-0005": "AM04"}
 PAIN001 = "{urn:iso:std:iso:20022:tech:xsd:pain.001.001.09}"
+
+R = TypeVar("R", bound=Record)
+
+
+def record_of(kind: type[R], record: Record) -> R:
+    """An output's record, checked to be of the kind its stream carries."""
+    assert isinstance(record, kind)
+    return record
 
 
 def master_and_invoices() -> list[Event]:
@@ -71,18 +85,19 @@ def master_and_invoices() -> list[Event]:
 
 
 def released_batch(invoices: list[Event]) -> Event:
+    captured = [record_of(Invoice, inv.payload) for inv in invoices]
     instructions = [
         {
             "end_to_end_id": f"E2E-RT-{number:04d}",
-            "invoice_ids": [inv.payload.invoice_id],
-            "vendor_id": inv.payload.vendor_id,
-            "amount": str(inv.payload.gross_amount),
+            "invoice_ids": [inv.invoice_id],
+            "vendor_id": inv.vendor_id,
+            "amount": str(inv.gross_amount),
             "currency": "EUR",
             "creditor_iban": VENDORS[number - 1][2],
             "creditor_name": VENDORS[number - 1][1],
-            "remittance_info": inv.payload.supplier_invoice_number,
+            "remittance_info": inv.supplier_invoice_number,
         }
-        for number, inv in enumerate(invoices, 1)
+        for number, inv in enumerate(captured, 1)
     ]
     payload = {
         "batch_id": "PAY-RT-2026-11-04",
@@ -151,7 +166,7 @@ def bank_debit_notification(msg_id: str, payments: list[dict[str, str]]) -> str:
 def test_batch_to_bank_and_back_matches_every_payment_and_raises_the_rejections(tmp_path: Path) -> None:
     master = master_and_invoices()
     release = released_batch([e for e in master if e.event_type == "invoice.captured"])
-    document = build_pain001(release.payload, "09", release.event_time)
+    document = build_pain001(record_of(PaymentBatch, release.payload), "09", release.event_time)
     validate_pain001(document, "09")
 
     msg_id, pmt_inf_id, payments = bank_reads(document)
@@ -168,12 +183,14 @@ def test_batch_to_bank_and_back_matches_every_payment_and_raises_the_rejections(
     for item in [*master, release, *converted]:
         outputs += engine.process(item, source="roundtrip")
 
-    matches = [o.record for o in outputs if o.stream == "matches"]
-    assert sorted(m.end_to_end_id for m in matches) == ["E2E-RT-0001", "E2E-RT-0002", "E2E-RT-0004"]
+    matches = [record_of(Match, o.record) for o in outputs if o.stream == "matches"]
+    assert sorted((m.end_to_end_id for m in matches), key=str) == ["E2E-RT-0001", "E2E-RT-0002", "E2E-RT-0004"]
     assert {m.method for m in matches} == {"end_to_end_id"} and {m.batch_id for m in matches} == {msg_id}
-    opened = [o.record for o in outputs if o.stream == "exceptions" and o.record.status == "open"]
+    exceptions = [record_of(ReconException, o.record) for o in outputs if o.stream == "exceptions"]
+    opened = [e for e in exceptions if e.status == "open"]
     assert sorted(e.category for e in opened) == ["payment_rejected", "payment_rejected"]
     reasons = " ".join(e.reason for e in opened)
     assert "E2E-RT-0003 (AC04" in reasons and "E2E-RT-0005 (AM04" in reasons
-    paid = {u.invoice_id for u in (o.record for o in outputs if o.stream == "status_updates") if u.status == "paid"}
+    updates = (record_of(StatusUpdate, o.record) for o in outputs if o.stream == "status_updates")
+    paid = {u.invoice_id for u in updates if u.status == "paid"}
     assert paid == {"RT-I1", "RT-I2", "RT-I4"}

@@ -36,6 +36,7 @@ def test_truncated_statement_keeps_complete_entries_and_names_where_it_broke() -
     results = list(ingest_file(BAD / "truncated_camt054.xml"))
     assert [r.ok for r in results] == [True, True, True, True, False]
     error = results[-1].error
+    assert error is not None
     assert error.position == "after Ntfctn1.Ntry1.Chrg" and error.field == "<xml>" and "not well-formed" in error.reason
 
 

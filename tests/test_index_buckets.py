@@ -79,7 +79,8 @@ def test_a_kept_unit_is_what_a_store_commits(tmp_path: Path) -> None:
     changes = dict(store.pending_changes())
     store.commit()
     store.close()
-    assert orjson.loads(changes[b"payment_index\x00iban:DE1"]) == ["v:I1", "v:I3"]  # a changelog's value
+    value = changes[b"payment_index\x00iban:DE1"]
+    assert value is not None and orjson.loads(value) == ["v:I1", "v:I3"]  # a changelog's value
 
     reopened = RocksStore(tmp_path / "state")
     assert list(reopened.table("payment_index", BUCKETS)["iban:DE1"]) == ["v:I1", "v:I3"]

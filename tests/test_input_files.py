@@ -4,13 +4,14 @@ refused line before its stream's first valid event is dated in the run's time, n
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 from reconstream.shells.embedded import run
 from reconstream.synthetic import generate
 
 
-def records(path: Path) -> list[dict[str, object]]:
+def records(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
 

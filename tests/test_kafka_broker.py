@@ -69,8 +69,10 @@ def _consume(bootstrap: str, topic: str, group: str) -> tuple[Counter[str], set[
             for msg in consumer.consume(num_messages=500, timeout=0.5):
                 if msg.error():
                     raise AssertionError(f"consume error: {msg.error()}")
-                seen[msg.value().decode()] += 1
-                partitions.add(msg.partition())
+                value, partition = msg.value(), msg.partition()
+                assert value is not None and partition is not None
+                seen[value.decode()] += 1
+                partitions.add(partition)
             if settle_until is None and sum(seen.values()) >= MESSAGES:
                 settle_until = time.monotonic() + 1.0
     finally:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from factories import ack, batch, goods_receipt, invoice, purchase_order, settlement, status, vendor
 from reconstream.models.events import Stream
+from reconstream.models.payments import Settlement
 from reconstream.shells.inputs import file_name, merged
 from reconstream.shells.kafka.routing import BROADCAST, LedgerRouter
 from reconstream.shells.kafka.sequencer import PartitionSequencer
@@ -33,6 +34,7 @@ def test_router_keeps_orphans_apart_and_knows_house_accounts_up_front() -> None:
     assert router.key_for(status("2026-11-03T05:00:00Z", "NEVER", "approved")) == "invoice:NEVER"
     assert router.key_for(ack("2026-11-04T06:10:00Z", batch_id="NOPE")) == "batch:NOPE"
     entry = settlement("2026-11-05T08:00:00Z")
+    assert isinstance(entry.payload, Settlement)
     assert router.key_for(entry) == f"account:{entry.payload.account.key}"
 
 

@@ -9,6 +9,7 @@ cannot apply is dead-lettered naming the field, with nothing half-applied.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import orjson
 import pytest
@@ -46,7 +47,8 @@ def test_a_line_matched_by_hand_settles_the_instruction_and_pays_the_invoice() -
     [resolved] = _unmatched(after)
     assert resolved.status == "resolved" and "tina.treasury" in (resolved.resolution or "")
     assert _in_flight(engine) == Decimal(0)  # the money left the bank: no longer counted as in flight
-    assert engine.state.invoices.get("I1").stage == "paid"
+    paid = engine.state.invoices.get("I1")
+    assert paid is not None and paid.stage == "paid"
     assert engine.watermark.isoformat().startswith("2026-11-05")  # a person's decision moves no event time
 
 
@@ -57,9 +59,10 @@ def test_a_line_outside_any_payment_run_is_applied_in_the_order_named() -> None:
     after = engine.process(manual_match("2026-11-20T10:00:00Z", "S-TWO", ("I2", "I1")), source="case-store")
     [match] = of(after, "matches")
     assert match.end_to_end_id is None and match.invoice_ids == ("I2", "I1") and match.settles == "partly"
-    assert engine.state.invoices.get("I2").stage == "paid"  # 119.00 of 200.00: covered
+    paid = engine.state.invoices.get("I2")
+    assert paid is not None and paid.stage == "paid"  # 119.00 of 200.00: covered
     first = engine.state.invoices.get("I1")
-    assert first.stage == "booked" and first.paid_amount == Decimal("81.00")  # 38.00 still open
+    assert first is not None and first.stage == "booked" and first.paid_amount == Decimal("81.00")  # 38.00 still open
     assert [u.invoice_id for u in of(after, "status_updates")] == ["I2"]
 
 
@@ -100,7 +103,7 @@ def test_an_unmatched_line_is_kept_for_the_bank_entry_window_only() -> None:
 
 
 def test_a_manual_match_is_a_version_3_event() -> None:
-    raw = {
+    raw: dict[str, Any] = {
         "event_id": "mm-v2",
         "event_type": "settlement.matched_manually",
         "schema_version": 2,

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from reconstream.models.accounts import AccountScheme, iban_shaped, looks_like_iban, read_account, valid_iban
 from reconstream.models.events import EventError, Stream, event_json_schemas, parse
 from reconstream.models.exceptions import ROUTING, Category, Kind, OwnerQueue, raise_exception
+from reconstream.models.invoices import Invoice
 from reconstream.models.money import quantize
 from reconstream.models.outputs import ApStatus, StatusUpdate
 
@@ -45,6 +46,7 @@ def refused(mutate: Any, stream: Stream = Stream.INVOICES) -> EventError:
 
 def test_valid_invoice_parses_to_decimal_money() -> None:
     event = parse(orjson.dumps(INVOICE), Stream.INVOICES)
+    assert isinstance(event.payload, Invoice)
     assert event.payload.gross_amount == Decimal("119.00")
     assert isinstance(event.payload.net_amount, Decimal)
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from factories import batch, invoice, posted, settlement, vendor
 from reconstream.matchers.payment_model import BankLine, OpenInstruction
+from reconstream.models.payments import Settlement
 from reconstream.streams import Engine
 from reconstream.streams.open_items import OpenItems
 from reconstream.streams.payment_index import candidates, open_invoice
@@ -74,7 +75,9 @@ def test_an_open_instruction_is_built_once_per_version_of_its_state() -> None:
 def test_a_settled_instruction_is_forgotten_and_leaves_the_candidates() -> None:
     engine = released()
     items = engine.ctx.open_items
-    line = BankLine.of(settlement("2026-11-05T08:00:00Z", e2e="E1").payload)  # type: ignore[union-attr]
+    entry = settlement("2026-11-05T08:00:00Z", e2e="E1").payload
+    assert isinstance(entry, Settlement)
+    line = BankLine.of(entry)
     instructions, invoices = candidates(line, engine.ctx)
     assert [i.end_to_end_id for i in instructions] == ["E1"] and [i.invoice_id for i in invoices] == ["I1"]
     assert len(items) == 2

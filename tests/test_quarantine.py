@@ -9,7 +9,10 @@ from typing import Any
 import orjson
 import pytest
 from factories import paid_invoice_flow
+from reconstream.models.base import Record
 from reconstream.models.events import Event
+from reconstream.models.exceptions import ReconException
+from reconstream.models.outputs import DeadLetter
 from reconstream.shells.embedded import run
 from reconstream.streams import Engine, engine
 from reconstream.streams.context import Context
@@ -17,6 +20,12 @@ from reconstream.synthetic import generate
 from reconstream.tables import MemoryStore, RocksStore, Store
 from reconstream.tables.seen_slots import SeenSlotTable
 from reconstream.tables.state import EngineState
+
+
+def _exception(record: Record) -> ReconException:
+    """An exceptions output's record, checked to be an exception."""
+    assert isinstance(record, ReconException)
+    return record
 
 
 class RuleFailed(RuntimeError):
@@ -69,10 +78,12 @@ def test_a_failing_rule_leaves_the_state_as_if_the_event_never_came(
 
     assert [o.stream for o in outputs] == ["dead_letters", "exceptions"]  # no match, no status update
     letter = outputs[0].record
+    assert isinstance(letter, DeadLetter)
     assert (letter.field, letter.event_id, letter.source) == ("payload", settlement.event_id, "settlements.jsonl:9")
     assert "RuleFailed: a rule failed after writing" in letter.reason
     after = snapshot(state)
     refused = outputs[1].record
+    assert isinstance(refused, ReconException)
     assert after.pop("exceptions") == {**before.pop("exceptions"), refused.exception_id: repr(refused)}
     assert after == before
     assert (subject.watermark_us, len(state.timers)) == (watermark, timers)
@@ -89,11 +100,13 @@ def test_timers_a_failed_event_fired_fire_again_with_the_next_event(monkeypatch:
         subject.process(event, "test")
 
     failed = subject.process(late, "late")
-    assert not [o for o in failed if o.stream == "exceptions" and o.record.category == "missing_settlement"]
+    assert not [o for o in failed if o.stream == "exceptions" and _exception(o.record).category == "missing_settlement"]
 
     monkeypatch.setitem(engine.HANDLERS, "settlement.booked", engine.on_settlement)
-    again = subject.advance_to(late.event_time.timestamp() * 1_000_000 // 1)
-    fired = [o.record for o in again if o.stream == "exceptions" and o.record.category == "missing_settlement"]
+    again = subject.advance_to(int(late.event_time.timestamp() * 1_000_000))
+    fired = [
+        o.record for o in again if o.stream == "exceptions" and _exception(o.record).category == "missing_settlement"
+    ]
     assert len(fired) == 1
 
 

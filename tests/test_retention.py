@@ -7,9 +7,11 @@ from datetime import timedelta
 from factories import invoice, paid_invoice_flow, settlement
 from reconstream.models.base import to_micros
 from reconstream.models.events import Event
+from reconstream.models.exceptions import ReconException
 from reconstream.streams import Engine, Output
 from reconstream.streams.context import Settings
 from reconstream.tables import MemoryStore
+from reconstream.tables.memory import DigestKeyedTable
 from reconstream.tables.state import EngineState
 
 
@@ -22,8 +24,13 @@ def copy_of_it(at: str) -> Event:
     return invoice(at=at, invoice_id="I1-COPY", number="INV-1", po="PO-1", net="100.00")
 
 
+def exception_of(output: Output) -> ReconException:
+    assert isinstance(output.record, ReconException)
+    return output.record
+
+
 def categories(outputs: list[Output]) -> list[str]:
-    return [o.record.category.value for o in outputs if o.stream == "exceptions"]
+    return [exception_of(o).category.value for o in outputs if o.stream == "exceptions"]
 
 
 def engine_with(retention: timedelta | None) -> Engine:
@@ -42,9 +49,10 @@ def test_a_copy_inside_the_retention_window_is_caught_as_a_duplicate() -> None:
 def test_after_the_window_the_paid_invoice_and_its_index_entries_are_gone() -> None:
     engine = engine_with(timedelta(days=30))
     index = engine.state.invoice_index  # never listed: what it holds, under digests of its keys, is read here
+    assert isinstance(index, DigestKeyedTable)
 
     def buckets_filing_it() -> list[object]:
-        return [refs for refs in dict.values(index) if "I1" in refs]  # type: ignore[call-overload]
+        return [refs for refs in dict.values(index) if "I1" in refs]
 
     assert buckets_filing_it()
     engine.advance_to(to_micros(engine.watermark) + 31 * 86_400 * 1_000_000)

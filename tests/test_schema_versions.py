@@ -18,7 +18,11 @@ from pathlib import Path
 import orjson
 import pytest
 from reconstream.models.accounts import AccountScheme
+from reconstream.models.balances import Balance
 from reconstream.models.events import SCHEMA_VERSION, EventError, parse
+from reconstream.models.invoices import Invoice, InvoiceStatusChange
+from reconstream.models.master_data import Vendor
+from reconstream.models.payments import ManualMatch, PaymentBatch, Settlement
 
 V1 = Path(__file__).parent / "fixtures" / "events" / "schema_v1.jsonl"
 V2 = Path(__file__).parent / "fixtures" / "events" / "schema_v2.jsonl"
@@ -44,14 +48,17 @@ def test_every_version_1_event_still_reads(raw: bytes) -> None:
     assert event.schema_version == 1 and event.event_id == obj["event_id"]
     payload, v1 = event.payload, obj["payload"]
     if event.event_type == "settlement.booked":
+        assert isinstance(payload, Settlement)
         assert payload.account.scheme is AccountScheme.IBAN and payload.account.key == v1["account_iban"]
         assert payload.counterparty_key == v1["counterparty_iban"]
     elif event.event_type == "payment_batch.released":
+        assert isinstance(payload, PaymentBatch)
         assert payload.debtor_account.key == v1["debtor_iban"]
         assert [i.creditor_account.key for i in payload.instructions] == [
             i["creditor_iban"] for i in v1["instructions"]
         ]
     elif event.event_type == "vendor.upserted":
+        assert isinstance(payload, Vendor)
         assert [a.account.key for a in payload.bank_accounts] == [a["iban"] for a in v1["bank_accounts"]]
 
 
@@ -62,16 +69,20 @@ def test_every_version_2_event_still_reads(raw: bytes) -> None:
     assert event.schema_version == 2 and event.event_id == obj["event_id"]
     payload, v2 = event.payload, obj["payload"]
     if event.event_type in ("settlement.booked", "balance.reported"):
+        assert isinstance(payload, Settlement | Balance)
         written = v2["account"]
         assert payload.account.key.endswith(written["id"] if isinstance(written, dict) else written.replace(" ", ""))
         assert str(payload.amount) == v2["amount"]
     elif event.event_type == "payment_batch.released":
+        assert isinstance(payload, PaymentBatch)
         assert [i.creditor_account.key for i in payload.instructions] == [
             i["creditor_account"]["id"] for i in v2["instructions"]
         ]
     elif event.event_type == "vendor.upserted":
+        assert isinstance(payload, Vendor)
         assert [a.account.key for a in payload.bank_accounts] == [a["account"]["id"] for a in v2["bank_accounts"]]
     elif event.event_type == "invoice.captured":
+        assert isinstance(payload, Invoice)
         assert str(payload.gross_amount) == v2["gross_amount"]
 
 
@@ -81,8 +92,10 @@ def test_every_version_3_event_still_reads(raw: bytes) -> None:
     obj = orjson.loads(raw)
     assert event.schema_version == 3 and event.event_id == obj["event_id"]
     if event.event_type == "settlement.matched_manually":
+        assert isinstance(event.payload, ManualMatch)
         assert list(event.payload.invoice_ids) == obj["payload"]["invoice_ids"]
     elif event.event_type == "invoice.captured":
+        assert isinstance(event.payload, Invoice)
         assert str(event.payload.gross_amount) == obj["payload"]["gross_amount"]
 
 
@@ -100,7 +113,9 @@ def _timed_out(version: int) -> bytes:
 
 
 def test_version_4_posting_timed_out_needs_version_4() -> None:
-    assert parse(_timed_out(4)).payload.status == "posting_timed_out"
+    timed_out = parse(_timed_out(4)).payload
+    assert isinstance(timed_out, InvoiceStatusChange)
+    assert timed_out.status == "posting_timed_out"
     with pytest.raises(EventError) as caught:
         parse(_timed_out(3))
     assert caught.value.field == "schema_version" and "version 4" in caught.value.reason
@@ -154,11 +169,13 @@ def _settlement(**payload: object) -> bytes:
 
 
 def test_version_2_accounts_beyond_iban() -> None:
-    us = parse(_settlement(account={"scheme": "us_aba", "id": "1234-5678", "bank_id": "021000021"}))
-    assert us.payload.account.key == "us_aba:021000021/12345678"
-    uk = parse(_settlement(account={"scheme": "uk_sort_code", "id": "88888888", "bank_id": "60-00-04"}))
-    assert uk.payload.account.key == "uk_sort_code:600004/88888888"
-    assert str(us.payload.amount) == "105.750" and us.payload.amount == 105.75  # zeros past the minor unit pass
+    us = parse(_settlement(account={"scheme": "us_aba", "id": "1234-5678", "bank_id": "021000021"})).payload
+    assert isinstance(us, Settlement)
+    assert us.account.key == "us_aba:021000021/12345678"
+    uk = parse(_settlement(account={"scheme": "uk_sort_code", "id": "88888888", "bank_id": "60-00-04"})).payload
+    assert isinstance(uk, Settlement)
+    assert uk.account.key == "uk_sort_code:600004/88888888"
+    assert str(us.amount) == "105.750" and us.amount == 105.75  # zeros past the minor unit pass
 
 
 def test_version_2_refuses_a_bad_routing_number_and_a_real_fraction_of_a_cent() -> None:

@@ -59,10 +59,10 @@ def test_only_committed_writes_survive_a_reopen(tmp_path: Path) -> None:
 def test_timers_survive_a_restart_and_fire_in_order(tmp_path: Path) -> None:
     store = RocksStore(tmp_path)
     timers = TimerQueue(store)
-    timers.schedule(300, "ack", "E3")
-    timers.schedule(100, "ack", "E1")
-    timers.schedule(200, "settlement", "E2")
-    timers.cancel("settlement", "E2")
+    timers.schedule(300, TimerKind.ACK, "E3")
+    timers.schedule(100, TimerKind.ACK, "E1")
+    timers.schedule(200, TimerKind.SETTLEMENT, "E2")
+    timers.cancel(TimerKind.SETTLEMENT, "E2")
     store.commit()
     store.close()
     reopened = RocksStore(tmp_path)
@@ -74,8 +74,8 @@ def test_timers_survive_a_restart_and_fire_in_order(tmp_path: Path) -> None:
 
 def test_rescheduled_timer_fires_once_at_the_new_deadline() -> None:
     timers = TimerQueue(MemoryStore())
-    timers.schedule(100, "ack", "E1")
-    timers.schedule(500, "ack", "E1")
+    timers.schedule(100, TimerKind.ACK, "E1")
+    timers.schedule(500, TimerKind.ACK, "E1")
     assert timers.pop_due(200) == []
     assert [t.deadline_us for t in timers.pop_due(600)] == [500]
 

@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -37,6 +37,9 @@ from servers import free_port, wait_until_healthy
 from test_cases_browser import browser  # noqa: F401  (the headless Chromium fixture)
 from test_serve_auth import RECON
 from test_web import lines
+
+if TYPE_CHECKING:
+    import httpx2  # what fastapi.testclient answers with (plain httpx is deprecated there)
 
 # Supplier invoice numbers as UBL invoices carry them; the engine's id of such an invoice is vendor/number.
 UBL_NUMBERS = ("INV/2026/0042", "RE 2026#17", "Q1%20/7", "../0008", "A?b=1")
@@ -280,7 +283,7 @@ def test_the_api_takes_ubl_invoice_ids_encoded_or_with_their_slashes(live: str, 
 # -- item 10: security headers ----------------------------------------------------------------------------
 
 
-def policy_of(response: httpx.Response) -> dict[str, list[str]]:
+def policy_of(response: httpx2.Response) -> dict[str, list[str]]:
     policy = response.headers.get("content-security-policy", "")
     return {name: values for name, *values in (d.split() for d in policy.split(";") if d.strip())}
 

@@ -25,6 +25,7 @@ import shutil
 import sys
 import time
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -897,9 +898,9 @@ def make_vendors(rng: random.Random, n_vendors: int) -> list[Vendor]:
 
     for c, comp, name, prof, ccy in SPECIAL_VENDORS:
         add(c, comp, name, prof, ccy)
-    for c, comp, first, rests in FAMILIES:
+    for c, comp, family, rests in FAMILIES:
         for r in rests:
-            add(c, comp, f"{first} {r}", family=first)
+            add(c, comp, f"{family} {r}", family=family)
     for c, name in LONG_NAMES:
         add(c, {"DE": "1000", "NL": "2000", "FR": "3000"}[c], name)
     # foreign-currency suppliers
@@ -1033,10 +1034,32 @@ class Doc:
     reopened: bool = False
     held: bool = False
     follow: Doc | None = None
+    # set later on some documents only, absent on the others (no default, not in __init__ or repr)
+    period: dt.date = field(init=False, repr=False)  # rent: the month the invoice is for
+    variants: list[str] = field(init=False, repr=False)  # a duplicate: how it differs from its original
+    closed_iv: list[list[dt.date | None]] = field(init=False, repr=False)  # [settled on, reopened on or None]
 
     @property
     def post_date(self) -> dt.date | None:
         return self.post.date() if self.post else None
+
+
+def capture_of(d: Doc) -> dt.datetime:
+    """When a document was captured: plan_capture sets it on every document, make_duplicates on every copy."""
+    assert d.capture is not None
+    return d.capture
+
+
+def post_of(d: Doc) -> dt.datetime:
+    """When a document known to be posted was posted."""
+    assert d.post is not None
+    return d.post
+
+
+def due_of(d: Doc) -> dt.date:
+    """A document's due date: finish_documents sets it on every document."""
+    assert d.due is not None
+    return d.due
 
 
 def tax_rate(rng: random.Random, comp: Company, v: Vendor) -> Decimal:
@@ -1054,7 +1077,7 @@ CCY_SCALE = {"EUR": D("1"), "USD": D("1.1"), "GBP": D("0.86"), "CHF": D("0.95"),
 
 
 def rand_net(rng: random.Random, currency: str = "EUR", median: float = 1400.0, sigma: float = 1.2) -> Decimal:
-    x = min(max(rng.lognormvariate(math.log(median), sigma), 18.0), 240000.0)
+    x: float | Decimal = min(max(rng.lognormvariate(math.log(median), sigma), 18.0), 240000.0)
     x = D(str(round(x, 2))) * CCY_SCALE[currency]
     if rng.random() < 0.15:
         return q2(x.quantize(D("1"), rounding=ROUND_HALF_UP) or D("20"))
@@ -1072,6 +1095,8 @@ def amounts_from_gross(gross: Decimal, rate: Decimal) -> tuple[Decimal, Decimal,
 
 
 class DocFactory:
+    docs: list[Doc]
+
     def __init__(self, rng: random.Random, comps: dict[str, Company]):
         self.rng, self.comps, self.docs, self.key = rng, comps, [], 0
 
@@ -1124,12 +1149,12 @@ def scaled(n: int, f: float, floor: int = 3) -> int:
 
 def build_documents(rng: random.Random, comps, vendors: list[Vendor], n_docs: int, f: float):
     fac = DocFactory(rng, comps)
-    by_profile = {}
+    by_profile: dict[str, list[Vendor]] = {}
     for v in vendors:
         by_profile.setdefault(v.profile, []).append(v)
     regular_pool = [v for v in vendors if v.profile in ("transfer", "cheque")]
     dd_pool = by_profile.get("dd", [])
-    structures = {
+    structures: dict[str, list] = {
         "instalments": [],
         "recurring": [],
         "next_pair": [],
@@ -1158,8 +1183,8 @@ def build_documents(rng: random.Random, comps, vendors: list[Vendor], n_docs: in
         net = D(rng.choice(["1890.00", "2450.00", "3120.00", "745.00", "5600.00"]))
         rate = comps[v.primary].std_rate
         for k in range(11):
-            y, m = (2025, 12) if k == 0 else (2026, k)
-            d = fac.new(v, v.primary, next_bd(dt.date(y, m, 1)), net=net, rate=rate, series="rec", tags={"subscr"})
+            yr, m = (2025, 12) if k == 0 else (2026, k)
+            d = fac.new(v, v.primary, next_bd(dt.date(yr, m, 1)), net=net, rate=rate, series="rec", tags={"subscr"})
             structures["recurring"].append(d)
 
     # --- instalments: 3-12 invoices on one day, equal amounts, consecutive numbers
@@ -1290,14 +1315,14 @@ def build_documents(rng: random.Random, comps, vendors: list[Vendor], n_docs: in
         structures["short"].append((a, b, delta))
 
     # --- suppliers sharing a first word, equal open amounts
-    fams = {}
+    fams: dict[tuple[str, str], list[Vendor]] = {}
     for v in vendors:
         if v.family and v.profile == "transfer":
             fams.setdefault((v.family, v.primary), []).append(v)
     fam_list = [fams[k] for k in sorted(fams)]
     for _ in range(scaled(40, f)):
-        grp = rng.choice(fam_list)
-        v1, v2 = rng.sample(grp, 2)
+        fam = rng.choice(fam_list)
+        v1, v2 = rng.sample(fam, 2)
         day = pick_date(rng, START, INV_LAST - days(60))
         x = fac.new(v1, v1.primary, day, tags={"similar_x"})
         y = fac.new(v2, v2.primary, day + days(rng.randint(-6, 6)), net=x.net, rate=x.rate, tags={"similar_y"})
@@ -1327,8 +1352,8 @@ def _style_numbers(v: Vendor, series: str) -> tuple:
         fmt, per_year, lo, hi, _gap = STYLES[v.style]
         return (lambda y, m, n: fmt(y, m, n)), per_year, lo, hi
     if series == "cn":
-        fmt, lo, hi = CN_STYLES[v.cn_style]
-        return (lambda y, m, n: fmt(y, n)), ("Y" in v.cn_style), lo, hi
+        cn_fmt, lo, hi = CN_STYLES[v.cn_style]
+        return (lambda y, m, n: cn_fmt(y, n)), ("Y" in v.cn_style), lo, hi
     if series == "inst":
         st = int(v.vid[1:]) % 3
         fmts = [lambda y, m, n: f"INST-{y}-{n:03d}", lambda y, m, n: f"TZ-{y}-{n:04d}", lambda y, m, n: f"RATE-{n:05d}"]
@@ -1350,7 +1375,7 @@ def owner(v: Vendor) -> Vendor:
 
 
 def assign_numbers(rng: random.Random, fac: DocFactory, vendors: list[Vendor]) -> None:
-    by_vs = {}
+    by_vs: dict[tuple[str, str], list[Doc]] = {}
     for d in fac.docs:
         by_vs.setdefault((owner(d.vendor).vid, d.series), []).append(d)
     for (_vid, series), docs in sorted(by_vs.items()):
@@ -1393,11 +1418,11 @@ def finish_documents(rng: random.Random, comps, fac: DocFactory, vendors, struct
     docs = fac.docs
     plain = [d for d in docs if d.tags == {"regular"} and d.kind == "invoice"]
     # the same invoice number at two different suppliers of the same company
-    by_comp_style = {}
+    by_comp_style: dict[tuple[str, str], list[Doc]] = {}
     for d in plain:
         if d.vendor.style in SIMPLE_STYLES and d.vendor.profile == "transfer" and d.currency == "EUR":
             by_comp_style.setdefault((d.company, d.vendor.style), []).append(d)
-    vendor_norms = {}
+    vendor_norms: dict[str, set[str]] = {}
     for d in docs:
         vendor_norms.setdefault(owner(d.vendor).vid, set()).add(norm_no(d.number))
     keys = sorted(by_comp_style)
@@ -1470,6 +1495,7 @@ def finish_documents(rng: random.Random, comps, fac: DocFactory, vendors, struct
     for d in docs:
         _n, ddays, pct = TERMS[owner(d.vendor).terms]
         if d.tags == {"regular"} and d.kind == "invoice" and ddays and rng.random() < 0.2:
+            assert pct is not None  # terms with discount days have a discount rate
             for k in range(1, 400):
                 g = d.gross + CENT * k
                 if (g * pct).quantize(CENT, ROUND_HALF_UP) != (g * pct).quantize(CENT, ROUND_HALF_EVEN):
@@ -1487,9 +1513,9 @@ def finish_documents(rng: random.Random, comps, fac: DocFactory, vendors, struct
                 else rf_reference(f"{v.rf_base}{d.seq % 1000000:06d}")
             )
         if d.kind == "credit_note":
-            r = rng.random()
-            d.signed = r >= 0.55
-            d.type_field = "invoice" if r >= 0.8 else "credit_note"
+            draw = rng.random()
+            d.signed = draw >= 0.55
+            d.type_field = "invoice" if draw >= 0.8 else "credit_note"
         d.corr = "corr-" + hashlib.sha1(f"{d.key}-{d.number}".encode()).hexdigest()[:12]
 
 
@@ -1545,6 +1571,7 @@ def mut_punct(num: str, rng: random.Random) -> str | None:
 
 
 def mut_leading_zeros(num: str, rng: random.Random) -> str | None:
+    m: re.Match[str] | None
     groups = [m for m in re.finditer(r"\d+", num) if m.group().startswith("0") and len(m.group()) > 1]
     if groups:
         m = rng.choice(groups)
@@ -1659,13 +1686,14 @@ COMBOS = [
 
 def make_duplicates(rng: random.Random, fac: DocFactory, f: float) -> list[Doc]:
     docs = list(fac.docs)
-    vendor_norms = {}
+    vendor_norms: dict[str, dict[str, list[Doc]]] = {}
     for d in docs:
         vendor_norms.setdefault(owner(d.vendor).vid, {}).setdefault(norm_no(d.number), []).append(d)
     used: set[int] = set()
     dups: list[Doc] = []
 
     def base_ok(d: Doc) -> bool:
+        assert d.capture is not None  # plan_capture has run on every document
         return (
             d.key not in used
             and d.tags <= {"regular"}
@@ -1715,6 +1743,7 @@ def make_duplicates(rng: random.Random, fac: DocFactory, f: float) -> list[Doc]:
             else:
                 c["net"] = c["gross"]
         elif kind == "day_month_swapped":
+            assert orig.capture is not None and orig.due is not None  # set on every document by now
             d0 = c["inv_date"]
             if d0.day > 12 or d0.day == d0.month:
                 return False
@@ -1724,6 +1753,7 @@ def make_duplicates(rng: random.Random, fac: DocFactory, f: float) -> list[Doc]:
             c["inv_date"] = nd
             c["due"] = nd + (orig.due - orig.inv_date)
         elif kind == "receipt_date":
+            assert orig.capture is not None and orig.due is not None  # set on every document by now
             nd = orig.capture.date() + days(rng.randint(0, 3))
             if (nd - orig.inv_date).days < 2:
                 nd = orig.inv_date + days(rng.randint(2, 9))
@@ -1746,19 +1776,21 @@ def make_duplicates(rng: random.Random, fac: DocFactory, f: float) -> list[Doc]:
             tries += 1
             if cls == "credit_note_copy":
                 orig = rng.choice(docs)
+                assert orig.capture is not None  # plan_capture has run on every document
                 if orig.key in used or orig.kind != "credit_note" or "cn" not in orig.tags or orig.post is None:
                     continue
                 if orig.capture.date() > END - days(40):
                     continue
             else:
                 orig = rng.choice(docs)
+                assert orig.capture is not None  # plan_capture has run on every document
                 if not base_ok(orig):
                     continue
                 if cls == "second_vendor_id" and orig.vendor.alias is None:
                     continue
                 if cls == "combination" and orig.vendor.alias is None and rng.random() < 0.5:
                     continue
-            c = {
+            c: dict = {
                 "number": orig.number,
                 "vendor": orig.vendor,
                 "net": orig.net,
@@ -1852,6 +1884,11 @@ class Tx:
     chrgs: list = field(default_factory=list)
     party_role: str = "Cdtr"  # Cdtr for our debits, Dbtr for credits
     ultimate: str | None = None
+    # set by Planner.run_tx on our payment runs' instructions only (no default, not in __init__ or repr)
+    docs: list[Doc] = field(init=False, repr=False)
+    currency: str = field(init=False, repr=False)
+    vendor: Vendor = field(init=False, repr=False)
+    exec_day: dt.date = field(init=False, repr=False)
 
 
 @dataclass(eq=False)
@@ -1896,7 +1933,7 @@ BTC = {  # kind -> (ISO domain, family, sub-family)
 }
 # proprietary codes: DK style "<SWIFT code>+<GVC>+<Primanota>" with issuer DK for the German account;
 # illustrative bank-internal codes for the Dutch (3 digits) and French (CFONB-like 2 characters) accounts
-PRTRY = {
+PRTRY: dict[str, dict[str, str | tuple[str, str]]] = {
     "DK": {
         "sct_out": ("NTRF", "116"),
         "sct_batch": ("NTRF", "191"),
@@ -2139,6 +2176,11 @@ OBJECTS = {
 class Planner:
     """Decides how every payable document is settled and writes the bank entries that show it."""
 
+    # set by build() and self_check()
+    pending_run: list[tuple[dt.date, Doc]]
+    unit_by_ref: dict[str, Tx | Entry]
+    iban_count: int
+
     def __init__(self, rng, comps, vendors, fac, structures, f):
         self.rng, self.comps, self.vendors, self.fac, self.st, self.f = rng, comps, vendors, fac, structures, f
         self.entries: list[Entry] = []
@@ -2177,7 +2219,7 @@ class Planner:
     def take(self, n: int, pred, cls: str) -> list[Doc]:
         cands = [d for d in self.docs if self.free(d) and pred(d)]
         self.rng.shuffle(cands)
-        out = []
+        out: list[Doc] = []
         for d in cands:
             if len(out) >= n:
                 break
@@ -2194,6 +2236,7 @@ class Planner:
 
     def due_date_pay(self, doc: Doc, lo: dt.date | None = None) -> dt.date | None:
         rng = self.rng
+        assert doc.due is not None and doc.post_date is not None  # payments are planned for posted documents
         base = doc.due + days(rng.choice([-6, -3, -2, -1, 0, 0, 0, 1, 1, 2, 3, 5, 8, 13, 21]))
         low = (lo or doc.post_date) + days(1)
         d = self.shift(doc.vendor, next_bd(max(base, low)))
@@ -2207,6 +2250,7 @@ class Planner:
         ddays, _pct = self.discount_terms(doc)
         if not ddays:
             return None
+        assert doc.post_date is not None  # payments are planned for posted documents
         lo, hi = next_bd(doc.post_date + days(1)), doc.inv_date + days(ddays)
         if lo > hi or hi > END:
             return None
@@ -2294,6 +2338,7 @@ class Planner:
     ) -> Tx:
         rng = self.rng
         if iban == "master":
+            assert v is not None  # the vendor master's account needs a vendor
             iban_v, bic = self.acct_at(v, day)
         elif iban in (None, "none"):
             iban_v, bic = None, None
@@ -2363,6 +2408,7 @@ class Planner:
 
     def run_day_for(self, doc: Doc, target: dt.date) -> dt.date | None:
         """Payment runs go out on Tuesdays and Thursdays; execution the next business day."""
+        assert doc.post_date is not None  # payments are planned for posted documents
         lo = doc.post_date + days(1)
         d = target - days(1)
         while d >= lo:
@@ -2461,6 +2507,7 @@ class Planner:
             if d0 is None or d0 > END - days(25):
                 doc.pay_class = None
                 continue
+            unit: Tx | Entry | None  # our payment run's instruction, or the entry of a manual payment
             if rng.random() < 0.45 and (rd := self.run_day_for(doc, d0)) is not None:
                 unit = self.run_tx(
                     [doc], doc.company, rd, doc.gross, self.lab_match("e2e_payment_run", [doc], "in_full"), doc.number
@@ -2541,6 +2588,7 @@ class Planner:
             lambda d: d.currency == "EUR" and d.vendor.profile == "transfer" and d.capture.date() <= END - days(15),
             "held",
         ):
+            assert doc.capture is not None  # plan_capture has run on every document
             pay = next_bd(doc.capture.date() + days(rng.randint(0, 2)))
             post_day = add_bd(pay, rng.randint(1, 5))
             doc.post = at(post_day, rng.randint(8, 17), rng.randint(0, 59))
@@ -2600,6 +2648,7 @@ class Planner:
         docs += self.take(n - len(docs), base, "discount")
         for doc in docs:
             day = self.discount_pay(doc)
+            assert day is not None  # take() picked documents with a discount day (None would fail in acct_at)
             _dd, pct = self.discount_terms(doc)
             amt = doc.gross - self.discount_amount(doc, pct)
             self.simple_payment(
@@ -2751,7 +2800,7 @@ class Planner:
         return out[:k]
 
     def group_day(self, group: list[Doc]) -> dt.date | None:
-        day = self.due_date_pay(max(group, key=lambda d: d.due), lo=max(d.post_date for d in group))
+        day = self.due_date_pay(max(group, key=due_of), lo=max(post_of(d).date() for d in group))
         return day
 
     def strd_block(self, doc: Doc, rmtd: Decimal | None, disc=None, cn=None, tp="CINV") -> dict:
@@ -2795,6 +2844,7 @@ class Planner:
             "structured",
         ):
             day = self.discount_pay(seed)
+            assert day is not None  # take() picked documents with a discount day (None would fail in acct_at)
             ddays, pct = self.discount_terms(seed)
             group = [seed] + self.companions(
                 seed,
@@ -2884,6 +2934,7 @@ class Planner:
                         label=self.lab_match(cls, [doc], "in_full"),
                     )
                 else:
+                    assert doc.rf is not None  # take() picked documents with a creditor reference
                     grouped = " ".join(doc.rf[i : i + 4] for i in range(0, len(doc.rf), 4))
                     pre = rng.choice(["", "", "Betalingskenmerk ", "REF ", "Viite ", "Referentie: ", "Zahlung "])
                     tx = self.manual_debit(
@@ -3257,6 +3308,7 @@ class Planner:
 
     def plan_structures(self) -> None:
         rng = self.rng
+        day: dt.date | None
         # genuine ties: two open invoices, same supplier, same amount, payments without any reference
         for a, t in self.st["tie"]:
             if a.post is None or t.post is None:
@@ -3385,6 +3437,7 @@ class Planner:
     def direct_debit(self, d: Doc) -> bool:
         rng = self.rng
         v = d.vendor
+        assert d.due is not None and d.post_date is not None  # payments are planned for posted documents
         day = next_bd(d.due)
         if day <= d.post_date:
             day = next_bd(d.post_date + days(1))
@@ -3523,7 +3576,7 @@ class Planner:
     def build_runs(self) -> list[dict]:
         """Group the run payments into instructions, then book each run as single entries or one batch entry."""
         rng = self.rng
-        by_run = {}
+        by_run: dict[tuple[str, dt.date], dict[str, list[Doc]]] = {}
         for rd, doc in self.pending_run:
             by_run.setdefault((doc.company, rd), {}).setdefault(doc.vendor.vid, []).append(doc)
         for (company, rd), per_vendor in sorted(by_run.items()):
@@ -3992,7 +4045,7 @@ def unit_of(obj):
 def balance_and_refs(pl: Planner) -> dict:
     """Adds customer receipts so each account stays in a plausible range, then numbers the entries day by day."""
     rng = pl.rng
-    by_key = {}
+    by_key: dict[tuple[str, dt.date], list[Entry]] = {}
     for e in pl.entries:
         if e.book > END:
             raise AssertionError(f"entry after the statement window: {e.book}")
@@ -4058,6 +4111,7 @@ def write_btc(x: X, parent, kind: str, style: str, day: dt.date, subfam_override
     pr = x.sub(b, "Prtry")
     code = PRTRY[style][kind]
     if style == "DK":
+        assert isinstance(code, tuple)  # DK codes are (SWIFT code, GVC) pairs
         swift, gvc = code
         x.sub(pr, "Cd", f"{swift}+{gvc}+{9200 + (day.toordinal() % 97):04d}")
         x.sub(pr, "Issr", "DK")
@@ -4294,19 +4348,19 @@ def write_statements(pl: Planner, stmts: dict, bank_dir: Path, rng: random.Rando
 # the open ledger as a clerk sees it on a given day; lines matched on amount alone must be unambiguous
 # --------------------------------------------------------------------------------------------------------------
 def open_at(d: Doc, day: dt.date) -> bool:
-    if d.post is None or d.post_date > day or d.dup_of is not None:
+    if d.post is None or d.post.date() > day or d.dup_of is not None:
         return False
     if "reversed" in d.tags or "reversal_cn" in d.tags:
         return False
     return all(not (iv[0] < day and (iv[1] is None or day < iv[1])) for iv in getattr(d, "closed_iv", []))
 
 
-def subsets_matching(cands: list[Doc], k: int, amount: Decimal, limit: int = 4) -> list[tuple]:
-    out = []
+def subsets_matching(cands: list[Doc], k: int, amount: Decimal, limit: int = 4) -> Sequence[tuple[Doc, ...] | None]:
+    out: list[tuple[Doc, ...]] = []
     if k == 1:
         return [(d,) for d in cands if d.gross == amount]
     if k == 2:
-        by_amt = {}
+        by_amt: dict[Decimal, list[int]] = {}
         for i, d in enumerate(cands):
             for j in by_amt.get(amount - d.gross, []):
                 out.append((cands[j], d))
@@ -4315,7 +4369,7 @@ def subsets_matching(cands: list[Doc], k: int, amount: Decimal, limit: int = 4) 
     if len(cands) > 60 and k > 3:
         return [None] * 2  # too many to be sure: treat as ambiguous
     if k == 3:
-        idx = {}
+        idx: dict[Decimal, list[int]] = {}
         for i, d in enumerate(cands):
             idx.setdefault(d.gross, []).append(i)
         for i in range(len(cands)):
@@ -4402,12 +4456,12 @@ def assign_ids(pl: Planner, fac: DocFactory) -> None:
     for i, d in enumerate(sorted(fac.docs, key=lambda d: (d.capture, d.key)), 1):
         d.iid = f"AP-{i:08d}"
     for company in pl.comps:
-        posted = sorted([d for d in fac.docs if d.company == company and d.post is not None], key=lambda d: d.post)
+        posted = sorted([d for d in fac.docs if d.company == company and d.post is not None], key=post_of)
         for i, d in enumerate(posted, 1):
             d.erp_no = {"1000": f"51{i + 4000:08d}", "2000": f"APINV{i + 120:07d}", "3000": f"3{i + 88000:09d}"}[
                 company
             ]
-            d.fy = d.post.year
+            d.fy = post_of(d).year
 
 
 def events_out(pl: Planner, fac: DocFactory, batches: list[dict], inp: Path) -> None:
@@ -4441,6 +4495,7 @@ def events_out(pl: Planner, fac: DocFactory, batches: list[dict], inp: Path) -> 
     )
     inv = []
     for d in sorted(fac.docs, key=lambda d: (d.capture, d.key)):
+        assert d.capture is not None  # plan_capture has run on every document
         if d.capture > end_t:
             continue
         neg = d.kind == "credit_note" and d.signed
@@ -4487,7 +4542,7 @@ def events_out(pl: Planner, fac: DocFactory, batches: list[dict], inp: Path) -> 
                         "erp_system": pl.comps[d.company].erp,
                         "erp_document_number": d.erp_no,
                         "fiscal_year": d.fy,
-                        "posting_date": d.post_date.isoformat(),
+                        "posting_date": d.post.date().isoformat(),
                     },
                     d.corr,
                 )
@@ -4536,7 +4591,7 @@ def negatives(st: dict, fac: DocFactory) -> list[dict]:
     out = []
     for grp in st["instalments"]:
         out.append({"invoice_ids": [d.iid for d in grp], "class": "instalments_same_day"})
-    rec = {}
+    rec: dict[str, list[Doc]] = {}
     for d in st["recurring"]:
         rec.setdefault(d.vendor.vid, []).append(d)
     for vid in sorted(rec):
@@ -4561,6 +4616,7 @@ def final_state(pl: Planner, fac: DocFactory) -> dict:
     end_t = at(END, 23, 59, 59)
     paid, open_, cleared, residual = [], [], [], {}
     for d in sorted(fac.docs, key=lambda d: d.iid):
+        assert d.capture is not None  # plan_capture has run on every document
         if d.dup_of is not None or d.capture > end_t:
             continue
         if "reversed" in d.tags or "reversal_cn" in d.tags:
@@ -4642,10 +4698,10 @@ def self_check(out: Path, labels: dict, fac: DocFactory, pl: Planner, batches: l
     for line in labels["lines"]:
         if line["expect"] != "match":
             continue
-        docs = [by_iid.get(i) for i in line["invoice_ids"]]
-        if any(d is None for d in docs):
+        if any(i not in by_iid for i in line["invoice_ids"]):
             problems.append(f"{line['ref']}: unknown invoice id")
             continue
+        docs = [by_iid[i] for i in line["invoice_ids"]]
         bday = dt.date.fromisoformat(line["booking_date"])
         for d in docs:
             if d.dup_of is not None:
@@ -4653,10 +4709,10 @@ def self_check(out: Path, labels: dict, fac: DocFactory, pl: Planner, batches: l
             if d.post is None or d.post > end_t:
                 problems.append(f"{line['ref']}: {d.iid} never posted")
             elif d.held:
-                if not d.post_date > bday:
+                if not d.post.date() > bday:
                     problems.append(f"{line['ref']}: held invoice {d.iid} posted before its payment")
-            elif d.post_date > bday:
-                problems.append(f"{line['ref']}: paid {bday} before posting {d.post_date} ({line['class']})")
+            elif d.post.date() > bday:
+                problems.append(f"{line['ref']}: paid {bday} before posting {d.post.date()} ({line['class']})")
         if line["credit_debit"] == "CRDT" and line["class"] != "credit_note_refund":
             problems.append(f"{line['ref']}: a credit matched to invoices")
         inv = sum((d.gross for d in docs if d.kind == "invoice"), ZERO)
@@ -4699,6 +4755,7 @@ def self_check(out: Path, labels: dict, fac: DocFactory, pl: Planner, batches: l
             if not iban_valid(ins["creditor_iban"]):
                 problems.append(f"batch {b['batch_id']}: invalid IBAN")
     for d in fac.docs:
+        assert d.capture is not None  # plan_capture has run on every document
         if d.capture.date() < d.inv_date:
             problems.append(f"{d.iid}: captured before its date")
         if d.rf and not rf_valid(d.rf):
@@ -4850,7 +4907,7 @@ def summarize(labels: dict, fac: DocFactory, downgraded: int, seconds: float) ->
     lines = labels["lines"]
     return {
         "seconds": round(seconds, 1),
-        "invoice_events": sum(1 for d in fac.docs if d.capture <= at(END, 23, 59, 59)),
+        "invoice_events": sum(1 for d in fac.docs if capture_of(d) <= at(END, 23, 59, 59)),
         "originals": sum(1 for d in fac.docs if d.dup_of is None),
         "duplicates": len(labels["duplicates"]),
         "lines": len(lines),

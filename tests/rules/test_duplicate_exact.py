@@ -12,7 +12,7 @@ from reconstream.matchers.duplicate_rules.exact import Exact
 from reconstream.matchers.duplicates import compare
 from reconstream.models.invoices import DocumentType
 
-CASES: list[tuple[dict[str, Any], bool]] = [
+CASES: list[tuple[dict[str, Any], bool | None]] = [
     ({}, True),
     ({"number": "nl 2026 42"}, True),  # the same number once normalised
     ({"on": date(2026, 3, 5)}, False),

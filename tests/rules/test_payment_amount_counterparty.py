@@ -10,6 +10,7 @@ from matching_cases import LEDGER, OTHER, auto, line, lookup, open_invoice
 from reconstream.matchers.payment_matching import MatchPolicy, Outcome, Settles, match_payment
 from reconstream.matchers.payment_model import DEFAULT_POLICY, PaymentMatch
 from reconstream.matchers.payment_rules.amount_counterparty import AmountCounterparty, subsets_near
+from reconstream.models.outputs import MatchMethod
 
 # (amount, booked, counterparty) -> (best invoices, settles, confidence), or None for no candidate
 CASES = [
@@ -43,9 +44,9 @@ def test_two_combinations_that_fit_are_a_tie_for_review() -> None:
 
 def test_it_stands_down_and_gives_way_to_what_the_payer_named() -> None:
     rule, case = AmountCounterparty(), lookup(line("250.00", "Payment"))
-    certain = PaymentMatch("end_to_end_id", 100, (), ("I9",), Settles.IN_FULL)
+    certain = PaymentMatch(MatchMethod.END_TO_END_ID, 100, (), ("I9",), Settles.IN_FULL)
     assert rule.candidates(case, [certain]) == []
-    named = PaymentMatch("invoice_number_in_text", 92, (), ("I4",), Settles.SHORT)
+    named = PaymentMatch(MatchMethod.INVOICE_NUMBER_IN_TEXT, 92, (), ("I4",), Settles.SHORT)
     (capped,) = rule.candidates(case, [named])
     assert capped.confidence == 85 and "the payer named other invoices" in capped.evidence
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from matching_cases import LEDGER, auto, line, lookup, open_invoice
 from reconstream.matchers.payment_matching import Outcome, Settles, match_payment
 from reconstream.matchers.payment_model import PaymentMatch
 from reconstream.matchers.payment_rules.cheque_amount import ChequeAmount
+from reconstream.models.outputs import MatchMethod
 
-CHEQUE = {"counterparty_account": None, "counterparty_name": None, "cheque": True}
+CHEQUE: dict[str, Any] = {"counterparty_account": None, "counterparty_name": None, "cheque": True}
 
 # (amount, extra open invoices of that amount) -> confidence of each candidate
 CASES = [
@@ -29,7 +32,7 @@ def test_exact_amount_and_only_one(amount: str, extra: int, confidences: list[in
 def test_only_for_cheques_and_only_when_nothing_else_was_found() -> None:
     rule = ChequeAmount()
     assert rule.candidates(lookup(line("1000.00")), []) == []
-    earlier = PaymentMatch("invoice_number_in_text", 97, (), ("I1",), Settles.IN_FULL)
+    earlier = PaymentMatch(MatchMethod.INVOICE_NUMBER_IN_TEXT, 97, (), ("I1",), Settles.IN_FULL)
     assert rule.candidates(lookup(line("1000.00", **CHEQUE)), [earlier]) == []
     assert rule.line_keys(line("1000.00", **CHEQUE)) == ["amt:EUR|1000.00"] and rule.line_keys(line("1.00")) == []
 

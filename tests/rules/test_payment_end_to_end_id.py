@@ -13,6 +13,7 @@ from matching_cases import LEDGER, auto, instruction, line, lookup
 from reconstream.matchers.payment_matching import Outcome, Settles, match_payment
 from reconstream.matchers.payment_rules.end_to_end_id import EndToEndId, mismatch, score
 from reconstream.models.exceptions import Category
+from reconstream.models.outputs import Match
 from reconstream.streams import Engine
 from reconstream.tables import MemoryStore
 from reconstream.tables.state import EngineState
@@ -79,7 +80,9 @@ def test_in_the_engine_it_matches_a_held_line_whose_instruction_was_sent_after_i
         batch("2026-11-04T06:00:00Z", instructions=[sent("E1", ("I2",))]),  # sends E1 while S9 is held
         settlement("2026-11-20T09:00:00Z", "S10", e2e=None, remittance="something else"),  # the hold ends
     ]
-    matches = [o.record for event in events for o in engine.process(event, source="test") if o.stream == "matches"]
+    records = [o.record for event in events for o in engine.process(event, source="test") if o.stream == "matches"]
+    matches = [record for record in records if isinstance(record, Match)]
+    assert matches == records  # everything on the matches stream is a Match
     assert [(m.settlement_entry_id, m.method, m.end_to_end_id, m.confidence) for m in matches] == [
         ("S9", "end_to_end_id", "E1", 100)
     ]

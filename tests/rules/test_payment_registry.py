@@ -18,7 +18,7 @@ def test_every_rule_is_named_once_reported_and_tested() -> None:
     assert set(names) == {method.value for method in MatchMethod} - {MatchMethod.MANUAL.value}
     here = Path(__file__).parent
     assert all((here / f"test_payment_{name}.py").is_file() for name in names)
-    assert RANK["end_to_end_id"] == 0  # our own id ranks first on a tie of scores
+    assert RANK[MatchMethod.END_TO_END_ID] == 0  # our own id ranks first on a tie of scores
 
 
 def test_keys_are_the_union_of_the_rules_keys_and_those_the_state_already_holds() -> None:
