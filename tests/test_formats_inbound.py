@@ -225,3 +225,62 @@ def test_a_returned_transfer_names_the_creditor_it_did_not_reach_not_ourselves(t
     assert entry["credit_debit"] == "CRDT"
     assert entry["counterparty_account"]["id"] == "ES7101827463335939491500"
     assert entry["counterparty_name"] == "Ruiz Componentes SL"
+
+
+def _booked(path: Path) -> list[dict[str, Any]]:
+    return [
+        r.event["payload"]
+        for r in ingest_file(path, "auto", OPTIONS)
+        if r.event is not None and r.event["event_type"] == "settlement.booked"
+    ]
+
+
+# Shaped as Bank of Ireland reports a SEPA direct debit returned unpaid (OCA/account-payment's test file): the
+# creditor, us, named by its SEPA creditor id without an account; the debtor with the account that did not pay.
+UNPAID_DD_054 = """<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.02"><BkToCstmrDbtCdtNtfctn>
+<GrpHdr><MsgId>M2</MsgId><CreDtTm>2026-03-21T08:00:00Z</CreDtTm></GrpHdr>
+<Ntfctn><Id>N1</Id><Acct><Id><IBAN>DE75426501500578308629</IBAN></Id><Ccy>EUR</Ccy></Acct>
+<Ntry><Amt Ccy="EUR">100.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts>BOOK</Sts>
+<BookgDt><Dt>2026-03-21</Dt></BookgDt><ValDt><Dt>2026-03-21</Dt></ValDt><AcctSvcrRef>R2</AcctSvcrRef>
+<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>IDDT</Cd><SubFmlyCd>UPDD</SubFmlyCd></Fmly></Domn></BkTxCd>
+<NtryDtls><TxDtls><Refs><EndToEndId>DD-2026-0042</EndToEndId></Refs>
+<AmtDtls><TxAmt><Amt Ccy="EUR">100.00</Amt></TxAmt></AmtDtls>
+<RltdPties><Dbtr><Nm>DEBTOR4</Nm></Dbtr><DbtrAcct><Id><IBAN>IE29AIBK93115212345678</IBAN></Id></DbtrAcct>
+<Cdtr><Nm>CREDITOR</Nm><Id><PrvtId><Othr><Id>DE98ZZZ09999999999</Id>
+<SchmeNm><Prtry>SEPA</Prtry></SchmeNm></Othr></PrvtId></Id></Cdtr>
+</RltdPties><RtrInf><Rsn><Cd>AC06</Cd></Rsn></RtrInf></TxDtls></NtryDtls></Ntry>
+</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>
+"""
+
+
+def test_a_direct_debit_returned_unpaid_names_the_debtor_who_did_not_pay(tmp_path: Path) -> None:
+    path = tmp_path / "unpaid.xml"
+    path.write_text(UNPAID_DD_054, encoding="utf-8")
+    (entry,) = _booked(path)
+    assert entry["credit_debit"] == "DBIT" and entry["amount"] == "100.00"
+    assert entry["counterparty_account"]["id"] == "IE29AIBK93115212345678"
+    assert entry["counterparty_name"] == "DEBTOR4"
+
+
+def test_a_statement_without_its_account_refuses_each_entry_and_balance_naming_the_field(tmp_path: Path) -> None:
+    # libeufin's trimmed GLS and PostFinance samples: no Acct at all. Skipping them would lose the entries unseen.
+    path = tmp_path / "no_account.xml"
+    path.write_text(RETURN_053.replace("<Acct><Id><IBAN>DE75426501500578308629</IBAN></Id><Ccy>EUR</Ccy></Acct>", ""))
+    results = list(ingest_file(path, "auto", OPTIONS))
+    assert [r.event for r in results] == [None]
+    assert [(r.error.field, r.error.reason) for r in results if r.error is not None] == [
+        ("Stmt/Acct", "the Stmt names no account (Acct), which ISO 20022 makes mandatory")
+    ]
+
+
+def test_bai2_trailer_counts_padded_with_zeros_are_the_same_numbers(tmp_path: Path) -> None:
+    # Bank of America writes "0001284" for 1,284 records (nexial-core's sample): a number, not a mismatch.
+    citi = (BANK / "real" / "moj-bai2" / "citi_example.bai2").read_text()
+    padded = citi.replace("49,20001,10/", "49,20001,0000010/").replace("98,20001,1,12/", "98,20001,001,000012/")
+    path = tmp_path / "padded.bai2"
+    path.write_text(padded)
+    assert [r.error for r in ingest_file(path, "auto", OPTIONS) if r.error is not None] == []
+    path.write_text(citi.replace("49,20001,10/", "49,20001,0000011/"))
+    (error,) = [r.error for r in ingest_file(path, "auto", OPTIONS) if r.error is not None]
+    assert error.field == "49.records" and "says 0000011 records, found 10" in error.reason

@@ -230,6 +230,30 @@ def test_a_last_line_without_its_line_break_is_refused_unless_complete(tmp_path:
     assert errors_of(list(ingest_file(whole))) == [] and not whole.read_bytes().endswith(b"\n")
 
 
+@pytest.mark.parametrize("end", ["\u00adXXX".encode(), "-\u00e5".encode()])
+def test_an_end_line_whose_dash_a_code_page_changed_still_ends_the_file(tmp_path: Path, end: bytes) -> None:
+    # ING's old "-XXX" arrives as a soft hyphen and "XXX" (fruitl00p/php-mt940's Ing sample), Handelsbanken's
+    # "-" with a stray "å" after it (railslove/cmxl's sample), both without a last line break.
+    sample = REAL / "zilverline-mt940" / "van_lanschot" / "van_lanschot.txt"
+    data = sample.read_bytes()
+    changed = write_cut(tmp_path, sample, data[: data.rindex(b"-XXX")] + end)
+    assert errors_of(list(ingest_file(changed))) == []
+    # A text line that starts with a dash is still text, and the file cut after it still refused.
+    cut = write_cut(tmp_path, sample, data[: data.rindex(b"-XXX")] + b"-Zahlung")
+    assert [field for _, field, _ in errors_of(list(ingest_file(cut)))] == ["-"]
+
+
+def test_an_mt942_ending_in_its_sum_of_credits_needs_no_end_line(tmp_path: Path) -> None:
+    # railslove/cmxl's MT942: two messages, the second without its "-" but whole up to its :90C:.
+    sample = REAL / "wolph-mt940" / "mBank" / "mt942.sta"
+    message = sample.read_bytes().split(b"\n-")[0]
+    whole = write_cut(tmp_path, sample, message + b"\n-\n" + message)
+    assert errors_of(list(ingest_file(whole))) == []
+    cut = write_cut(tmp_path, sample, message + b"\n-\n" + message[: message.rindex(b":90C:")])
+    [(_, field, reason)] = errors_of(list(ingest_file(cut)))
+    assert field == "-" and "the file's last message has no end line" in reason
+
+
 def test_a_csv_row_with_fewer_fields_than_the_header_is_refused(tmp_path: Path) -> None:
     data = (BANK / "ap_export_invoices.csv").read_bytes()
     cut = write_cut(tmp_path, BANK / "ap_export_invoices.csv", data[: data.index(b";1.000,00;")])

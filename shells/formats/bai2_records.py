@@ -365,6 +365,11 @@ def _amount(raw: str, line: int, field: str) -> Decimal:
     return Decimal(text or "0")
 
 
+def _counts(stated: str, found: int) -> bool:
+    """A trailer's count is a number: Bank of America's pads it with zeros (0001284 for 1284)."""
+    return stated.isascii() and stated.isdigit() and int(stated) == found
+
+
 def _check(trailer: Record, total: Decimal, count: int, what: str, children: int | None = None) -> list[FieldError]:
     """What a trailer states that its records do not bear out: control total, number of children, of records."""
     fields = trailer.fields + ["", "", ""]
@@ -379,7 +384,7 @@ def _check(trailer: Record, total: Decimal, count: int, what: str, children: int
         )
     if children is not None:
         stated_children = fields[1].strip()
-        if stated_children and stated_children != str(children):
+        if stated_children and not _counts(stated_children, children):
             problems.append(
                 FieldError(
                     f"{trailer.code}.count",
@@ -387,7 +392,7 @@ def _check(trailer: Record, total: Decimal, count: int, what: str, children: int
                 )
             )
     stated_records = (fields[2] if children is not None else fields[1]).strip()
-    if stated_records and stated_records != str(count):
+    if stated_records and not _counts(stated_records, count):
         problems.append(
             FieldError(
                 f"{trailer.code}.records",

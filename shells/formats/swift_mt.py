@@ -29,12 +29,19 @@ _BLOCK_START = re.compile(r"^\{\d:")
 _BLOCK_4 = re.compile(r"\{4:\s*$")
 _FRAMING = "\x01\x02\x03\x1a"  # SOH/STX/ETX framing and a DOS end-of-file byte glued to a line
 # The end of a message's text: "-}" closing block 4 (trailer blocks may follow on the line: "-}{5:}"), or a
-# "-" line, which some banks write as "-XXX" or pad with dashes.
+# "-" line, which some banks write as "-XXX" or pad with dashes. A file passed through a code page conversion
+# on its way may carry the dash as another dash character (ING's "-XXX" arrives as a soft hyphen and "XXX")
+# or a stray non-ASCII character after it (Handelsbanken's "-å"): no tag's text line looks like either.
+_DASH = "-\u00ad\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
+_END_LINE = rf"^[{_DASH}](?:[-X]+|[^\x00-\x7f]{{1,2}})?$"
 _BLOCK_END = re.compile(r"^-\}")
-_SEPARATOR = re.compile(r"^-\}|^-$|^-[-X]+$")
-# A last line complete by itself, line break or not: an end line, a trailer block, or a balance whose amount
-# has its decimal comma (a point at old Rabobank).
-_COMPLETE_LINE = re.compile(r"^-\}|^-$|^-[-X]+$|^\{.*\}$|^:(?:60F|60M|62F|62M|64|65):[CD]\d{6}[A-Z]{3} ?\d+[,.]\d*$")
+_SEPARATOR = re.compile(rf"^-\}}|{_END_LINE}")
+# A last line complete by itself, line break or not: an end line, a trailer block, a balance whose amount
+# has its decimal comma (a point at old Rabobank), or an MT942's count and sum of its entries (:90D:, :90C:).
+_COMPLETE_LINE = re.compile(
+    rf"^-\}}|{_END_LINE}|^\{{.*\}}$|^:(?:60F|60M|62F|62M|64|65):[CD]\d{{6}}[A-Z]{{3}} ?\d+[,.]\d*$"
+    r"|^:90[CD]:\d+[A-Z]{3}\d+[,.]\d*$"
+)
 
 
 @dataclass(slots=True)
@@ -148,12 +155,24 @@ def _check_closed(block: int | None, then: str) -> None:
 def _check_last_ended(messages: list[Message]) -> None:
     """Where a file ends each of its messages with a "-" line, a last message without one was cut off. Not
     every bank ends every message (a Sparkasse file ends its statements but not their pages), so this holds
-    only where all the others are ended."""
-    if len(messages) > 1 and all(message.ended for message in messages[:-1]) and not messages[-1].ended:
+    only where all the others are ended, and not where the last message ends in a whole closing tag: a file
+    whose writer left off the last end line (an MT942 ending in its :90C: sum, railslove/cmxl's sample)."""
+    last = messages[-1] if messages else None
+    if last is None or last.ended or _closed(last) or len(messages) == 1:
+        return
+    if all(message.ended for message in messages[:-1]):
         raise FieldError(
             "-",
             f"line {messages[-1].line}: the file's last message has no end line ('-') as its others have (cut off?)",
         )
+
+
+_CLOSING_TAGS = {"62F", "62M", "64", "65", "90C"}  # the last tags of an MT940 (:86: aside) and of an MT942
+
+
+def _closed(message: Message) -> bool:
+    tag = message.tags[-1] if message.tags else None
+    return tag is not None and tag.name in _CLOSING_TAGS and bool(_COMPLETE_LINE.search(f":{tag.name}:{tag.joined}"))
 
 
 def _check_last_line(number: int, line: str, broken: bool) -> None:
