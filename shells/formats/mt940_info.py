@@ -24,7 +24,7 @@ _BIC = re.compile(r"^[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?$")
 # The DK layout: a 3-digit code, then subfields introduced by a separator, "?" by the standard and ">" at
 # some Dutch banks (Triodos) that took the layout over.
 _GERMAN = re.compile(r"^(\d{3})([?>]|$)")
-_OTHER_KEY = re.compile(r"^[A-Z]{4}[+:]")
+_OTHER_KEY = re.compile(r"[A-Z]{4}[+:]")  # matched where a piece starts
 _SEPA_KEY = re.compile(r"(EREF|KREF|MREF|CRED|DEBT|SVWZ|ABWA|ABWE|IBAN|BIC|COAM|OAMT)\+")
 # Top-level tags only: USTD/STRD (inside REMI) and the parts of a party (name, address) are values.
 DUTCH_TAGS = frozenset(
@@ -111,7 +111,7 @@ def _german(text: str, separator: str) -> Info:
         posting_text=_first(parts, "00"),
         counterparty_bank=_first(parts, "30"),
         counterparty_account=_first(parts, account_field),
-        counterparty_name=" ".join(v.strip() for k in ("32", "33") for v in parts.get(k, ())).strip() or None,
+        counterparty_name=wrapped([v for k in ("32", "33") for v in parts.get(k, ())])[0].strip() or None,
         remittance_lines=[p for p in purpose_pieces if p.strip()],
     )
     _sepa_keywords(info, purpose_pieces)
@@ -127,25 +127,31 @@ def _first(parts: dict[str, list[str]], key: str) -> str | None:
 def _sepa_keywords(info: Info, pieces: list[str]) -> None:
     """SEPA keywords inside the German remittance: EREF+ end-to-end id, SVWZ+ the payer's text ...
 
-    A keyword's value runs on into the next ?2x piece (values wrap at 27 characters), unless that piece
-    starts a keyword of its own (or another bank's tag such as MTLG:, which goes to the free text).
+    The ?2x pieces are one text wrapped at 27 characters (`wrapped`). A keyword opens a value where a piece
+    starts or after a space: Deutsche Bank and Commerzbank write them one after another ("... KREF+...
+    MREF+..."), and a keyword may itself be cut by the wrap ("MR" | "EF+"). A value runs to the next keyword,
+    or to another bank's tag starting a piece (MTLG:), whose text goes with the free text.
     """
-    values: dict[str, str] = {}
-    free: list[str] = []
-    current: str | None = None
-    for piece in pieces:
-        found = _SEPA_KEY.match(piece)
-        if found:
-            current = found.group(1)
-            values[current] = values.get(current, "") + piece[found.end() :]
-        elif _OTHER_KEY.match(piece) or current is None:
-            current = None
-            free.append(piece)
-        else:
-            values[current] += piece
-    if not values:
-        info.remittance = "".join(pieces).strip() or None
+    text, starts = wrapped(pieces)
+    marks = [
+        (found.start(), found.group(1), found.end())
+        for found in _SEPA_KEY.finditer(text)
+        if found.start() in starts or (found.start() > 0 and text[found.start() - 1].isspace())
+    ]
+    if not marks:
+        info.remittance = text.strip() or None
         return
+    others = [
+        (start, None, start) for start in starts if _OTHER_KEY.match(text, start) and not _SEPA_KEY.match(text, start)
+    ]
+    bounds: list[tuple[int, str | None, int]] = sorted([*marks, *others], key=lambda bound: bound[0])
+    values: dict[str, str] = {}
+    free = [text[: bounds[0][0]]]
+    for (_, key, value_start), (end, _, _) in zip(bounds, [*bounds[1:], (len(text), None, 0)], strict=True):
+        if key is None:
+            free.append(text[value_start:end])
+        else:
+            values[key] = values.get(key, "") + text[value_start:end]
     values = {key: value.strip() for key, value in values.items()}
     info.end_to_end_id = _reference(values.get("EREF"))
     info.mandate_id = values.get("MREF") or None
@@ -156,8 +162,25 @@ def _sepa_keywords(info: Info, pieces: list[str]) -> None:
         info.counterparty_account = values["IBAN"]
     if values.get("BIC") and not info.counterparty_bank:
         info.counterparty_bank = values["BIC"]
-    text = " ".join(part.strip() for part in (values.get("SVWZ", ""), *free) if part.strip())
-    info.remittance = text or None
+    remittance = " ".join(part.strip() for part in (values.get("SVWZ", ""), *free) if part.strip())
+    info.remittance = remittance or None
+
+
+_WIDTH = 27  # a ?2x (and ?32, ?33) subfield's width in the DK layout
+
+
+def wrapped(pieces: list[str]) -> tuple[str, set[int]]:
+    """Subfields as the one text they wrap, and where each piece starts in it. A full-width piece was cut at
+    the width, mid-word as often as not, and runs straight on; a shorter one ended where its writer ended a
+    word or a line, so a space stands between it and the next."""
+    text, starts, previous = "", set(), ""
+    for piece in pieces:
+        if text and len(previous) < _WIDTH and not previous[-1:].isspace() and not piece[:1].isspace():
+            text += " "
+        starts.add(len(text))
+        text += piece
+        previous = piece
+    return text, starts
 
 
 # -- Dutch /TAG/value ------------------------------------------------------------------------------
