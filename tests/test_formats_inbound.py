@@ -284,3 +284,32 @@ def test_bai2_trailer_counts_padded_with_zeros_are_the_same_numbers(tmp_path: Pa
     path.write_text(citi.replace("49,20001,10/", "49,20001,0000011/"))
     (error,) = [r.error for r in ingest_file(path, "auto", OPTIONS) if r.error is not None]
     assert error.field == "49.records" and "says 0000011 records, found 10" in error.reason
+
+
+# Shaped as German banks answer a credit transfer file with Verification of Payee (pain.002.001.10, as in
+# hbci4java's HypoVereinsbank sample): the file received, one payee's name not matching its IBAN.
+PAYEE_CHECKED_002 = """<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.10"><CstmrPmtStsRpt>
+<GrpHdr><MsgId>VOP-1</MsgId><CreDtTm>2026-11-02T18:33:13+01:00</CreDtTm></GrpHdr>
+<OrgnlGrpInfAndSts><OrgnlMsgId>B-2026-11-02</OrgnlMsgId><OrgnlMsgNmId>pain.001</OrgnlMsgNmId><GrpSts>RVMC</GrpSts>
+<StsRsnInf><AddtlInf>RVNM Der Name des Kontoinhabers zur angegebenen IBAN stimmt nicht ueberein.</AddtlInf></StsRsnInf>
+</OrgnlGrpInfAndSts>
+<OrgnlPmtInfAndSts><OrgnlPmtInfId>B-2026-11-02</OrgnlPmtInfId>
+<TxInfAndSts><OrgnlEndToEndId>E2E-7</OrgnlEndToEndId><TxSts>RVNM</TxSts></TxInfAndSts>
+<TxInfAndSts><OrgnlEndToEndId>E2E-8</OrgnlEndToEndId><TxSts>RCVC</TxSts></TxInfAndSts>
+</OrgnlPmtInfAndSts></CstmrPmtStsRpt></Document>
+"""
+
+
+def test_payee_verification_answers_are_pending_with_the_outcome_as_their_reason(tmp_path: Path) -> None:
+    path = tmp_path / "vop.xml"
+    path.write_text(PAYEE_CHECKED_002, encoding="utf-8")
+    (result,) = list(ingest_file(path, "auto", OPTIONS))
+    assert result.event is not None, result.error
+    ack = result.event["payload"]
+    assert (ack["group_status"], ack["group_reason_code"]) == ("PDNG", "RVMC")
+    assert [(t["end_to_end_id"], t["status"], t["reason_code"]) for t in ack["transactions"]] == [
+        ("E2E-7", "PDNG", "RVNM"),
+        ("E2E-8", "PDNG", "RCVC"),
+    ]
+    validate(result.event)

@@ -28,6 +28,12 @@ def is_pain002(namespace: str) -> bool:
 
 # Codes newer pain.002 versions added, mapped to the nearest status the engine acts on.
 STATUS_ALIASES = {"RCVD": "PDNG", "ACFC": "ACCP", "ACWP": "ACWC", "ACPD": "ACSP", "ACCC": "ACSC"}
+# Verification of Payee (EU instant payments regulation, from October 2025), as German banks report it on a
+# file of credit transfers before it is authorised: received, and the payee's name matches (RCVC), closely
+# matches (RVMC), does not match (RVNM), or could not be checked (RVNA). Nothing is executed yet: pending,
+# with the outcome kept as the reason, where a no-match is what the payer must look at.
+PAYEE_VERIFICATION = {"RCVC", "RVMC", "RVNM", "RVNA"}
+STATUS_ALIASES |= dict.fromkeys(PAYEE_VERIFICATION, "PDNG")
 KNOWN_STATUSES = {"ACTC", "ACCP", "ACSP", "ACSC", "ACWC", "PDNG", "PART", "RJCT"}
 
 
@@ -57,8 +63,9 @@ def read_report(report: etree._Element) -> tuple[dict[str, Any], Any]:
     original = x.text(group, "OrgnlMsgId")
     if original is None:
         raise FieldError("OrgnlGrpInfAndSts/OrgnlMsgId", "missing: the ack cannot be tied to a payment batch")
-    group_status = _status(x.text(group, "GrpSts"), "OrgnlGrpInfAndSts/GrpSts")
-    group_reason = reason_code(group)
+    group_code = x.text(group, "GrpSts")
+    group_status = _status(group_code, "OrgnlGrpInfAndSts/GrpSts")
+    group_reason = reason_code(group) or (group_code if group_code in PAYEE_VERIFICATION else None)
     transactions: list[dict[str, Any]] = []
     info_statuses: list[tuple[str, str | None]] = []
     for index, info in enumerate(x.findall(report, "OrgnlPmtInfAndSts"), 1):
@@ -90,13 +97,14 @@ def _transaction(tx: etree._Element, inherited: str | None, where: str) -> dict[
     end_to_end_id = x.text(tx, "OrgnlEndToEndId")
     if end_to_end_id is None:
         raise FieldError(f"{where}/OrgnlEndToEndId", f"missing (line {tx.sourceline})")
-    status = _status(x.text(tx, "TxSts"), f"{where}/TxSts") or inherited
+    code = x.text(tx, "TxSts")
+    status = _status(code, f"{where}/TxSts") or inherited
     if status is None:
         raise FieldError(f"{where}/TxSts", f"no transaction status and none inherited (line {tx.sourceline})")
     found = {
         "end_to_end_id": end_to_end_id,
         "status": status,
-        "reason_code": reason_code(tx),
+        "reason_code": reason_code(tx) or (code if code in PAYEE_VERIFICATION else None),
         "reason_text": reason_text(tx),
     }
     return {key: value for key, value in found.items() if value is not None}
