@@ -1,8 +1,9 @@
 """The German `:86:` (DK layout) read into its parts, on fields as banks wrote them.
 
 The `:86:` texts below are copied from public sample files (MIT: sandermarechal/jejik-mt940's Deutsche Bank
-and Commerzbank fixtures; Apache-2.0: betterplace/mt940_parser's Dresdner Bank `sepa_mt9401.txt`), split
-into their physical lines as the files have them.
+fixture, zilverline/mt940's Triodos and Rabobank fixtures, fruitl00p/php-mt940's Knab sample; Apache-2.0:
+betterplace/mt940_parser's Dresdner Bank `sepa_mt9401.txt`), split into their physical lines as the files
+have them.
 """
 
 from __future__ import annotations
@@ -69,3 +70,43 @@ def test_pieces_are_one_text_wrapped_at_27_characters(pieces: list[str], text: s
 def test_a_keyword_inside_a_word_is_text() -> None:
     info = read_info(["166?00GUTSCHRIFT?20SVWZ+Rechnung 4711 XEREF+1?32Muster GmbH"])
     assert info.end_to_end_id is None and info.remittance == "Rechnung 4711 XEREF+1"
+
+
+def test_triodos_sepa_transfer_gives_the_bic_and_iban_in_20_and_21() -> None:
+    info = read_info(
+        [
+            "000>100000000000",
+            ">20RABONL2U",
+            ">21NL12RABO0888888888",
+            ">22METSELAARBAASIK PAARDENA PO>23STBUS 969 8888BB UTRETRECH",
+            ">24NEDERLAND STORTING AANDELEN>25KAPITAAL ZAAK NR 40000",
+        ]
+    )
+    assert (info.counterparty_bank, info.counterparty_account) == ("RABONL2U", "NL12RABO0888888888")
+    assert (
+        info.remittance
+        == "METSELAARBAASIK PAARDENA POSTBUS 969 8888BB UTRETRECH NEDERLAND STORTING AANDELENKAPITAAL ZAAK NR 40000"
+    )
+    # A card payment: no transfer's BIC and IBAN, and an account of zeros is no account.
+    card = read_info(["000>100000000000", ">20NS-DKDKDKFJFJFLS 201 \\KLKL>21KLFOOBAR \\ BETAALAUTOMAAT"])
+    assert card.counterparty_account is None and card.counterparty_bank is None
+
+
+def test_knab_gives_a_domestic_account_as_bban() -> None:
+    info = read_info(["/TRTP/SEPA OVERBOEKING/BBAN/53851317/BIC/KNABNL2HXXX/NAME/NAMENAM", "E B.V./REMI/OPNAME"])
+    assert (info.code, info.counterparty_account, info.counterparty_bank) == (
+        "SEPA OVERBOEKING",
+        "53851317",
+        "KNABNL2HXXX",
+    )
+    assert (info.counterparty_name, info.remittance) == ("NAMENAME B.V.", "OPNAME")
+
+
+def test_rabobank_structured_reference_is_the_creditor_reference() -> None:
+    info = read_info(
+        [
+            "/EREF/123456789/BENM//NAME/Belastingdienst/REMI//CDTRREFTP//CD/SC",
+            "OR/ISSR/CUR/CDTRREF/1234567899874563/ISDT/2013-12-27",
+        ]
+    )
+    assert info.creditor_reference == "1234567899874563" and info.counterparty_name == "Belastingdienst"

@@ -52,6 +52,7 @@ DUTCH_TAGS = frozenset(
         "EXCH",
         "OCMT",
         "CHGS",
+        "BBAN",
     ]
 )
 NO_REFERENCE = frozenset({"", "NONREF", "NOTPROVIDED", "NOT PROVIDED"})
@@ -103,19 +104,36 @@ def _german(text: str, separator: str) -> Info:
     for number, value in zip(pieces[1::2], pieces[2::2], strict=True):
         parts.setdefault(number, []).append(value)
     purpose_pieces = [value for key in sorted(parts) if key[0] in "26" for value in parts[key]]
-    # Triodos writes the DK layout with ">" and puts the counterparty's account in field 10 (31 is its own).
-    account_field = "10" if separator == ">" else "31"
+    # Triodos writes the DK layout with ">" and puts the counterparty's account in field 10 (31 is its own);
+    # on a SEPA transfer field 10 is zeros and the BIC and IBAN lead the text, in 20 and 21.
+    bank, account = _first(parts, "30"), _first(parts, "10" if separator == ">" else "31")
+    if separator == ">" and _triodos_sepa(parts):
+        bank, account = _first(parts, "20"), _first(parts, "21")
+        purpose_pieces = [
+            value for key in sorted(parts) if key[0] in "26" and key not in ("20", "21") for value in parts[key]
+        ]
+    if account is not None and not account.strip("0"):
+        account = None  # zeros: no account (Triodos' card payments and cash, Rabobank's)
     info = Info(
         code=code,
         code_issuer="DK",
         posting_text=_first(parts, "00"),
-        counterparty_bank=_first(parts, "30"),
-        counterparty_account=_first(parts, account_field),
+        counterparty_bank=bank,
+        counterparty_account=account,
         counterparty_name=wrapped([v for k in ("32", "33") for v in parts.get(k, ())])[0].strip() or None,
         remittance_lines=[p for p in purpose_pieces if p.strip()],
     )
     _sepa_keywords(info, purpose_pieces)
     return info
+
+
+def _triodos_sepa(parts: dict[str, list[str]]) -> bool:
+    bic, iban = _first(parts, "20"), _first(parts, "21")
+    return (
+        (_first(parts, "10") or "0").strip("0") == ""
+        and bool(bic and _BIC.match(bic))
+        and bool(iban and iban_shaped(iban))
+    )
 
 
 def _first(parts: dict[str, list[str]], key: str) -> str | None:
@@ -219,7 +237,7 @@ def _dutch(text: str) -> Info:
         bank = rest.pop(0) if rest and _BIC.match(rest[0]) else None  # account/BIC/name/city; some banks skip the BIC
         info.counterparty_account, info.counterparty_bank = account or None, bank
         info.counterparty_name = rest[0] if rest else None
-    info.counterparty_account = values.get("IBAN") or info.counterparty_account
+    info.counterparty_account = values.get("IBAN") or values.get("BBAN") or info.counterparty_account
     info.counterparty_bank = values.get("BIC") or info.counterparty_bank
     info.counterparty_name = values.get("NAME") or info.counterparty_name
     info.ultimate_debtor = _party_name(values.get("ULTD"))
@@ -229,7 +247,9 @@ def _dutch(text: str) -> Info:
         info.remittance = " ".join(part.strip() for part in text.split("/") if part.strip()) or None
         return info
     remittance = values.get("REMI", "")
-    structured = re.match(r"^STRD/(?:CUR|ISO)/(.+)$", remittance)
+    # ING: /REMI/STRD/CUR/<ref>; Rabobank: /REMI//CDTRREFTP//CD/SCOR/ISSR/CUR/CDTRREF/<ref> (a Dutch
+    # betalingskenmerk, or ISO for an RF reference).
+    structured = re.match(r"^STRD/(?:CUR|ISO)/(.+)$", remittance) or re.search(r"(?:^|/)CDTRREF/([^/]+)", remittance)
     if structured:
         info.creditor_reference = structured.group(1).strip()
         remittance = structured.group(1)
