@@ -313,3 +313,21 @@ def test_payee_verification_answers_are_pending_with_the_outcome_as_their_reason
         ("E2E-8", "PDNG", "RCVC"),
     ]
     validate(result.event)
+
+
+@pytest.mark.parametrize(
+    ("written", "encoding"),
+    [
+        ("TYT.: OPŁATA ZA PRZELEW ŚRODKÓW, URZĄD SKARBOWY", "iso-8859-2"),  # a Polish bank's file
+        ("TYT.: MIETE MÜLLER STRAßE, GEBÜHR £ 10", "latin-1"),  # Latin-1 with a pound sign beside a space
+    ],
+)
+def test_an_mt940_not_in_utf8_is_read_in_the_character_set_its_words_need(
+    tmp_path: Path, written: str, encoding: str
+) -> None:
+    # mBank's statement (WoLpH/mt940) with its ASCII remittance replaced by one in the bank's own 8-bit set.
+    sample = (BANK / "real" / "wolph-mt940" / "mBank" / "mt940.sta").read_text(encoding="ascii")
+    path = tmp_path / "statement.sta"
+    path.write_bytes(sample.replace("TYT.: PRZELEW SRODKOW", written, 1).encode(encoding))
+    texts = [p.get("remittance_info") or "" for p in payloads(list(ingest_file(path, "auto", OPTIONS)))]
+    assert any(written.removeprefix("TYT.: ") in text for text in texts), texts

@@ -84,7 +84,21 @@ def read_text(source: SourceFile) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return raw.decode("latin-1")  # SWIFT's X character set fits; older German files are Latin-1
+        text = raw.decode("latin-1")  # SWIFT's X character set fits; older German files are Latin-1
+    # Polish and Czech banks write ISO 8859-2, whose letters (Ł, Ś, Ą, Ż, Š ...) are symbols in Latin-1 (£, ¦,
+    # ¡, ¯, ©): read as Latin-1 they stand inside words ("OP£ATA", "URZ¡D"), where Latin-1's own never do.
+    # Umlauts, ß and é are the same bytes in both, so a German file reads the same either way.
+    if len(_LETTER_IN_LATIN2_ONLY.findall(text)) >= 2:
+        return raw.decode("iso-8859-2")
+    return text
+
+
+_LETTERS = "A-Za-z\xc0-\xd6\xd8-\xf6\xf8-\xff"
+# The bytes that are letters in ISO 8859-2 and symbols in Latin-1, but for ª º « » (Spanish and French use them
+# beside letters).
+_LETTER_IN_LATIN2_ONLY = re.compile(
+    f"(?<=[{_LETTERS}])[\xa1\xa3\xa5\xa6\xa9\xac\xae\xaf\xb1\xb3\xb5\xb6\xb9\xbc\xbe\xbf](?=[{_LETTERS}])"
+)
 
 
 @dataclass
