@@ -33,9 +33,12 @@ from .payments import take_out_of_flight
 
 def on_settlement(event: SettlementBooked, ctx: Context) -> None:
     entry = event.payload
-    if entry.entry_id in ctx.state.seen_entries:
+    # A bank's reference names one line of one account (an internal transfer's two sides share it). State
+    # written before the account was part of the key holds the reference alone, and is still honoured.
+    booked_line = f"{entry.account.key}|{entry.entry_id}"
+    if booked_line in ctx.state.seen_entries or entry.entry_id in ctx.state.seen_entries:
         return  # the same bank line in a later statement: booked once, matched once
-    ctx.state.seen_entries.add(entry.entry_id, to_micros(event.event_time))
+    ctx.state.seen_entries.add(booked_line, to_micros(event.event_time))
     signed = entry.amount if entry.credit_debit is CreditDebit.CRDT else -entry.amount
     cash.book(ctx, entry.account.key, entry.currency, entry.booking_date, signed, event.event_time, entry.statement_id)
     for flag in entry.data_quality:

@@ -331,3 +331,38 @@ def test_an_mt940_not_in_utf8_is_read_in_the_character_set_its_words_need(
     path.write_bytes(sample.replace("TYT.: PRZELEW SRODKOW", written, 1).encode(encoding))
     texts = [p.get("remittance_info") or "" for p in payloads(list(ingest_file(path, "auto", OPTIONS)))]
     assert any(written.removeprefix("TYT.: ") in text for text in texts), texts
+
+
+def test_a_reference_repeated_on_one_account_in_one_file_names_two_lines(tmp_path: Path) -> None:
+    # PostFinance books two entries under one AcctSvcrRef (moov-io/iso20022's camt.053 sample): the second is
+    # <ref>/2, else the engine, which books a reference once per account, would leave it unbooked.
+    entry = RETURN_053[RETURN_053.index("<Ntry>") : RETURN_053.index("</Ntry>") + len("</Ntry>")]
+    path = tmp_path / "repeated.xml"
+    path.write_text(RETURN_053.replace(entry, entry + "\n" + entry), encoding="utf-8")
+    assert [line["entry_id"] for line in _booked(path)] == ["R1", "R1/2"]
+    assert [line["entry_id"] for line in _booked(path)] == ["R1", "R1/2"]  # read again: the same ids
+
+
+def test_a_single_detail_moves_the_account_the_way_its_entry_was_booked() -> None:
+    # PostFinance writes the only detail of a 77.70 debit as CRDT: booked as the debit it is, the disagreement
+    # flagged, no difference line invented (it was a CRDT 77.70 and a DBIT 155.40 "charges" line).
+    path = BANK / "real" / "moov-io-iso20022" / "camt.053_P_CH2909000000250094239_1110092698_0_2020112503071366.xml"
+    lines = [line for line in _booked(path) if line["entry_id"].startswith("0758103031480977")]
+    assert [(line["entry_id"], line["credit_debit"], line["amount"]) for line in lines] == [
+        ("0758103031480977", "DBIT", "77.70")
+    ]
+    assert lines[0]["data_quality"] == [
+        {"field": "TxDtls/CdtDbtInd", "reason": "the detail says CRDT, the entry booked DBIT"}
+    ]
+
+
+def test_a_difference_the_named_charges_do_not_explain_is_booked_and_flagged(tmp_path: Path) -> None:
+    # Goldman Sachs' sample books 100.00 credits whose detail says 64.00: a credit is never a charge.
+    detail = '<AmtDtls><TxAmt><Amt Ccy="EUR">23000.00</Amt></TxAmt></AmtDtls>'
+    path = tmp_path / "difference.xml"
+    path.write_text(RETURN_053.replace("</Refs>", "</Refs>" + detail, 1), encoding="utf-8")
+    detail_line, difference = _booked(path)
+    assert (detail_line["amount"], difference["amount"], difference["credit_debit"]) == ("23000.00", "261.65", "CRDT")
+    assert difference["data_quality"] == [
+        {"field": "Ntry/Amt", "reason": "the entry books 23261.65, its details add up to 23000.00, charges named: 0"}
+    ]

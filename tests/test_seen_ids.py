@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from factories import settlement, vendor
+from factories import OTHER_IBAN, event, settlement, vendor
 from reconstream.models.base import to_micros
 from reconstream.streams import Engine
 from reconstream.streams.context import Settings
@@ -93,7 +93,25 @@ def test_a_bank_line_in_a_statement_re_sent_inside_its_window_is_booked_once() -
     engine.process(settlement("2026-01-05T10:00:00Z", entry_id="STMT-1/1", e2e=None))
     again = settlement("2026-01-20T10:00:00Z", entry_id="STMT-1/1", e2e=None)  # same line, new event id
     assert engine.process(again) == []
-    assert "STMT-1/1" in engine.state.seen_entries
+    account = again.payload.account.key  # type: ignore[union-attr]
+    assert f"{account}|STMT-1/1" in engine.state.seen_entries
+
+
+def test_one_reference_on_two_accounts_is_two_lines_and_a_reference_remembered_alone_still_counts() -> None:
+    engine = Engine(EngineState(MemoryStore()), Settings(bank_entry_window=timedelta(days=30)))
+    # An internal transfer: the bank books its debit and its credit, on two of our accounts, under one reference.
+    debit = settlement("2026-01-05T10:00:00Z", entry_id="TRF-7", e2e=None)
+    credit = event("settlement.booked", "2026-01-05T10:00:01Z", {**debit.payload.model_dump(mode="json"),
+                   "account": {"scheme": "iban", "id": OTHER_IBAN}, "credit_debit": "CRDT"})  # fmt: skip
+    engine.process(debit)
+    engine.process(credit)
+    keys = [f"{e.payload.account.key}|TRF-7" for e in (debit, credit)]  # type: ignore[union-attr]
+    assert keys[0] != keys[1] and all(key in engine.state.seen_entries for key in keys)  # both booked
+    # A line remembered by its reference alone, as state written before the account was part of the key.
+    engine.state.seen_entries.add("OLD-1", to_micros(datetime(2026, 1, 6, 10)))
+    old = settlement("2026-01-06T10:00:00Z", entry_id="OLD-1", e2e=None)
+    assert engine.process(old) == []
+    assert f"{old.payload.account.key}|OLD-1" not in engine.state.seen_entries  # type: ignore[union-attr]
 
 
 def test_a_lookup_answered_from_the_last_one_never_outlives_a_change(tmp_path: Path) -> None:

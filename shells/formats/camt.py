@@ -318,20 +318,41 @@ def split_entry(
     signed_total = Decimal(0)
     for number, (tx, amount) in enumerate(zip(details, amounts, strict=True), 1):
         amount = entry.amount if amount is None else amount  # a single detail is the entry
-        direction = _direction(x.text(tx, "CdtDbtInd") or entry.credit_debit, f"TxDtls[{number}]/CdtDbtInd")
+        stated = _direction(x.text(tx, "CdtDbtInd") or entry.credit_debit, f"TxDtls[{number}]/CdtDbtInd")
+        # One detail is the booking itself: the account moved the way the entry says (PostFinance writes a
+        # debit's only detail as CRDT, the underlying payment's own direction).
+        direction = entry.credit_debit if len(details) == 1 else stated
         signed_total += amount if direction == "CRDT" else -amount
         entry_id = _tx_ref(tx, entry, len(details), number)
         payload = _detail(entry, tx, entry_id, amount, direction, container, single=len(details) == 1)
+        if stated != direction:
+            flag = {"field": "TxDtls/CdtDbtInd", "reason": f"the detail says {stated}, the entry booked {direction}"}
+            payload["data_quality"] = [*payload.get("data_quality", ()), flag]
         out.append((f".Tx{number}" if len(details) > 1 else "", payload, x.first_text(tx, "Refs/MsgId")))
     residual = (entry.amount if entry.credit_debit == "CRDT" else -entry.amount) - signed_total
     if residual:
-        direction = "CRDT" if residual > 0 else "DBIT"
-        charges = _settlement(entry, f"{entry.ref}/CHRG", abs(residual), direction, container)
-        charges["remittance_info"] = f"charges/difference booked with entry {entry.ref}"
-        charges["bank_transaction_code"] = entry.code
-        charges["charges"] = entry.charges or None
-        out.append((".Chrg", charges, None))
+        out.append((".Chrg", _difference(entry, residual, signed_total, container), None))
     return out
+
+
+def _difference(entry: Entry, residual: Decimal, details: Decimal, container: Container) -> dict[str, Any]:
+    """The booked amount less what its details add up to, as a line of its own: charges the bank took in the
+    booking, named in its Chrgs or not. A credit (charges are never one) or a difference other than the
+    charges the bank named is flagged: the bank's figures disagree (Goldman Sachs' sample books a 100.00
+    credit whose detail says 64.00)."""
+    direction = "CRDT" if residual > 0 else "DBIT"
+    line = _settlement(entry, f"{entry.ref}/CHRG", abs(residual), direction, container)
+    line["remittance_info"] = f"charges/difference booked with entry {entry.ref}"
+    line["bank_transaction_code"] = entry.code
+    line["charges"] = entry.charges or None
+    named = sum(
+        (Decimal(c["amount"]) for c in entry.charges if c.get("currency", entry.currency) == entry.currency), Decimal(0)
+    )
+    if direction == "CRDT" or (named and named != abs(residual)):
+        booked = entry.amount if entry.credit_debit == "CRDT" else -entry.amount
+        reason = f"the entry books {booked}, its details add up to {details}, charges named: {named}"
+        line["data_quality"] = [*line.get("data_quality", ()), {"field": "Ntry/Amt", "reason": reason}]
+    return line
 
 
 def _tx_amount(tx: etree._Element, entry: Entry, number: int) -> Decimal | None:

@@ -248,6 +248,7 @@ def with_accounts(
         payload["counterparty_account"] = counterparty.payload()
         if counterparty.problem:
             flags.append({"field": fields[1], "reason": counterparty.problem})
+    flags = [flag for n, flag in enumerate(flags) if flag not in flags[:n]]  # a detail's payload passes here twice
     if flags:
         payload["data_quality"] = flags
     return payload

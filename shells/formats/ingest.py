@@ -61,13 +61,30 @@ def ingest_file(path: Path | str, format: str = "auto", options: IngestOptions |
             raise FormatError(f"unknown format {fmt!r}; use one of {', '.join(CHOICES)}")
         label, converter = CONVERTERS[fmt]
         budget = options.budget(path.stat().st_size)
-        for result in budget.run(converter(SourceFile(path, label, budget), options)):
+        for result in _distinct_lines(budget.run(converter(SourceFile(path, label, budget), options))):
             reached = result.position
             yield result
     except _EXPECTED as exc:
         yield _failure(path, reached, exc)
     except Exception as exc:  # a converter bug is reported like bad input: the other files still convert
         yield _failure(path, reached, exc, unexpected=True)
+
+
+def _distinct_lines(results: Iterator[IngestResult]) -> Iterator[IngestResult]:
+    """A bank line's reference repeated within one file on one account names another line (PostFinance's
+    two entries under one AcctSvcrRef, a Finnish entry's two details under one reference): the second is
+    `<ref>/2`. The engine books a reference once per account (the same line in a later statement), so
+    without it the second line would go unbooked. A file read again numbers its lines the same way."""
+    seen: Counter[tuple[str, str]] = Counter()
+    for result in results:
+        event = result.event
+        if event is not None and event["event_type"] == "settlement.booked":
+            payload = event["payload"]
+            line = (repr(sorted(payload["account"].items())), payload["entry_id"])
+            seen[line] += 1
+            if seen[line] > 1:
+                payload["entry_id"] = f"{payload['entry_id']}/{seen[line]}"
+        yield result
 
 
 def _failure(path: Path, reached: str, exc: Exception, unexpected: bool = False) -> IngestResult:
