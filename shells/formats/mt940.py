@@ -86,7 +86,7 @@ def read_text(source: SourceFile) -> str:
     except UnicodeDecodeError:
         text = raw.decode("latin-1")  # SWIFT's X character set fits; older German files are Latin-1
     # Polish and Czech banks write ISO 8859-2, whose letters (Ł, Ś, Ą, Ż, Š ...) are symbols in Latin-1 (£, ¦,
-    # ¡, ¯, ©): read as Latin-1 they stand inside words ("OP£ATA", "URZ¡D"), where Latin-1's own never do.
+    # ¡, ¯, ©): read as Latin-1 they stand inside words ("OP£ATA", "URZ¡D"), where Latin-1 text seldom has them.
     # Umlauts, ß and é are the same bytes in both, so a German file reads the same either way.
     if len(_LETTER_IN_LATIN2_ONLY.findall(text)) >= 2:
         return raw.decode("iso-8859-2")
