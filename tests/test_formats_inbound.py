@@ -366,3 +366,18 @@ def test_a_difference_the_named_charges_do_not_explain_is_booked_and_flagged(tmp
     assert difference["data_quality"] == [
         {"field": "Ntry/Amt", "reason": "the entry books 23261.65, its details add up to 23000.00, charges named: 0"}
     ]
+
+
+def test_a_detail_with_only_a_proprietary_code_keeps_its_entrys_iso_code(tmp_path: Path) -> None:
+    # ABN AMRO (svapnil/iso20022.js's sample): PMNT/RCDT/ESCT on the entry, the bank's own code on the detail.
+    own = "<BkTxCd><Prtry><Cd>N655</Cd><Issr>ABNAMRO</Issr></Prtry></BkTxCd>"
+    path = tmp_path / "codes.xml"
+    path.write_text(RETURN_053.replace("</Refs>", "</Refs>" + own, 1), encoding="utf-8")
+    (line,) = _booked(path)
+    assert line["bank_transaction_code"] == {
+        "domain": "PMNT",
+        "family": "ICDT",
+        "subfamily": "RRTN",
+        "proprietary": "N655",
+        "issuer": "ABNAMRO",
+    }

@@ -399,7 +399,7 @@ def _detail(
     payload = _settlement(entry, entry_id, amount, direction, container)
     if container.account is None:
         raise InvariantBroken(f"{container.tag} {container.ident}: an entry read although its account was refused")
-    code = d.bank_transaction_code(tx) or entry.code
+    code = _transaction_code(d.bank_transaction_code(tx), entry.code)
     returned = x.find(tx, "RtrInf") is not None or (code or {}).get("subfamily") == "RRTN"
     party_of, other, name = _counterparty(tx, direction, returned, container.account)
     side = "CdtrAcct" if party_of == "DBIT" else "DbtrAcct"
@@ -422,6 +422,14 @@ def _detail(
     payload["return_info"] = d.return_info(tx)
     payload.update(d.parties(tx))
     return payload
+
+
+def _transaction_code(detail: dict[str, Any] | None, entry: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A detail's bank transaction code, its ISO part (domain, family, sub-family) taken from the entry where
+    the detail gives only a proprietary one (ABN AMRO: PMNT/RCDT/ESCT on the entry, its own code on each detail)."""
+    if detail is None or entry is None or "domain" in detail or "domain" not in entry:
+        return detail or entry
+    return {**{k: entry[k] for k in ("domain", "family", "subfamily") if k in entry}, **detail}
 
 
 def _counterparty(
