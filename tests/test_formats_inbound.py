@@ -381,3 +381,12 @@ def test_a_detail_with_only_a_proprietary_code_keeps_its_entrys_iso_code(tmp_pat
         "proprietary": "N655",
         "issuer": "ABNAMRO",
     }
+
+
+def test_a_remittance_piece_wrapped_by_the_files_layout_reads_as_one_line(tmp_path: Path) -> None:
+    # ABN AMRO's sample (svapnil/iso20022.js) pretty-prints its XML, a line break and indentation inside Ustrd.
+    text = "<RmtInf><Ustrd>2305271368 0050001248302363 Mud Masters Mud\n                Masters</Ustrd></RmtInf>"
+    path = tmp_path / "wrapped.xml"
+    path.write_text(RETURN_053.replace("<RtrInf>", text + "<RtrInf>", 1), encoding="utf-8")
+    (line,) = _booked(path)
+    assert line["remittance_info"] == "2305271368 0050001248302363 Mud Masters Mud Masters"

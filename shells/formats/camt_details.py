@@ -81,7 +81,8 @@ def counterparty(tx: etree._Element, direction: str) -> tuple[ReadAccount | None
 
 
 def remittance(tx: etree._Element, currency: str) -> dict[str, Any]:
-    pieces = [u.text.strip() for u in x.findall(tx, "RmtInf/Ustrd") if u.text and u.text.strip()]
+    # A line break and indentation inside a piece are the file's layout, not the payer's text (ABN AMRO's sample).
+    pieces = [" ".join(u.text.split()) for u in x.findall(tx, "RmtInf/Ustrd") if u.text and u.text.strip()]
     fields: dict[str, Any] = {}
     if pieces:
         fields["remittance_lines"] = pieces
