@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from itertools import count
-from typing import Any
+from typing import Any, TypeVar
 
+from reconstream.models.base import Record
 from reconstream.models.events import Event, validate
 from schwifty import IBAN
+
+R = TypeVar("R", bound=Record)
+
+
+def record_of(kind: type[R], record: Record) -> R:
+    """An output's (or an event's payload) record, checked to be of the kind the test reads it as."""
+    assert isinstance(record, kind)
+    return record
+
 
 VENDOR_IBAN = str(IBAN.generate("DE", bank_code="37040044", account_code="532013000"))
 OTHER_IBAN = str(IBAN.generate("DE", bank_code="37040044", account_code="532013999"))

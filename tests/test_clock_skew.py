@@ -7,19 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import orjson
-from factories import paid_invoice_flow, settlement
+from factories import paid_invoice_flow, record_of, settlement
 from reconstream.models.exceptions import ReconException
 from reconstream.models.outputs import DeadLetter
 from reconstream.shells.embedded import run
-from reconstream.streams import Engine, Output, Settings
+from reconstream.streams import Engine, Settings
 from reconstream.synthetic import generate
 from reconstream.tables import MemoryStore
 from reconstream.tables.state import EngineState
-
-
-def exception_of(output: Output) -> ReconException:
-    assert isinstance(output.record, ReconException)
-    return output.record
 
 
 def test_an_event_from_the_future_is_refused_and_moves_no_timer() -> None:
@@ -36,7 +31,8 @@ def test_an_event_from_the_future_is_refused_and_moves_no_timer() -> None:
     assert isinstance(letter, DeadLetter)
     assert letter.field == "event_time"
     assert "[windows] clock_skew" in letter.reason
-    assert [exception_of(o).category for o in outputs if o.stream == "exceptions"] == ["schema_violation"]
+    raised = [record_of(ReconException, o.record).category for o in outputs if o.stream == "exceptions"]
+    assert raised == ["schema_violation"]
     assert (subject.watermark_us, len(subject.state.timers)) == (watermark, timers)
 
 

@@ -7,23 +7,18 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from factories import invoice, vendor
+from factories import invoice, record_of, vendor
 from hypothesis import given
 from hypothesis import strategies as st
 from reconstream.models.exceptions import Category, ReconException
 from reconstream.models.outputs import OutputStream
-from reconstream.streams import Engine, Output
+from reconstream.streams import Engine
 from reconstream.tables import JSON, MemoryStore, RocksStore, Store
 from reconstream.tables.index import SMALL_BUCKETS, file_under, filed_under, unfile
 from reconstream.tables.memory import DigestKeyedTable, MemoryTable
 from reconstream.tables.state import EngineState
 
 keys = st.text(min_size=0, max_size=60)
-
-
-def exception_of(output: Output) -> ReconException:
-    assert isinstance(output.record, ReconException)
-    return output.record
 
 
 @given(st.lists(st.tuples(st.sampled_from(["set", "del"]), keys, st.integers()), max_size=40))
@@ -92,7 +87,7 @@ def test_the_engine_finds_the_same_duplicates_with_digests_in_memory_as_with_key
     for store in (MemoryStore(), RocksStore(tmp_path / "state")):
         engine = Engine(EngineState(store))
         outputs = [output for event in events for output in engine.process(event, source="test")]
-        raised = [exception_of(o) for o in outputs if o.stream is OutputStream.EXCEPTIONS]
+        raised = [record_of(ReconException, o.record) for o in outputs if o.stream is OutputStream.EXCEPTIONS]
         found.append([(e.category, e.refs) for e in raised])
         store.close()
     assert found[0] == found[1]

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
 
-from factories import HOUSE_IBAN, event
+from factories import HOUSE_IBAN, event, record_of
 from lxml import etree
-from reconstream.models.base import Record
 from reconstream.models.events import Event, validate
 from reconstream.models.exceptions import ReconException
 from reconstream.models.invoices import Invoice
@@ -36,14 +34,6 @@ VENDORS = [
 NET = ["1000.00", "250.00", "80.00", "4200.00", "15.50"]
 REJECTED = {"E2E-RT-0003": "AC04", "E2E-RT-0005": "AM04"}
 PAIN001 = "{urn:iso:std:iso:20022:tech:xsd:pain.001.001.09}"
-
-R = TypeVar("R", bound=Record)
-
-
-def record_of(kind: type[R], record: Record) -> R:
-    """An output's record, checked to be of the kind its stream carries."""
-    assert isinstance(record, kind)
-    return record
 
 
 def master_and_invoices() -> list[Event]:

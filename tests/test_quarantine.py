@@ -8,8 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from factories import paid_invoice_flow
-from reconstream.models.base import Record
+from factories import paid_invoice_flow, record_of
 from reconstream.models.events import Event
 from reconstream.models.exceptions import ReconException
 from reconstream.models.outputs import DeadLetter
@@ -20,12 +19,6 @@ from reconstream.synthetic import generate
 from reconstream.tables import MemoryStore, RocksStore, Store
 from reconstream.tables.seen_slots import SeenSlotTable
 from reconstream.tables.state import EngineState
-
-
-def _exception(record: Record) -> ReconException:
-    """An exceptions output's record, checked to be an exception."""
-    assert isinstance(record, ReconException)
-    return record
 
 
 class RuleFailed(RuntimeError):
@@ -100,13 +93,13 @@ def test_timers_a_failed_event_fired_fire_again_with_the_next_event(monkeypatch:
         subject.process(event, "test")
 
     failed = subject.process(late, "late")
-    assert not [o for o in failed if o.stream == "exceptions" and _exception(o.record).category == "missing_settlement"]
+    raised = [record_of(ReconException, o.record) for o in failed if o.stream == "exceptions"]
+    assert not [e for e in raised if e.category == "missing_settlement"]
 
     monkeypatch.setitem(engine.HANDLERS, "settlement.booked", engine.on_settlement)
     again = subject.advance_to(int(late.event_time.timestamp() * 1_000_000))
-    fired = [
-        o.record for o in again if o.stream == "exceptions" and _exception(o.record).category == "missing_settlement"
-    ]
+    raised = [record_of(ReconException, o.record) for o in again if o.stream == "exceptions"]
+    fired = [e for e in raised if e.category == "missing_settlement"]
     assert len(fired) == 1
 
 

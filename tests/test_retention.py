@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from factories import invoice, paid_invoice_flow, settlement
+from factories import invoice, paid_invoice_flow, record_of, settlement
 from reconstream.models.base import to_micros
 from reconstream.models.events import Event
 from reconstream.models.exceptions import ReconException
@@ -24,13 +24,8 @@ def copy_of_it(at: str) -> Event:
     return invoice(at=at, invoice_id="I1-COPY", number="INV-1", po="PO-1", net="100.00")
 
 
-def exception_of(output: Output) -> ReconException:
-    assert isinstance(output.record, ReconException)
-    return output.record
-
-
 def categories(outputs: list[Output]) -> list[str]:
-    return [exception_of(o).category.value for o in outputs if o.stream == "exceptions"]
+    return [record_of(ReconException, o.record).category.value for o in outputs if o.stream == "exceptions"]
 
 
 def engine_with(retention: timedelta | None) -> Engine:
