@@ -45,11 +45,13 @@ from .canonical import (
     ReadAccount,
     SourceFile,
     end_of,
+    flag,
     house_account,
     money,
     parse_date,
     parse_datetime,
     with_accounts,
+    with_counterparty,
 )
 from .iso20022 import document_namespace, message_of
 
@@ -326,8 +328,7 @@ def split_entry(
         entry_id = _tx_ref(tx, entry, len(details), number)
         payload = _detail(entry, tx, entry_id, amount, direction, container, single=len(details) == 1)
         if stated != direction:
-            flag = {"field": "TxDtls/CdtDbtInd", "reason": f"the detail says {stated}, the entry booked {direction}"}
-            payload["data_quality"] = [*payload.get("data_quality", ()), flag]
+            flag(payload, "TxDtls/CdtDbtInd", f"the detail says {stated}, the entry booked {direction}")
         out.append((f".Tx{number}" if len(details) > 1 else "", payload, x.first_text(tx, "Refs/MsgId")))
     residual = (entry.amount if entry.credit_debit == "CRDT" else -entry.amount) - signed_total
     if residual:
@@ -351,7 +352,7 @@ def _difference(entry: Entry, residual: Decimal, details: Decimal, container: Co
     if direction == "CRDT" or (named and named != abs(residual)):
         booked = entry.amount if entry.credit_debit == "CRDT" else -entry.amount
         reason = f"the entry books {booked}, its details add up to {details}, charges named: {named}"
-        line["data_quality"] = [*line.get("data_quality", ()), {"field": "Ntry/Amt", "reason": reason}]
+        flag(line, "Ntry/Amt", reason)
     return line
 
 
@@ -402,8 +403,9 @@ def _detail(
     code = _transaction_code(d.bank_transaction_code(tx), entry.code)
     returned = x.find(tx, "RtrInf") is not None or (code or {}).get("subfamily") == "RRTN"
     party_of, other, name = _counterparty(tx, direction, returned, container.account)
-    side = "CdtrAcct" if party_of == "DBIT" else "DbtrAcct"
-    with_accounts(payload, container.account, other, ("Acct/Id", f"TxDtls/RltdPties/{side}/Id"))
+    if other is not None:  # the statement's own account is in the payload already (_settlement)
+        side = "CdtrAcct" if party_of == "DBIT" else "DbtrAcct"
+        with_counterparty(payload, other, f"TxDtls/RltdPties/{side}/Id")
     payload["end_to_end_id"] = x.text(tx, "Refs/EndToEndId")
     payload["counterparty_name"] = name
     payload.update(d.remittance(tx, entry.currency))

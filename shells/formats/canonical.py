@@ -241,14 +241,20 @@ def with_accounts(
 ) -> dict[str, Any]:
     """Put the accounts into a settlement payload; each that failed its check becomes a data-quality flag."""
     payload["account"] = account.payload()
-    flags = list(payload.get("data_quality") or ())
     if account.problem:
-        flags.append({"field": fields[0], "reason": account.problem})
+        flag(payload, fields[0], account.problem)
     if counterparty is not None:
-        payload["counterparty_account"] = counterparty.payload()
-        if counterparty.problem:
-            flags.append({"field": fields[1], "reason": counterparty.problem})
-    flags = [flag for n, flag in enumerate(flags) if flag not in flags[:n]]  # a detail's payload passes here twice
-    if flags:
-        payload["data_quality"] = flags
+        with_counterparty(payload, counterparty, fields[1])
     return payload
+
+
+def with_counterparty(payload: dict[str, Any], counterparty: ReadAccount, field: str) -> dict[str, Any]:
+    payload["counterparty_account"] = counterparty.payload()
+    if counterparty.problem:
+        flag(payload, field, counterparty.problem)
+    return payload
+
+
+def flag(payload: dict[str, Any], field: str, reason: str) -> None:
+    """A field kept as written though it failed a check: the booking stands, the field is suspect."""
+    payload["data_quality"] = [*(payload.get("data_quality") or ()), {"field": field, "reason": reason}]

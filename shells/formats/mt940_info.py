@@ -112,7 +112,7 @@ def _german(text: str, separator: str) -> Info:
         purpose_pieces = [
             value for key in sorted(parts) if key[0] in "26" and key not in ("20", "21") for value in parts[key]
         ]
-    if account is not None and not account.strip("0"):
+    if _zeros(account):
         account = None  # zeros: no account (Triodos' card payments and cash, Rabobank's)
     info = Info(
         code=code,
@@ -131,10 +131,14 @@ def _triodos_sepa(parts: dict[str, list[str]]) -> bool:
     bic, iban = _first(parts, "20"), _first(parts, "21")
     # The IBAN as written, country and check digits or not: the account reader flags one that fails.
     shaped = bool(iban and _IBAN_WRITTEN.fullmatch(iban))
-    return (_first(parts, "10") or "0").strip("0") == "" and bool(bic and _BIC.match(bic)) and shaped
+    return _zeros(_first(parts, "10") or "0") and bool(bic and _BIC.match(bic)) and shaped
 
 
-_IBAN_WRITTEN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{10,30}")
+def _zeros(account: str | None) -> bool:
+    return account is not None and not account.strip("0")
+
+
+_IBAN_WRITTEN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")  # an IBAN's shape, its country and check digits aside
 
 
 def _first(parts: dict[str, list[str]], key: str) -> str | None:
@@ -296,7 +300,7 @@ def free_counterparty(lines: list[str]) -> tuple[str | None, str | None]:
     if _SOLARIS.match(text):
         # code KIND:text:name:account[:more]; the text may hold colons itself, so read from the account back
         parts = [part.strip() for part in "".join(lines).split(":")]
-        accounts = [n for n, part in enumerate(parts) if n >= 2 and re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", part)]
+        accounts = [n for n, part in enumerate(parts) if n >= 2 and _IBAN_WRITTEN.fullmatch(part)]
         if accounts:
             return parts[accounts[-1]], parts[accounts[-1] - 1] or None
     keyed = _KEYED_IBAN.search(text)

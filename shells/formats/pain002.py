@@ -65,7 +65,7 @@ def read_report(report: etree._Element) -> tuple[dict[str, Any], Any]:
         raise FieldError("OrgnlGrpInfAndSts/OrgnlMsgId", "missing: the ack cannot be tied to a payment batch")
     group_code = x.text(group, "GrpSts")
     group_status = _status(group_code, "OrgnlGrpInfAndSts/GrpSts")
-    group_reason = reason_code(group) or (group_code if group_code in PAYEE_VERIFICATION else None)
+    group_reason = _reason(group, group_code)
     transactions: list[dict[str, Any]] = []
     info_statuses: list[tuple[str, str | None]] = []
     for index, info in enumerate(x.findall(report, "OrgnlPmtInfAndSts"), 1):
@@ -104,7 +104,7 @@ def _transaction(tx: etree._Element, inherited: str | None, where: str) -> dict[
     found = {
         "end_to_end_id": end_to_end_id,
         "status": status,
-        "reason_code": reason_code(tx) or (code if code in PAYEE_VERIFICATION else None),
+        "reason_code": _reason(tx, code),
         "reason_text": reason_text(tx),
     }
     return {key: value for key, value in found.items() if value is not None}
@@ -117,6 +117,11 @@ def _status(code: str | None, field: str) -> str | None:
     if code not in KNOWN_STATUSES:
         raise FieldError(field, f"unknown payment status {code!r}")
     return code
+
+
+def _reason(element: etree._Element | None, status: str | None) -> str | None:
+    """The reason code given, else a payee verification's outcome, which is its own reason."""
+    return reason_code(element) or (status if status in PAYEE_VERIFICATION else None)
 
 
 def reason_code(element: etree._Element | None) -> str | None:
