@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any
 
 import pytest
-from factories import HOUSE_IBAN, OTHER_IBAN, VENDOR_IBAN, invoice, purchase_order, vendor
+from factories import HOUSE_IBAN, OTHER_IBAN, VENDOR_IBAN, invoice, purchase_order, record_of, vendor
 from reconstream.matchers import duplicates, payments, three_way, vendors
 from reconstream.models.accounts import iban_account
-from reconstream.models.events import Event
 from reconstream.models.exceptions import Category
 from reconstream.models.invoices import Invoice
 from reconstream.models.master_data import PurchaseOrder, Vendor
@@ -19,13 +18,10 @@ from reconstream.tables.records import InstructionState, InvoiceStage, InvoiceSt
 
 T0 = datetime(2026, 11, 3, tzinfo=UTC)
 
-P = TypeVar("P")
 
-
-def payload_of(event: Event, kind: type[P]) -> P:
-    """The payload of an event a factory built, checked to be of the kind the test means."""
-    assert isinstance(event.payload, kind)
-    return event.payload
+def _invoice(**fields: Any) -> Invoice:
+    """The invoice a factory's capture event carries."""
+    return record_of(Invoice, invoice(**fields).payload)
 
 
 @pytest.mark.parametrize(
@@ -46,8 +42,8 @@ def test_digit_groups_never_merge() -> None:
 
 
 def test_exact_duplicate_found_with_reasons() -> None:
-    first = payload_of(invoice(invoice_id="I1", number="INV-0042"), Invoice)
-    again = payload_of(invoice(invoice_id="I2", number="inv 42"), Invoice)
+    first = _invoice(invoice_id="I1", number="INV-0042")
+    again = _invoice(invoice_id="I2", number="inv 42")
     finding = duplicates.find_duplicate(again, [first])
     assert finding is not None and finding.category is Category.DUPLICATE_INVOICE
     assert finding.refs == ("I2", "I1")
@@ -63,13 +59,13 @@ def test_exact_duplicate_found_with_reasons() -> None:
     ],
 )
 def test_look_alikes_are_not_exact_duplicates(change: dict[str, str]) -> None:
-    first = payload_of(invoice(invoice_id="I1", number="INV-0042"), Invoice)
-    again = payload_of(invoice(invoice_id="I2", number="INV-0042", **change), Invoice)
+    first = _invoice(invoice_id="I1", number="INV-0042")
+    again = _invoice(invoice_id="I2", number="INV-0042", **change)
     assert duplicates.find_duplicate(again, [first]) is None
 
 
 def test_same_invoice_id_is_not_its_own_duplicate() -> None:
-    first = payload_of(invoice(invoice_id="I1"), Invoice)
+    first = _invoice(invoice_id="I1")
     assert duplicates.find_duplicate(first, [first]) is None
 
 
@@ -78,41 +74,31 @@ def _received(qty: str) -> ReceivedGoods:
 
 
 def test_three_way_match_within_and_beyond_tolerance() -> None:
-    po = payload_of(purchase_order(qty="10", price="10.00"), PurchaseOrder)
+    po = record_of(PurchaseOrder, purchase_order(qty="10", price="10.00").payload)
     tolerance = three_way.AmountTolerance()
-    assert (
-        three_way.three_way_match(payload_of(invoice(net="100.00", po="PO-1"), Invoice), po, _received("10"), tolerance)
-        is None
-    )
-    assert (
-        three_way.three_way_match(payload_of(invoice(net="100.90", po="PO-1"), Invoice), po, _received("10"), tolerance)
-        is None
-    )
-    finding = three_way.three_way_match(
-        payload_of(invoice(net="110.00", po="PO-1"), Invoice), po, _received("10"), tolerance
-    )
+    assert three_way.three_way_match(_invoice(net="100.00", po="PO-1"), po, _received("10"), tolerance) is None
+    assert three_way.three_way_match(_invoice(net="100.90", po="PO-1"), po, _received("10"), tolerance) is None
+    finding = three_way.three_way_match(_invoice(net="110.00", po="PO-1"), po, _received("10"), tolerance)
     assert finding is not None and finding.category is Category.AMOUNT_MISMATCH
     # Billing for goods that never arrived is a mismatch even though the PO covers it.
-    short = three_way.three_way_match(
-        payload_of(invoice(net="100.00", po="PO-1"), Invoice), po, _received("8"), tolerance
-    )
+    short = three_way.three_way_match(_invoice(net="100.00", po="PO-1"), po, _received("8"), tolerance)
     assert short is not None and short.category is Category.AMOUNT_MISMATCH
 
 
 def test_three_way_missing_po_and_receipt() -> None:
-    po = payload_of(purchase_order(), PurchaseOrder)
+    po = record_of(PurchaseOrder, purchase_order().payload)
     tolerance = three_way.AmountTolerance()
-    missing_po = three_way.three_way_match(payload_of(invoice(po="PO-9"), Invoice), None, None, tolerance)
+    missing_po = three_way.three_way_match(_invoice(po="PO-9"), None, None, tolerance)
     assert missing_po is not None and missing_po.category is Category.PO_MISSING
-    missing_gr = three_way.three_way_match(payload_of(invoice(po="PO-1"), Invoice), po, None, tolerance)
+    missing_gr = three_way.three_way_match(_invoice(po="PO-1"), po, None, tolerance)
     assert missing_gr is not None and missing_gr.category is Category.GR_MISSING
-    assert three_way.three_way_match(payload_of(invoice(), Invoice), None, None, tolerance) is None  # non-PO invoice
+    assert three_way.three_way_match(_invoice(), None, None, tolerance) is None  # non-PO invoice
 
 
 def test_vendor_checks() -> None:
-    active = payload_of(vendor(), Vendor)
-    blocked = payload_of(vendor(active=False), Vendor)
-    inv = payload_of(invoice(), Invoice)
+    active = record_of(Vendor, vendor().payload)
+    blocked = record_of(Vendor, vendor(active=False).payload)
+    inv = _invoice()
     assert vendors.check_vendor(inv, active) is None
     assert vendors.check_vendor(inv, None).category is Category.UNKNOWN_VENDOR  # type: ignore[union-attr]
     assert vendors.check_vendor(inv, blocked).category is Category.INACTIVE_VENDOR  # type: ignore[union-attr]
@@ -130,7 +116,7 @@ def _instruction(e2e: str = "E1", iban: str = VENDOR_IBAN, amount: str = "119.00
 
 
 def test_payment_to_an_account_not_on_file() -> None:
-    active = payload_of(vendor(), Vendor)
+    active = record_of(Vendor, vendor().payload)
     assert vendors.check_creditor_account(_instruction(), active) is None
     finding = vendors.check_creditor_account(_instruction(iban=OTHER_IBAN), active)
     assert finding is not None and finding.category is Category.VENDOR_BANK_MISMATCH
@@ -164,9 +150,7 @@ def _state(instruction: PaymentInstruction, **fields) -> InstructionState:  # ty
 
 
 def _invoice_state(live: tuple[str, ...]) -> InvoiceState:
-    return InvoiceState(
-        invoice=payload_of(invoice(), Invoice), stage=InvoiceStage.BOOKED, captured_at=T0, live_payments=live
-    )
+    return InvoiceState(invoice=_invoice(), stage=InvoiceStage.BOOKED, captured_at=T0, live_payments=live)
 
 
 def test_duplicate_payment_rules() -> None:
